@@ -1,0 +1,20 @@
+package skiff.cli;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.ParentCommand;
+import skiff.util.ExitCode;
+import skiff.util.SkiffException;
+
+import java.util.concurrent.Callable;
+
+// PLACEHOLDER: replaced by the work on the issue that owns 'images'.
+@Command(name = "images", description = "(not implemented yet)", hidden = true)
+public final class ImagesCommand implements Callable<Integer> {
+    @ParentCommand
+    Main main;
+
+    @Override
+    public Integer call() {
+        throw new SkiffException(ExitCode.USAGE, "'skiff images' is not implemented yet");
+    }
+}

@@ -1,0 +1,48 @@
+package skiff.util;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * Advisory whole-file locks (fcntl/flock via {@link FileChannel#lock}) for cross-process safety.
+ * Java's locks are per-JVM too: a second lock on the same file in one JVM throws
+ * OverlappingFileLockException, so callers hold one lock per file per process.
+ */
+public final class Locks {
+    private Locks() {}
+
+    /** An acquired lock; close() releases it. */
+    public record Held(FileChannel channel, FileLock lock) implements AutoCloseable {
+        @Override
+        public void close() throws IOException {
+            try {
+                if (lock.isValid()) lock.release();
+            } finally {
+                channel.close();
+            }
+        }
+    }
+
+    public static Held exclusive(Path lockFile) throws IOException {
+        return acquire(lockFile, false);
+    }
+
+    public static Held shared(Path lockFile) throws IOException {
+        return acquire(lockFile, true);
+    }
+
+    private static Held acquire(Path lockFile, boolean shared) throws IOException {
+        Files.createDirectories(lockFile.toAbsolutePath().getParent());
+        FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ);
+        try {
+            return new Held(ch, ch.lock(0, Long.MAX_VALUE, shared));
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
+    }
+}
