@@ -64,7 +64,7 @@ public final class RmiCommand implements Callable<Integer> {
         }
         Gc.Result r = Gc.collect(store, Gc.Options.blobsAndCaches(PruneCommand.cacheDirs(store)));
         for (var d : r.blobs()) System.out.println("Deleted: " + d);
-        if (!r.blobs().isEmpty() || !r.caches().isEmpty()) System.err.println(r.summary());
+        if (!r.blobs().isEmpty() || !r.caches().isEmpty()) System.out.println(r.summary());
         System.out.flush();
         if (!failures.isEmpty()) throw new SkiffException(code, String.join("; ", failures) + " in the store " + store.storage() + " (see 'skiff images')");
         return 0;

@@ -298,7 +298,7 @@ public final class ArchiveLoader {
         List<Loaded> out = new ArrayList<>();
         for (Descriptor d : index.manifests()) {
             if (d == null || d.digest() == null) throw bad("an index.json entry has no digest");
-            if (!MediaTypes.isManifest(d.mediaType()) && !MediaTypes.isIndex(d.mediaType()))
+            if (!StoredImage.isManifest(d.mediaType()) && !StoredImage.isIndex(d.mediaType()))
                 throw bad("index.json entry " + d.digest() + " has media type '" + d.mediaType() + "', not an image manifest or index");
             copyTree(d, 0);
             List<String> names = new ArrayList<>();
@@ -311,7 +311,7 @@ public final class ArchiveLoader {
             keep.remove(Descriptor.REF_NAME);
             keep.remove(CONTAINERD_NAME);
             Descriptor clean = d.withAnnotations(keep.isEmpty() ? null : keep);
-            Digest cfg = MediaTypes.isManifest(d.mediaType()) ? store.manifest(d.digest()).config().digest()
+            Digest cfg = StoredImage.isManifest(d.mediaType()) ? store.manifest(d.digest()).config().digest()
                     : StoredImage.load(store, clean).configDigest();
             out.add(register(clean, names, cfg));
         }
@@ -322,12 +322,12 @@ public final class ArchiveLoader {
     private void copyTree(Descriptor d, int depth) throws IOException {
         if (depth > 8) throw bad("image indexes nested more than 8 deep");
         copyBlob(d);
-        if (MediaTypes.isIndex(d.mediaType())) {
+        if (StoredImage.isIndex(d.mediaType())) {
             ImageIndex idx = store.imageIndex(d.digest());
             for (Descriptor c : idx.manifests()) {
                 // Archives of one platform of a multi-platform image carry only that platform's blobs.
                 if (!store.hasBlob(c.digest()) && !entries.containsKey(blobName(c.digest()))) continue;
-                if (MediaTypes.isManifest(c.mediaType()) || MediaTypes.isIndex(c.mediaType())) copyTree(c, depth + 1);
+                if (StoredImage.isManifest(c.mediaType()) || StoredImage.isIndex(c.mediaType())) copyTree(c, depth + 1);
             }
         } else {
             ImageManifest m = store.manifest(d.digest());

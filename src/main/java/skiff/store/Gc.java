@@ -89,14 +89,14 @@ public final class Gc {
         if (depth > 16) throw new SkiffException(ExitCode.STORAGE, "references nested more than 16 deep in " + store.layout() + "; refusing to collect garbage");
         if (!store.hasBlob(d.digest())) return;
         String mt = d.mediaType();
-        if (!MediaTypes.isIndex(mt) && !MediaTypes.isManifest(mt)) {
+        if (!StoredImage.isIndex(mt) && !StoredImage.isManifest(mt)) {
             // Layers and configs reference nothing. An unknown JSON type (an artifact) might; sniff it.
             boolean maybeRefs = mt == null || mt.endsWith("+json") && !mt.contains("config");
             if (!maybeRefs) return;
             mt = sniff(store, d.digest());
             if (mt == null) return;
         }
-        if (MediaTypes.isIndex(mt)) {
+        if (StoredImage.isIndex(mt)) {
             ImageIndex idx = store.imageIndex(d.digest());
             for (Descriptor c : idx.manifests()) visit(store, c, m, depth + 1);
             visit(store, idx.subject(), m, depth + 1);

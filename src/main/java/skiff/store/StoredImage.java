@@ -34,6 +34,15 @@ public record StoredImage(Descriptor entry, String name, Digest manifestDigest, 
     /** Annotation the pull records on an entry: the digest of the index the manifest was chosen from. */
     public static final String INDEX_DIGEST = "dev.skiff.index.digest";
 
+    /** Null-safe media type checks: descriptors written by other tools may lack a media type. */
+    public static boolean isIndex(String mediaType) {
+        return mediaType != null && MediaTypes.isIndex(mediaType);
+    }
+
+    public static boolean isManifest(String mediaType) {
+        return mediaType != null && MediaTypes.isManifest(mediaType);
+    }
+
     private static final Pattern ID_PREFIX = Pattern.compile("(?:sha256:)?[0-9a-f]{4,64}");
 
     /** The digest the image was pulled by: the index digest annotation when present, else the entry's digest. */
@@ -69,7 +78,7 @@ public record StoredImage(Descriptor entry, String name, Digest manifestDigest, 
     /** Reads the image an index.json entry stands for. */
     public static StoredImage load(Store store, Descriptor entry) throws IOException {
         Descriptor m = entry;
-        if (MediaTypes.isIndex(entry.mediaType())) m = pickManifest(store, store.imageIndex(entry.digest()), 0);
+        if (StoredImage.isIndex(entry.mediaType())) m = pickManifest(store, store.imageIndex(entry.digest()), 0);
         ImageManifest manifest = store.manifest(m.digest());
         if (manifest.config() == null)
             throw new SkiffException(ExitCode.STORAGE, "manifest " + m.digest() + " in " + store.layout() + " has no config; the store is corrupt");
@@ -83,11 +92,11 @@ public record StoredImage(Descriptor entry, String name, Digest manifestDigest, 
         Descriptor fallback = null;
         for (Descriptor d : index.manifests()) {
             if (!store.hasBlob(d.digest())) continue;
-            if (MediaTypes.isIndex(d.mediaType())) {
+            if (StoredImage.isIndex(d.mediaType())) {
                 if (fallback == null) fallback = pickManifest(store, store.imageIndex(d.digest()), depth + 1);
                 continue;
             }
-            if (!MediaTypes.isManifest(d.mediaType())) continue;
+            if (!StoredImage.isManifest(d.mediaType())) continue;
             if (host.matches(d.platform())) return d;
             if (fallback == null) fallback = d;
         }
