@@ -39,6 +39,9 @@ import java.util.Set;
 public final class DockerArchive {
     private DockerArchive() {}
 
+    /** Fixed member times make the same images save to the same bytes. */
+    private static final java.nio.file.attribute.FileTime EPOCH = java.nio.file.attribute.FileTime.fromMillis(0);
+
     /** One manifest.json entry (field names as Docker spells them). */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Entry(@JsonProperty("Config") String config,
@@ -110,6 +113,7 @@ public final class DockerArchive {
         TarArchiveEntry e = new TarArchiveEntry(name);
         e.setSize(data.length);
         e.setMode(0644);
+        e.setModTime(EPOCH);
         tar.putArchiveEntry(e);
         tar.write(data);
         tar.closeArchiveEntry();
@@ -133,6 +137,7 @@ public final class DockerArchive {
             TarArchiveEntry e = new TarArchiveEntry(name);
             e.setSize(Files.size(src));
             e.setMode(0644);
+        e.setModTime(EPOCH);
             tar.putArchiveEntry(e);
             MessageDigest md = diffId.newMessageDigest();
             try (InputStream in = new DigestInputStream(Files.newInputStream(src), md)) {
