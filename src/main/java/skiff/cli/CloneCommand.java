@@ -20,7 +20,15 @@ public final class CloneCommand implements Callable<Integer> {
     String dst;
 
     @Override
-    public Integer call() throws Exception {
+    public Integer call() {
+        try {
+            return doCall();
+        } catch (java.io.IOException e) {
+            throw skiff.container.IoErrors.storage("cannot clone " + src, e);
+        }
+    }
+
+    private Integer doCall() throws java.io.IOException {
         System.out.println(Containers.clone(main.storageDir(), src, dst).name());
         return 0;
     }

@@ -23,7 +23,15 @@ public final class CreateCommand implements Callable<Integer> {
     String image;
 
     @Override
-    public Integer call() throws Exception {
+    public Integer call() {
+        try {
+            return doCall();
+        } catch (java.io.IOException e) {
+            throw skiff.container.IoErrors.storage("cannot create the container", e);
+        }
+    }
+
+    private Integer doCall() throws java.io.IOException {
         ContainerMetadata m = Containers.create(main.store(), image, name);
         System.out.println(m.name());
         return 0;

@@ -32,7 +32,15 @@ public final class ExportCommand implements Callable<Integer> {
     String name;
 
     @Override
-    public Integer call() throws Exception {
+    public Integer call() {
+        try {
+            return doCall();
+        } catch (java.io.IOException e) {
+            throw skiff.container.IoErrors.storage("cannot export " + name + " to " + output, e);
+        }
+    }
+
+    private Integer doCall() throws java.io.IOException {
         Container c = Containers.get(main.storageDir(), name);
         int skipped;
         if (output.equals("-")) {

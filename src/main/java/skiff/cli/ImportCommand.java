@@ -38,7 +38,15 @@ public final class ImportCommand implements Callable<Integer> {
     String ref;
 
     @Override
-    public Integer call() throws Exception {
+    public Integer call() {
+        try {
+            return doCall();
+        } catch (java.io.IOException e) {
+            throw skiff.container.IoErrors.storage("cannot import " + file, e);
+        }
+    }
+
+    private Integer doCall() throws java.io.IOException {
         if (ref == null && !toContainer)
             throw new SkiffException(ExitCode.USAGE, "missing REF: 'skiff import FILE REF' (or 'skiff import --to-container [--name NAME] FILE')");
         if (name != null && !toContainer)

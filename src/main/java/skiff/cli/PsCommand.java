@@ -29,7 +29,15 @@ public final class PsCommand implements Callable<Integer> {
     String format = "table";
 
     @Override
-    public Integer call() throws Exception {
+    public Integer call() {
+        try {
+            return doCall();
+        } catch (java.io.IOException e) {
+            throw skiff.container.IoErrors.storage("cannot list containers", e);
+        }
+    }
+
+    private Integer doCall() throws java.io.IOException {
         if (!format.equals("table") && !format.equals("json"))
             throw new SkiffException(ExitCode.USAGE, "unknown --format '" + format + "': use table or json");
         var all = Containers.list(main.storageDir());

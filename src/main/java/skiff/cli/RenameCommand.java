@@ -19,7 +19,15 @@ public final class RenameCommand implements Callable<Integer> {
     String to;
 
     @Override
-    public Integer call() throws Exception {
+    public Integer call() {
+        try {
+            return doCall();
+        } catch (java.io.IOException e) {
+            throw skiff.container.IoErrors.storage("cannot rename " + from, e);
+        }
+    }
+
+    private Integer doCall() throws java.io.IOException {
         Containers.rename(main.storageDir(), from, to);
         return 0;
     }

@@ -20,11 +20,15 @@ public final class RmCommand implements Callable<Integer> {
     List<String> names;
 
     @Override
-    public Integer call() throws Exception {
+    public Integer call() {
         ExitCode worst = ExitCode.OK;
         for (String n : names) {
             try {
-                Containers.remove(main.storageDir(), n);
+                try {
+                    Containers.remove(main.storageDir(), n);
+                } catch (java.io.IOException e) {
+                    throw skiff.container.IoErrors.storage("cannot remove " + n, e);
+                }
                 System.out.println(n);
             } catch (SkiffException e) {
                 System.err.println("skiff: " + e.getMessage());

@@ -57,6 +57,12 @@ public final class Containers {
         return storageDir.resolve("containers");
     }
 
+    /**
+     * The file lock orders processes; this orders threads of one JVM, where a second FileChannel lock on
+     * the same file would throw OverlappingFileLockException instead of waiting.
+     */
+    private static final Object CLAIM = new Object();
+
     private static Path lockFile(Path storageDir) {
         return storageDir.resolve("locks").resolve("containers.lock");
     }
@@ -153,12 +159,14 @@ public final class Containers {
             while (true) {
                 String n = name != null ? name : ContainerNames.generate(c -> Files.exists(cdir.resolve(c)));
                 AtomicFiles.write(tmp.resolve(METADATA), Json.bytes(m.withName(n)));
-                try (var l = Locks.exclusive(lockFile(storageDir))) {
-                    if (Files.exists(cdir.resolve(n))) {
-                        if (name == null) continue; // a generated name was taken meanwhile: draw another
-                        throw inUse(n);
+                synchronized (CLAIM) {
+                    try (var l = Locks.exclusive(lockFile(storageDir))) {
+                        if (Files.exists(cdir.resolve(n))) {
+                            if (name == null) continue; // a generated name was taken meanwhile: draw another
+                            throw inUse(n);
+                        }
+                        Files.move(tmp, cdir.resolve(n), StandardCopyOption.ATOMIC_MOVE);
                     }
-                    Files.move(tmp, cdir.resolve(n), StandardCopyOption.ATOMIC_MOVE);
                 }
                 return m.withName(n);
             }
@@ -190,10 +198,12 @@ public final class Containers {
         ContainerMetadata m = metadata(storageDir, from);
         ContainerNames.check(to);
         Path cdir = dir(storageDir);
-        try (var l = Locks.exclusive(lockFile(storageDir))) {
-            if (!Files.exists(cdir.resolve(from))) throw notFound(from);
-            if (Files.exists(cdir.resolve(to))) throw inUse(to);
-            Files.move(cdir.resolve(from), cdir.resolve(to), StandardCopyOption.ATOMIC_MOVE);
+        synchronized (CLAIM) {
+            try (var l = Locks.exclusive(lockFile(storageDir))) {
+                if (!Files.exists(cdir.resolve(from))) throw notFound(from);
+                if (Files.exists(cdir.resolve(to))) throw inUse(to);
+                Files.move(cdir.resolve(from), cdir.resolve(to), StandardCopyOption.ATOMIC_MOVE);
+            }
         }
         // The directory name is authoritative; the name inside is only refreshed for readers of the file.
         AtomicFiles.write(cdir.resolve(to).resolve(METADATA), Json.bytes(m.withName(to)));
@@ -204,11 +214,13 @@ public final class Containers {
         if (!ContainerNames.isValid(name)) throw notFound(name);
         Path cdir = dir(storageDir);
         Path trash;
-        try (var l = Locks.exclusive(lockFile(storageDir))) {
-            Path d = cdir.resolve(name);
-            if (!Files.isRegularFile(d.resolve(METADATA))) throw notFound(name);
-            trash = cdir.resolve(".trash-" + name + "-" + ContainerNames.newId().substring(0, 12));
-            Files.move(d, trash, StandardCopyOption.ATOMIC_MOVE);
+        synchronized (CLAIM) {
+            try (var l = Locks.exclusive(lockFile(storageDir))) {
+                Path d = cdir.resolve(name);
+                if (!Files.isRegularFile(d.resolve(METADATA))) throw notFound(name);
+                trash = cdir.resolve(".trash-" + name + "-" + ContainerNames.newId().substring(0, 12));
+                Files.move(d, trash, StandardCopyOption.ATOMIC_MOVE);
+            }
         }
         try {
             Trees.delete(trash);

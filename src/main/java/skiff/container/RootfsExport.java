@@ -69,6 +69,7 @@ public final class RootfsExport {
             int mode = (Integer) a.get("mode");
             int type = mode & 0170000;
             TarArchiveEntry e;
+            boolean content = false;
             switch (type) {
                 case 0040000 -> e = new TarArchiveEntry(name + "/", TarConstants.LF_DIR);
                 case 0120000 -> {
@@ -83,6 +84,7 @@ public final class RootfsExport {
                     } else {
                         e = new TarArchiveEntry(name, TarConstants.LF_NORMAL);
                         e.setSize((Long) a.get("size"));
+                        content = true;
                     }
                 }
                 case 0020000, 0060000 -> {
@@ -106,7 +108,7 @@ public final class RootfsExport {
             e.setMode(mode & 07777);
             e.setModTime(((FileTime) a.get("lastModifiedTime")).toMillis());
             tar.putArchiveEntry(e);
-            if (e.isFile() && !e.isLink()) {
+            if (content) {
                 try (InputStream in = Files.newInputStream(p, LinkOption.NOFOLLOW_LINKS)) {
                     long copied = in.transferTo(new BoundedOut(tar, e.getSize()));
                     if (copied != e.getSize()) throw new IOException(p + " changed size while it was exported");
@@ -140,7 +142,8 @@ public final class RootfsExport {
         }
     }
 
-    private static OutputStream nonClosing(OutputStream out) {
+    /** {@code out} with close() reduced to flush(), for wrappers that must be closed to finish. */
+    static OutputStream nonClosing(OutputStream out) {
         return new java.io.FilterOutputStream(out) {
             @Override
             public void write(byte[] b, int off, int len) throws IOException {

@@ -124,7 +124,7 @@ public final class RootfsImport {
         int skipped = 0;
         int entries = 0;
         TarArchiveInputStream tin = new TarArchiveInputStream(in, "UTF-8");
-        TarArchiveOutputStream tout = new TarArchiveOutputStream(new BufferedOutputStream(out, 1 << 16), "UTF-8");
+        TarArchiveOutputStream tout = new TarArchiveOutputStream(RootfsExport.nonClosing(new BufferedOutputStream(out, 1 << 16)), "UTF-8");
         tout.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
         tout.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
         tout.setAddPaxHeadersForNonAsciiNames(true);
@@ -137,6 +137,7 @@ public final class RootfsImport {
                 if (name.isEmpty()) continue; // the root itself: its metadata is the runtime's business
                 String base = name.substring(name.lastIndexOf('/') + 1);
                 TarArchiveEntry o;
+                boolean content = false;
                 if (base.startsWith(".wh.")) {
                     skipped++;
                     continue;
@@ -156,6 +157,7 @@ public final class RootfsImport {
                     paths.add(raw, name, TarPaths.Kind.FILE);
                     o = new TarArchiveEntry(name, TarConstants.LF_NORMAL);
                     o.setSize(e.getSize());
+                    content = true;
                 } else {
                     // Devices, FIFOs and anything exotic: a container has no use for them (its /dev is the runtime's).
                     paths.checkOnly(raw, name);
@@ -171,7 +173,7 @@ public final class RootfsImport {
                     if (h.getKey().startsWith("SCHILY.xattr.")) o.addPaxHeader(h.getKey(), h.getValue());
                 }
                 tout.putArchiveEntry(o);
-                if (o.isFile() && !o.isLink()) {
+                if (content) {
                     long n = tin.transferTo(tout);
                     if (n != e.getSize()) throw new SkiffException(ExitCode.STORAGE, "the archive " + source + " is truncated in '" + raw + "'");
                 }
@@ -186,8 +188,8 @@ public final class RootfsImport {
         }
         if (entries == 0) throw new SkiffException(ExitCode.STORAGE, source + " is empty or not a tar archive"
                 + " (expected a root filesystem tarball, e.g. from 'skiff export' or 'docker export')");
-        tout.finish();
-        tout.flush();
+        // close(), not just finish(): the tar stream writes its last record only when closed.
+        tout.close();
         return skipped;
     }
 
