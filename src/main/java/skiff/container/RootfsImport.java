@@ -141,6 +141,11 @@ public final class RootfsImport {
                 if (base.startsWith(".wh.")) {
                     skipped++;
                     continue;
+                } else if (e.isCharacterDevice() || e.isBlockDevice() || e.isFIFO()) {
+                    // A container has no use for them (its /dev is the runtime's), and they are a way to reach host devices.
+                    paths.checkOnly(raw, name);
+                    skipped++;
+                    continue;
                 } else if (e.isDirectory()) {
                     paths.add(raw, name, TarPaths.Kind.DIR);
                     o = new TarArchiveEntry(name + "/", TarConstants.LF_DIR);
@@ -159,7 +164,7 @@ public final class RootfsImport {
                     o.setSize(e.getSize());
                     content = true;
                 } else {
-                    // Devices, FIFOs and anything exotic: a container has no use for them (its /dev is the runtime's).
+                    // Anything exotic (sockets do not exist in tar; GNU volume labels...).
                     paths.checkOnly(raw, name);
                     skipped++;
                     continue;

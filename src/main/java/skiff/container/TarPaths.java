@@ -57,8 +57,13 @@ final class TarPaths {
 
     /** Checks that a hard link's target is an earlier regular file; returns the normalised target. */
     String linkTarget(String raw, String target) {
-        String t = normalise(target);
-        if (seen.get(t) != Kind.FILE) throw bad(raw, "it is a hard link to '" + target + "', which is not an earlier regular file of the archive");
+        String t;
+        try {
+            t = normalise(target);
+        } catch (SkiffException e) {
+            t = null;
+        }
+        if (t == null || seen.get(t) != Kind.FILE) throw bad(raw, "it is a hard link to '" + target + "', which is not an earlier regular file of the archive");
         return t;
     }
 
