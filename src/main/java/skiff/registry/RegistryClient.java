@@ -205,7 +205,6 @@ public final class RegistryClient implements AutoCloseable {
                 if (attempt > 0) sleep(retry.backoff(attempt - 1));
                 final long from = have;
                 Map<String, String> h = from > 0 ? Map.of("Range", "bytes=" + from + "-") : Map.of();
-                long[] got = {have};
                 try {
                     onEndpoints(base -> {
                         try (var r = new Closing(request(base, "GET", path, h, scope(repo), false))) {
@@ -224,14 +223,10 @@ public final class RegistryClient implements AutoCloseable {
                             }
                             if (start < 0) {
                                 truncate(ch, md);
-                                got[0] = 0;
                                 throw new RangeRestart();
                             }
-                            if (start == 0 && from > 0) {
-                                truncate(ch, md);
-                                got[0] = 0;
-                            }
-                            got[0] = copy(r.resp.body(), ch, md, got[0], d, progress);
+                            if (start == 0 && from > 0) truncate(ch, md);
+                            copy(r.resp.body(), ch, md, d, progress);
                             return null;
                         } catch (IOException e) {
                             throw new Cut(e);
@@ -242,7 +237,8 @@ public final class RegistryClient implements AutoCloseable {
                 } catch (RangeRestart rr) {
                     lastCut = new IOException("the registry answered the Range request badly");
                 }
-                have = got[0];
+                // The file position counts exactly the bytes written and hashed, also after a cut.
+                have = ch.position();
                 if (have == d.size()) break;
                 if (lastCut == null) lastCut = new IOException("the registry closed the connection after " + have + " of " + d.size() + " bytes");
             }
@@ -292,7 +288,8 @@ public final class RegistryClient implements AutoCloseable {
         }
     }
 
-    private static long copy(InputStream in, FileChannel ch, MessageDigest md, long have, Descriptor d, LongConsumer progress) throws IOException {
+    private static void copy(InputStream in, FileChannel ch, MessageDigest md, Descriptor d, LongConsumer progress) throws IOException {
+        long have = ch.position();
         byte[] buf = new byte[1 << 20];
         int n;
         while ((n = in.read(buf)) > 0) {
@@ -308,7 +305,6 @@ public final class RegistryClient implements AutoCloseable {
             have += n;
             progress.accept(have);
         }
-        return have;
     }
 
     private static long rangeStart(HttpResponse<?> resp) {

@@ -43,6 +43,14 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class Puller {
     /** index.json annotation on a pulled image: the digest of the index the reference resolved to. */
     public static final String INDEX_DIGEST = "dev.skiff.index.digest";
+    /**
+     * index.json annotation when the registry served a Docker schema 2 manifest: its digest. The store
+     * keeps an OCI rewrite of it (OCI media types, same config and layers) because OCI tools such as
+     * skopeo ignore index.json entries of Docker media types.
+     */
+    public static final String MANIFEST_DIGEST = "dev.skiff.manifest.digest";
+    /** index.json annotation: the digest the reference resolved to at the registry (NAME@DIGEST pulls it again). */
+    public static final String REPO_DIGEST = "dev.skiff.repo.digest";
     /** Layers beyond this are refused: no real image has that many, a hostile manifest might. */
     static final int MAX_LAYERS = 1000;
 
@@ -132,10 +140,14 @@ public final class Puller {
 
             if (index != null) putMetadata(index);
             putMetadata(manifest);
+            Metadata stored = ociManifest(manifest);
+            putMetadata(stored);
             Map<String, String> annotations = new TreeMap<>();
+            annotations.put(REPO_DIGEST, repoDigest.toString());
             if (index != null) annotations.put(INDEX_DIGEST, index.digest.toString());
-            Descriptor named = new Descriptor(manifest.mediaType, manifest.digest, manifest.bytes.length, null,
-                    annotations.isEmpty() ? null : annotations, platform, null);
+            if (stored != manifest) annotations.put(MANIFEST_DIGEST, manifest.digest.toString());
+            Descriptor named = new Descriptor(stored.mediaType, stored.digest, stored.bytes.length, null,
+                    annotations, platform, null);
             store.tag(ref.toString(), named);
             return new Result(ref.toString(), repoDigest, named, count.get(), bytes.get());
         }
@@ -185,6 +197,27 @@ public final class Puller {
 
     private void putMetadata(Metadata md) throws IOException {
         if (!store.hasBlob(md.digest)) AtomicFiles.write(store.blobPath(md.digest), md.bytes);
+    }
+
+    /** A Docker schema 2 manifest rewritten with the equivalent OCI media types; others unchanged. */
+    private static Metadata ociManifest(Metadata md) throws IOException {
+        if (!MediaTypes.DOCKER_MANIFEST.equals(md.mediaType)) return md;
+        JsonNode root = Json.MAPPER.readTree(md.bytes);
+        if (!(root instanceof com.fasterxml.jackson.databind.node.ObjectNode n)) return md;
+        n.put("mediaType", MediaTypes.OCI_MANIFEST);
+        if (n.get("config") instanceof com.fasterxml.jackson.databind.node.ObjectNode c
+                && MediaTypes.DOCKER_CONFIG.equals(c.path("mediaType").asText()))
+            c.put("mediaType", MediaTypes.OCI_CONFIG);
+        for (JsonNode l : n.path("layers")) {
+            if (!(l instanceof com.fasterxml.jackson.databind.node.ObjectNode layer)) continue;
+            switch (layer.path("mediaType").asText()) {
+                case MediaTypes.DOCKER_LAYER_GZIP -> layer.put("mediaType", MediaTypes.OCI_LAYER_GZIP);
+                case MediaTypes.DOCKER_LAYER_FOREIGN -> layer.put("mediaType", MediaTypes.OCI_LAYER_NONDIST_GZIP);
+                default -> { }
+            }
+        }
+        byte[] out = Json.MAPPER.writeValueAsBytes(n);
+        return new Metadata(out, MediaTypes.OCI_MANIFEST, Digest.sha256(out));
     }
 
     private static <T> T parse(Metadata md, Class<T> type) {

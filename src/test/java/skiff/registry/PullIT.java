@@ -131,8 +131,15 @@ class PullIT {
         pull(name).ok();
         Store store = Store.open(storage);
         Descriptor d = store.resolve(name).orElseThrow();
-        assertEquals(MediaTypes.DOCKER_MANIFEST, d.mediaType());
-        assertEquals(MediaTypes.DOCKER_MANIFEST, store.manifest(d.digest()).mediaType());
+        // Stored as its OCI equivalent (so OCI tools see it), the registry's digest kept in an annotation.
+        String dockerDigest = Digest.sha256(RegistryTestSupport.getManifest(registry.host(), "test/docker", "1", MediaTypes.DOCKER_MANIFEST)).toString();
+        assertEquals(MediaTypes.OCI_MANIFEST, d.mediaType());
+        assertEquals(dockerDigest, d.annotation(Puller.MANIFEST_DIGEST));
+        assertEquals(dockerDigest, d.annotation(Puller.REPO_DIGEST));
+        var m = store.manifest(d.digest());
+        assertEquals(MediaTypes.OCI_CONFIG, m.config().mediaType());
+        assertTrue(m.layers().stream().allMatch(l -> l.mediaType().equals(MediaTypes.OCI_LAYER_GZIP)));
+        assertTrue(store.hasBlob(Digest.parse(dockerDigest)));
         assertBlobsVerify(storage);
         skopeoInspect(storage, name);
     }
