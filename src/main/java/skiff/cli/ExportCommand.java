@@ -51,11 +51,12 @@ public final class ExportCommand implements Callable<Integer> {
             out.flush();
         } else {
             int[] n = {0};
+            // 0644 as tar or cp would leave it (the temporary file would otherwise keep its private 0600).
             AtomicFiles.write(Path.of(output), out -> {
                 OutputStream b = new BufferedOutputStream(out, 1 << 16);
                 n[0] = RootfsExport.write(c.rootfs(), b);
                 b.flush();
-            });
+            }, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
             skipped = n[0];
         }
         if (skipped > 0) System.err.println("skiff: warning: " + skipped + " socket(s) left out of the archive");
