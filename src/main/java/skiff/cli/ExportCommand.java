@@ -44,7 +44,8 @@ public final class ExportCommand implements Callable<Integer> {
         Container c = Containers.get(main.storageDir(), name);
         int skipped;
         if (output.equals("-")) {
-            if (System.console() != null)
+            // Since Java 22 System.console() exists even when redirected; isTerminal() says whether it is a terminal.
+            if (System.console() != null && System.console().isTerminal())
                 throw new SkiffException(ExitCode.USAGE, "refusing to write a tar archive to a terminal: redirect standard output or use -o FILE");
             OutputStream out = new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 1 << 16);
             skipped = RootfsExport.write(c.rootfs(), out);
