@@ -41,8 +41,9 @@ final class RunFixture {
             Files.writeString(t.resolve("etc/notexec.sh"), "echo no\n");
             Files.createDirectories(t.resolve("scratch"));
             // Owned by the test user: overlayfs cannot copy up a directory whose owner is not mapped in the
-            // user namespace (EOVERFLOW), so --writable-tmpfs writes only where the image's owner is the user.
+            // user namespace (EOVERFLOW: uid and gid), so --writable-tmpfs writes only where the image's owner is the user.
             Files.setAttribute(t.resolve("scratch"), "unix:uid", 1500);
+            Files.setAttribute(t.resolve("scratch"), "unix:gid", 1500);
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
