@@ -159,13 +159,13 @@ public final class Rootfs {
         try (AutoCloseable gc = gcShared(store)) {
             if (format == Format.DIR) {
                 tmp = Files.createTempDirectory(tmpParent, tmpPrefix);
-                Flattener.flatten(layers, new DirectorySink(tmp, warnings), settings.limits(), warnings);
+                Flattener.flatten(layers, new DirectorySink(tmp, warnings), settings.limits(), warnings, settings.threads());
                 Files.move(tmp, output, StandardCopyOption.ATOMIC_MOVE);
             } else {
                 tmp = Files.createTempFile(tmpParent, tmpPrefix, ".sqfs");
                 Files.delete(tmp); // the writer creates its output itself
                 try (SquashfsWriter w = newWriter(tmp, settings, warnings)) {
-                    Flattener.flatten(layers, w, settings.limits(), warnings);
+                    Flattener.flatten(layers, w, settings.limits(), warnings, settings.threads());
                 }
                 try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
                     ch.force(true);

@@ -25,10 +25,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class FlattenerTest {
     final List<String> warnings = new ArrayList<>();
 
+    /** Flattens with layers read one by one and concurrently: both must emit exactly the same. */
     RecordingSink flatten(LayerSource... layers) throws IOException {
         RecordingSink sink = new RecordingSink();
-        Flattener.flatten(List.of(layers), sink, Limits.defaults(), warnings::add);
+        Flattener.flatten(List.of(layers), sink, Limits.defaults(), warnings::add, 1);
         assertTrue(sink.finished);
+        RecordingSink parallel = new RecordingSink();
+        List<String> w2 = new ArrayList<>();
+        Flattener.flatten(List.of(layers), parallel, Limits.defaults(), w2::add, 4);
+        assertEquals(sink.order, parallel.order);
+        assertEquals(sink.entries, parallel.entries);
+        assertEquals(warnings, w2);
         return sink;
     }
 
