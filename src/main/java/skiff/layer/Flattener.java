@@ -80,7 +80,7 @@ public final class Flattener {
 
     public Stats run(TreeSink sink) throws IOException {
         LayerStreams.Budget budget = new LayerStreams.Budget(limits);
-        if (threads == 1 || layers.size() == 1) {
+        if (threads == 1 || layers.size() <= 1) {
             for (int i = 0; i < layers.size(); i++) readHeaders(i, budget);
         } else {
             readHeadersInParallel(budget);

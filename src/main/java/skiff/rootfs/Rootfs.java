@@ -148,12 +148,19 @@ public final class Rootfs {
 
     private static void write(Store store, Digest manifest, Format format, ConvertSettings settings, Consumer<String> warnings,
                               Path output, Path tmpParent, String tmpPrefix) throws IOException {
-        ImageManifest m;
+        if (!store.hasBlob(manifest))
+            throw new SkiffException(ExitCode.IMAGE, "image " + manifest + " is not in the store " + store.layout() + " (pull it first)");
+        ImageManifest m = null;
         try {
             m = store.manifest(manifest);
         } catch (SkiffException e) {
-            throw new SkiffException(ExitCode.IMAGE, "image " + manifest + " is not in the store " + store.layout() + " (pull it first)", e);
+            throw e; // corrupt blob: its own message says what to do
+        } catch (IOException | RuntimeException e) {
+            // not JSON of a manifest's shape: m stays null
         }
+        if (m == null || m.config() == null || m.config().digest() == null || (m.mediaType() != null && !skiff.image.MediaTypes.isManifest(m.mediaType())))
+            throw new SkiffException(ExitCode.IMAGE, manifest + " is not an image manifest (an index, a config or another"
+                    + " artifact): name the image, or the manifest of one platform");
         List<LayerSource> layers = m.layers().stream().map(d -> LayerSource.of(store, d)).toList();
         Path tmp = null;
         try (AutoCloseable gc = gcShared(store)) {

@@ -101,6 +101,12 @@ class FlattenerTest {
     }
 
     @Test
+    void anImageWithoutLayersIsAnEmptyRoot() throws Exception {
+        var sink = flatten();
+        assertEquals(Map.of("", "dir 755"), sink.entries);
+    }
+
+    @Test
     void fileReplacedByDirectoryAndBack() throws Exception {
         var sink = flatten(
                 Tars.layer("l1", new Tars().file("p", "file").bytes()),

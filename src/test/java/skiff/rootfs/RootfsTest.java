@@ -126,6 +126,17 @@ class RootfsTest {
     }
 
     @Test
+    void anIndexOrAConfigIsNotConvertedAsAnImage(@TempDir Path tmp) throws Exception {
+        Path storage = tmp.resolve("storage");
+        Digest d = image(tmp, storage);
+        Store store = Store.open(storage);
+        Digest config = store.manifest(d).config().digest();
+        var e = assertThrows(SkiffException.class, () -> Rootfs.ensure(store, config, Rootfs.Format.DIR, ConvertSettings.defaults(), w -> {}));
+        assertEquals(3, e.exitCode().code, e.getMessage());
+        assertFalse(Files.exists(Rootfs.path(store, config, Rootfs.Format.DIR)));
+    }
+
+    @Test
     void settingsFromConfig(@TempDir Path tmp) throws Exception {
         Path f = tmp.resolve("config.toml");
         assertEquals(ConvertSettings.defaults(), ConvertSettings.load(f));
