@@ -295,9 +295,11 @@ public final class Policy {
         if (allow.stream().noneMatch(g -> Glob.matches(g, rs)))
             throw new SkiffException(ExitCode.POLICY, "--device " + d.hostPath() + (rs.equals(d.hostPath()) ? "" : " (" + rs + ")")
                     + " denied: the site allows only " + String.join(", ", allow) + "; ask the administrator");
+        host.probe().stat(real);  // a device node at all, before where it goes
         String dest = BindPolicy.resolveDestination(d.containerPath(), null);
-        if (dest.startsWith("/.skiff/") || dest.equals("/.skiff"))
-            throw new SkiffException(ExitCode.POLICY, "--device " + d.hostPath() + ": destination " + dest + " is reserved for skiff");
+        if (!dest.startsWith("/dev/"))
+            throw new SkiffException(ExitCode.POLICY, "--device " + d.hostPath() + ":" + d.containerPath()
+                    + ": device nodes go under /dev in the container; choose a path such as /dev/" + real.getFileName());
         return DeviceEdits.add(spec, real, dest, d.permissions(), host.probe());
     }
 

@@ -72,6 +72,15 @@ class HooksTest {
         assertEquals(List.of("/h/high"), paths(Stage.CREATE_RUNTIME, apply(f, Fixture.base()).hooks()));
     }
 
+    @Test
+    void hookFileAUserCouldWriteIsIgnored() throws Exception {
+        Fixture f = new Fixture(tmp);
+        Path h = f.write("hooks.d/20-user.json", hook("/h/user", "{\"always\": true}", "[\"createRuntime\"]"));
+        Files.setAttribute(h, "unix:uid", 1500);
+        assertEquals(List.of(), paths(Stage.CREATE_RUNTIME, apply(f, Fixture.base()).hooks()));
+        assertTrue(f.warnings.stream().anyMatch(w -> w.contains(h.toString()) && w.contains("not root")), f.warnings.toString());
+    }
+
     static List<String> paths(Stage st, Hooks h) {
         return st.of(h).stream().map(Hooks.Hook::path).toList();
     }

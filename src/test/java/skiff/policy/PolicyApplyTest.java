@@ -154,5 +154,8 @@ class PolicyApplyTest {
                 () -> f.realDevicesPolicy().apply(Fixture.base(), with(List.of("dev/null"), List.of()))).exitCode());
         assertEquals(ExitCode.USAGE, assertThrows(SkiffException.class,
                 () -> f.realDevicesPolicy().apply(Fixture.base(), with(List.of("/dev/null:/dev/x:rwz"), List.of()))).exitCode());
+        f.siteToml("");
+        assertEquals(ExitCode.POLICY, assertThrows(SkiffException.class,
+                () -> f.realDevicesPolicy().apply(Fixture.base(), with(List.of("/dev/null:/etc/passwd"), List.of()))).exitCode());
     }
 }
