@@ -228,6 +228,22 @@ public final class Containers {
             throw new SkiffException(ExitCode.STORAGE, "container '" + name + "' was removed but deleting its files in "
                     + trash + " failed: " + e.getMessage() + " (delete that directory by hand)", e);
         }
+        sweepTrash(cdir);
+    }
+
+    /** Best effort: finishes deletions that an earlier rm could not complete (killed, out of time...). */
+    private static void sweepTrash(Path cdir) {
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(cdir, ".trash-*")) {
+            for (Path p : ds) {
+                try {
+                    Trees.delete(p);
+                } catch (IOException | RuntimeException e) {
+                    // another rm may be deleting it right now; the next one will try again
+                }
+            }
+        } catch (IOException ignored) {
+            // nothing to sweep
+        }
     }
 
     /** Apparent size of a container's root filesystem in bytes (walks the tree: not cheap). */

@@ -64,7 +64,8 @@ public final class RootfsImport {
                 try (OutputStream file = Files.newOutputStream(tmp);
                      DigestOutputStream cOut = new DigestOutputStream(new BufferedOutputStream(file, 1 << 16), compressed)) {
                     GzipParameters gp = new GzipParameters();
-                    gp.setCompressionLevel(6);
+                    // Level 1: about 4x faster than the default 6 for ~10% more bytes, and the layer stays local.
+                    gp.setCompressionLevel(java.util.zip.Deflater.BEST_SPEED);
                     GzipCompressorOutputStream gz = new GzipCompressorOutputStream(cOut, gp);
                     DigestOutputStream uOut = new DigestOutputStream(gz, uncompressed);
                     skipped = rewrite(decompress(raw, source), source, uOut);

@@ -51,6 +51,7 @@ class ExportImportIT {
     void exportIsAPlainRootOwnedTarThatOtherToolsRead() throws Exception {
         Path tar = out.resolve("src.tar");
         skiff("export", "-o", tar.toString(), "src").ok();
+        assertEquals("rw-r--r--", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(tar)));
         String listing = Cmd.of("tar", "--numeric-owner", "-tvf", tar.toString()).run().ok().out();
         assertTrue(listing.contains("root/note"), listing);
         assertTrue(listing.lines().allMatch(l -> l.split("\\s+")[1].equals("0/0")), "all entries root-owned:\n" + listing);
