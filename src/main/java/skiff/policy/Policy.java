@@ -308,6 +308,22 @@ public final class Policy {
         return DeviceEdits.source(spec, device);
     }
 
+    /**
+     * For an engine that realises devices as bind mounts: one bind per {@code linux.devices} entry, host
+     * node onto the container path, {@code nosuid} but never {@code nodev} (that would make the node
+     * useless), read-only without 'w'. The mount point must be creatable as a file under /dev.
+     */
+    public static List<Mount> deviceBinds(Spec spec) {
+        List<Mount> out = new ArrayList<>();
+        if (spec.linux() == null) return out;
+        for (skiff.spec.Linux.LinuxDevice d : spec.linux().devices()) {
+            DeviceEdits.Source src = DeviceEdits.source(spec, d);
+            out.add(new Mount(d.path(), "bind", src.hostPath().toString(),
+                    src.writable() ? List.of("bind", "nosuid") : List.of("bind", "ro", "nosuid")));
+        }
+        return out;
+    }
+
     /** Description of what a module adds, one line per item, for 'skiff modules'. */
     public static List<String> describe(SiteConfig.Module m) {
         List<String> out = new ArrayList<>();

@@ -110,6 +110,15 @@ class HooksTest {
     }
 
     @Test
+    void prefixWrapsTheHookCommand() throws Exception {
+        Path out = tmp.resolve("prefixed");
+        Path h = script("p", "echo \"$PREFIXED\" > " + out + "\n");
+        Spec s = Fixture.base().withHooks(Stage.START_CONTAINER.plus(null, new Hooks.Hook(h.toString(), null, null, null)));
+        HookRunner.run(Stage.START_CONTAINER, s, HookRunner.State.of(s, "c", "created", 1, "/b"), List.of("/usr/bin/env", "PREFIXED=yes"));
+        assertEquals("yes", Files.readString(out).strip());
+    }
+
+    @Test
     void failingHookStopsTheLaunchNamingIt() throws Exception {
         Path h = script("fail", "echo 'no license' >&2\nexit 3\n");
         Spec s = Fixture.base().withHooks(Stage.START_CONTAINER.plus(null, new Hooks.Hook(h.toString(), null, null, null)));

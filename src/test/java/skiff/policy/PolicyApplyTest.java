@@ -132,6 +132,7 @@ class PolicyApplyTest {
         DeviceEdits.Source src = Policy.deviceSource(s, d);
         assertEquals(Path.of("/dev/null"), src.hostPath());
         assertFalse(src.writable());
+        assertEquals(List.of(new skiff.spec.Mount("/dev/mynull", "bind", "/dev/null", List.of("bind", "ro", "nosuid"))), Policy.deviceBinds(s));
     }
 
     @Test
