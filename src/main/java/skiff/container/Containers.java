@@ -151,27 +151,105 @@ public final class Containers {
     public static ContainerMetadata build(Path storageDir, String name, ContainerMetadata template, Populator populator) throws IOException {
         if (name != null) checkFree(storageDir, name);
         Path cdir = Files.createDirectories(dir(storageDir));
-        Path tmp = Files.createTempDirectory(cdir, ".tmp-" + (name != null ? name : "new") + "-");
-        try {
-            populator.populate(tmp.resolve(ROOTFS));
-            ContainerMetadata m = template.withId(ContainerNames.newId())
-                    .withCreated(Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
-            while (true) {
-                String n = name != null ? name : ContainerNames.generate(c -> Files.exists(cdir.resolve(c)));
-                AtomicFiles.write(tmp.resolve(METADATA), Json.bytes(m.withName(n)));
-                synchronized (CLAIM) {
-                    try (var l = Locks.exclusive(lockFile(storageDir))) {
-                        if (Files.exists(cdir.resolve(n))) {
-                            if (name == null) continue; // a generated name was taken meanwhile: draw another
-                            throw inUse(n);
+        sweepLeftovers(storageDir);
+        // The build lock is taken before the directory exists and held until it is renamed into place, so a
+        // sweeper that gets the lock knows the directory belongs to a create that died.
+        String token = ContainerNames.newId().substring(0, 16);
+        Path tmp = cdir.resolve(".tmp-" + (name != null ? name : "new") + "-" + token);
+        try (BuildLock lock = BuildLock.acquire(buildLockFile(storageDir, token))) {
+            Files.createDirectory(tmp);
+            try {
+                populator.populate(tmp.resolve(ROOTFS));
+                ContainerMetadata m = template.withId(ContainerNames.newId())
+                        .withCreated(Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
+                while (true) {
+                    String n = name != null ? name : ContainerNames.generate(c -> Files.exists(cdir.resolve(c)));
+                    AtomicFiles.write(tmp.resolve(METADATA), Json.bytes(m.withName(n)));
+                    synchronized (CLAIM) {
+                        try (var l = Locks.exclusive(lockFile(storageDir))) {
+                            if (Files.exists(cdir.resolve(n))) {
+                                if (name == null) continue; // a generated name was taken meanwhile: draw another
+                                throw inUse(n);
+                            }
+                            Files.move(tmp, cdir.resolve(n), StandardCopyOption.ATOMIC_MOVE);
                         }
-                        Files.move(tmp, cdir.resolve(n), StandardCopyOption.ATOMIC_MOVE);
                     }
+                    return m.withName(n);
                 }
-                return m.withName(n);
+            } finally {
+                if (Files.exists(tmp)) Trees.delete(tmp);
             }
-        } finally {
-            if (Files.exists(tmp)) Trees.delete(tmp);
+        }
+    }
+
+    private static Path buildLockFile(Path storageDir, String token) {
+        return storageDir.resolve("locks").resolve("container-build-" + token + ".lock");
+    }
+
+    /** A non-blocking exclusive lock on a build's lock file; deleted with the lock when the build ends. */
+    private record BuildLock(Path file, java.nio.channels.FileChannel channel) implements AutoCloseable {
+        static BuildLock acquire(Path file) throws IOException {
+            Files.createDirectories(file.getParent());
+            var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.CREATE,
+                    java.nio.file.StandardOpenOption.WRITE);
+            ch.lock();
+            return new BuildLock(file, ch);
+        }
+
+        /** The lock if nobody holds it (the builder is gone), else empty. */
+        static Optional<BuildLock> tryAcquire(Path file) {
+            try {
+                var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.CREATE,
+                        java.nio.file.StandardOpenOption.WRITE);
+                try {
+                    if (ch.tryLock() != null) return Optional.of(new BuildLock(file, ch));
+                } catch (java.nio.channels.OverlappingFileLockException e) {
+                    // held by a build in this very JVM
+                }
+                ch.close();
+            } catch (IOException e) {
+                // cannot tell: leave it
+            }
+            return Optional.empty();
+        }
+
+        @Override
+        public void close() throws IOException {
+            try {
+                Files.deleteIfExists(file);
+            } finally {
+                channel.close();
+            }
+        }
+    }
+
+    /**
+     * Best effort: deletes what killed commands left: {@code .tmp-*} directories of creates whose build
+     * lock nobody holds any more, and {@code .trash-*} directories of interrupted removals.
+     */
+    static void sweepLeftovers(Path storageDir) {
+        Path cdir = dir(storageDir);
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(cdir, ".{tmp,trash}-*")) {
+            for (Path p : ds) {
+                String n = p.getFileName().toString();
+                try {
+                    if (n.startsWith(".trash-")) {
+                        Trees.delete(p);
+                        continue;
+                    }
+                    String token = n.substring(n.lastIndexOf('-') + 1);
+                    if (!token.matches("[0-9a-f]{16}")) continue;
+                    Optional<BuildLock> dead = BuildLock.tryAcquire(buildLockFile(storageDir, token));
+                    if (dead.isEmpty()) continue;
+                    try (BuildLock l = dead.get()) {
+                        Trees.delete(p);
+                    }
+                } catch (IOException | RuntimeException e) {
+                    // another process may be deleting it right now; a later sweep tries again
+                }
+            }
+        } catch (IOException ignored) {
+            // nothing to sweep
         }
     }
 
@@ -228,22 +306,7 @@ public final class Containers {
             throw new SkiffException(ExitCode.STORAGE, "container '" + name + "' was removed but deleting its files in "
                     + trash + " failed: " + e.getMessage() + " (delete that directory by hand)", e);
         }
-        sweepTrash(cdir);
-    }
-
-    /** Best effort: finishes deletions that an earlier rm could not complete (killed, out of time...). */
-    private static void sweepTrash(Path cdir) {
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(cdir, ".trash-*")) {
-            for (Path p : ds) {
-                try {
-                    Trees.delete(p);
-                } catch (IOException | RuntimeException e) {
-                    // another rm may be deleting it right now; the next one will try again
-                }
-            }
-        } catch (IOException ignored) {
-            // nothing to sweep
-        }
+        sweepLeftovers(storageDir);
     }
 
     /** Apparent size of a container's root filesystem in bytes (walks the tree: not cheap). */
