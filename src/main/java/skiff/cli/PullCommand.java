@@ -45,7 +45,7 @@ public final class PullCommand implements Callable<Integer> {
         var store = main.store();
         boolean tty = !quiet && System.console() != null && System.console().isTerminal();
         try (RegistryClient client = RegistryClient.forPull(r.domain(), config, creds);
-             PullProgress progress = tty ? new PullProgress(System.err) : null) {
+             PullProgress progress = tty ? new PullProgress(System.err, r.toString()) : null) {
             Puller.Listener listener = progress != null ? progress : new Puller.Listener() {
                 @Override
                 public void warning(String message) {

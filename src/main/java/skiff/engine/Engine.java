@@ -106,15 +106,17 @@ public final class Engine {
         }
     }
 
-    /** /proc, /sys, /dev, /tmp, host name resolution, identity files, home, in that order. */
+    /** /tmp, /proc, /sys, /dev, host name resolution, identity files, home, in that order. */
     static List<Mount> standardMounts(Path root, Path runDir, Identity id, Options o) throws IOException {
         List<Mount> m = new ArrayList<>();
+        // /tmp first: it must be recursive (the kernel refuses a non-recursive bind that would uncover what the
+        // host mounted below it, e.g. this user's image mounts when XDG_RUNTIME_DIR is unset), and before /proc,
+        // /sys and /dev exist under the root, so its copy of the tree stays small.
+        m.add(Mount.bind("/tmp", "/tmp", false));
         m.add(o.pid() ? new Mount("/proc", "proc", "proc", List.of("nosuid", "nodev", "noexec"))
                 : new Mount("/proc", "bind", "/proc", List.of("rbind")));
         m.add(Mount.bind("/sys", "/sys", true));
         m.add(new Mount("/dev", "bind", "/dev", List.of("rbind", "nosuid")));
-        // Not recursive: the image mounts of this very user live under /tmp when XDG_RUNTIME_DIR is unset.
-        m.add(new Mount("/tmp", "bind", "/tmp", List.of("bind", "nosuid", "nodev")));
         for (String f : List.of("/etc/hosts", "/etc/resolv.conf"))
             if (Files.exists(Path.of(f))) m.add(new Mount(f, "bind", f, List.of("bind", "ro", "nosuid", "nodev")));
         boolean fakeroot = o.settings().fakeroot();

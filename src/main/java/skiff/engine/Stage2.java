@@ -53,6 +53,7 @@ public final class Stage2 {
             plan = LaunchPlan.read(planFile);
             Files.deleteIfExists(planFile);
             buildRoot(plan);
+            if (plan.pidInit()) Init.warmUp();
             removeTree(Path.of(plan.runDir()));
             PivotRoot.into(plan.root());
             enterWorkingDir(plan);
@@ -233,6 +234,23 @@ public final class Stage2 {
     /** The minimal init of --pid: starts the payload, forwards signals to it, reaps orphans, exits with its status. */
     static final class Init {
         private Init() {}
+
+        /**
+         * Loads what ProcessBuilder needs while the JDK's files are still reachable: after pivot_root its first
+         * use would look up a System.Logger backend in the runtime image and fail.
+         */
+        static void warmUp() {
+            System.getLogger("java.lang.ProcessBuilder").isLoggable(System.Logger.Level.DEBUG);
+            if (Files.isExecutable(Path.of("/bin/true"))) {
+                try {
+                    new ProcessBuilder("/bin/true").start().waitFor();
+                } catch (IOException e) {
+                    // only a warm-up
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
 
         static int run(String exe, List<String> args, List<String> env) throws IOException {
             List<String> cmd = new java.util.ArrayList<>(args);

@@ -122,4 +122,11 @@ class SiteConfigTest {
         assertTrue(f.warnings.stream().anyMatch(w -> w.contains("nosuch")), f.warnings.toString());
         assertTrue(p.config().source("user.run.modules[0]").endsWith("config.toml"));
     }
+
+    @Test
+    void misspelledSettingIsReportedNotSilentlyIgnored() {
+        Fixture f = new Fixture(tmp).siteToml("[binds]\nalow = [\"/home\"]\n");
+        f.policy();
+        assertTrue(f.warnings.stream().anyMatch(w -> w.contains("unknown setting 'alow'")), f.warnings.toString());
+    }
 }
