@@ -65,9 +65,10 @@ public final class ImportCommand implements Callable<Integer> {
             System.out.println(r.manifest());
             return 0;
         }
-        var layer = r.imageManifest().layers().getFirst().digest();
         ContainerMetadata template = new ContainerMetadata(null, null, refName == null ? "" : refName, r.manifest(), null, r.config());
-        ContainerMetadata m = Containers.build(main.storageDir(), name, template, rootfs -> RootfsImport.extract(store, layer, rootfs));
+        // The layer package's flattener unpacks it, with the same checks and conventions as any pulled image.
+        ContainerMetadata m = Containers.build(main.storageDir(), name, template, rootfs -> Containers.populateFromImage(
+                store, r.manifest(), main.env(), w -> System.err.println("skiff: warning: " + w), rootfs));
         System.out.println(m.name());
         return 0;
     }

@@ -1,5 +1,7 @@
 package skiff.container;
 
+import skiff.image.Digest;
+import skiff.rootfs.ConvertSettings;
 import skiff.rootfs.Rootfs;
 import skiff.store.Store;
 import skiff.util.AtomicFiles;
@@ -11,6 +13,7 @@ import skiff.util.SkiffException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.DirectoryStream;
+import java.nio.file.LinkOption;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
@@ -21,7 +24,9 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.function.Consumer;
 
 /**
  * Persistent containers: {@code STORAGE/containers/NAME/} holds {@code rootfs/} (a writable copy of an
@@ -134,14 +139,29 @@ public final class Containers {
         return out;
     }
 
-    /** Creates container {@code name} (generated when null) from an image of the store; returns its metadata. */
-    public static ContainerMetadata create(Store store, String image, String name) throws IOException {
+    /**
+     * Creates container {@code name} (generated when null) from an image of the store; returns its metadata.
+     * When the image's directory rootfs is cached it is copied (cp -a: reflinks make that nearly free);
+     * otherwise the layers are flattened straight into the container, so no second copy lands in the cache.
+     */
+    public static ContainerMetadata create(Store store, String image, String name, Map<String, String> env,
+                                           Consumer<String> warnings) throws IOException {
         ResolvedImage img = ResolvedImage.resolve(store, image);
         Path storageDir = store.storage();
         if (name != null) checkFree(storageDir, name);
-        Path source = Rootfs.ensure(store, img.manifest(), Rootfs.Format.DIR);
         ContainerMetadata m = new ContainerMetadata(null, null, img.name(), img.manifest(), null, img.config());
-        return build(storageDir, name, m, rootfs -> Trees.copy(source, rootfs));
+        return build(storageDir, name, m, rootfs -> populateFromImage(store, img.manifest(), env, warnings, rootfs));
+    }
+
+    /** Fills {@code rootfs} (which must not exist) with the image's flattened tree. */
+    public static void populateFromImage(Store store, Digest manifest, Map<String, String> env, Consumer<String> warnings,
+                                         Path rootfs) throws IOException {
+        Path cached = Rootfs.path(store, manifest, Rootfs.Format.DIR);
+        if (Files.isDirectory(cached, LinkOption.NOFOLLOW_LINKS)) {
+            Trees.copy(cached, rootfs);
+        } else {
+            Rootfs.convertTo(store, manifest, Rootfs.Format.DIR, ConvertSettings.load(env), warnings, rootfs);
+        }
     }
 
     /**

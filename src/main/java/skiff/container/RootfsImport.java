@@ -25,15 +25,11 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributeView;
-import java.nio.file.attribute.FileTime;
 import java.security.DigestOutputStream;
 import java.security.MessageDigest;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
-import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -197,60 +193,5 @@ public final class RootfsImport {
         // close(), not just finish(): the tar stream writes its last record only when closed.
         tout.close();
         return skipped;
-    }
-
-    /**
-     * Unpacks a layer that {@link #importImage} wrote (so already checked and normalised) into the new
-     * directory {@code rootfs}. Never follows symlinks; as root also sets owners.
-     */
-    public static void extract(Store store, Digest layer, Path rootfs) throws IOException {
-        boolean root = ((Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid")) == 0;
-        Files.createDirectory(rootfs);
-        record DirMeta(Path dir, int mode, long mtime) {}
-        List<DirMeta> dirs = new ArrayList<>();
-        TarPaths paths = new TarPaths(layer.toString());
-        try (InputStream in = new GzipCompressorInputStream(new BufferedInputStream(store.openBlob(layer), 1 << 16))) {
-            TarArchiveInputStream tin = new TarArchiveInputStream(in, "UTF-8");
-            TarArchiveEntry e;
-            while ((e = tin.getNextEntry()) != null) {
-                String name = paths.normalise(e.getName());
-                if (name.isEmpty()) continue;
-                Path p = rootfs.resolve(name);
-                if (e.isDirectory()) {
-                    paths.add(e.getName(), name, TarPaths.Kind.DIR);
-                    Files.createDirectories(p);
-                    dirs.add(new DirMeta(p, e.getMode() & 07777, e.getModTime().getTime()));
-                } else {
-                    paths.add(e.getName(), name, e.isSymbolicLink() ? TarPaths.Kind.SYMLINK : TarPaths.Kind.FILE);
-                    Files.createDirectories(p.getParent());
-                    Files.deleteIfExists(p);
-                    if (e.isSymbolicLink()) {
-                        Files.createSymbolicLink(p, Path.of(e.getLinkName()));
-                    } else if (e.isLink()) {
-                        Files.createLink(p, rootfs.resolve(paths.linkTarget(e.getName(), e.getLinkName())));
-                        continue; // shares the target's metadata
-                    } else {
-                        Files.copy(tin, p);
-                    }
-                }
-                if (root) {
-                    Files.setAttribute(p, "unix:uid", Math.toIntExact(e.getLongUserId()), LinkOption.NOFOLLOW_LINKS);
-                    Files.setAttribute(p, "unix:gid", Math.toIntExact(e.getLongGroupId()), LinkOption.NOFOLLOW_LINKS);
-                }
-                // After chown, which clears setuid bits.
-                if (!e.isSymbolicLink() && !e.isDirectory()) Files.setAttribute(p, "unix:mode", e.getMode() & 07777);
-                if (!e.isDirectory()) {
-                    FileTime t = FileTime.fromMillis(e.getModTime().getTime());
-                    Files.getFileAttributeView(p, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS).setTimes(t, null, null);
-                }
-            }
-        }
-        // Directory modes last (one without write permission must not stop its own entries), deepest first.
-        for (int i = dirs.size() - 1; i >= 0; i--) {
-            DirMeta d = dirs.get(i);
-            Files.setAttribute(d.dir(), "unix:mode", d.mode());
-            Files.getFileAttributeView(d.dir(), BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
-                    .setTimes(FileTime.fromMillis(d.mtime()), null, null);
-        }
     }
 }
