@@ -55,7 +55,8 @@ public final class ImportCommand implements Callable<Integer> {
         var store = main.store();
         RootfsImport.Result r;
         try (InputStream in = file.equals("-") ? System.in : Files.newInputStream(Path.of(file))) {
-            r = RootfsImport.importImage(store, in, file.equals("-") ? "standard input" : file, refName);
+            r = RootfsImport.importImage(store, in, file.equals("-") ? "standard input" : file, refName,
+                    skiff.rootfs.ConvertSettings.load(main.env()).limits());
         } catch (NoSuchFileException e) {
             throw new SkiffException(ExitCode.USAGE, "cannot import " + file + ": no such file");
         }

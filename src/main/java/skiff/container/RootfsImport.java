@@ -14,6 +14,7 @@ import skiff.image.ImageConfig;
 import skiff.image.ImageManifest;
 import skiff.image.MediaTypes;
 import skiff.image.Platform;
+import skiff.layer.Limits;
 import skiff.store.Store;
 import skiff.util.ExitCode;
 import skiff.util.Json;
@@ -50,6 +51,11 @@ public final class RootfsImport {
     public record Result(String name, Digest manifest, ImageManifest imageManifest, ImageConfig config, int skipped) {}
 
     public static Result importImage(Store store, InputStream raw, String source, String refName) throws IOException {
+        return importImage(store, raw, source, refName, Limits.defaults());
+    }
+
+    /** As above, with the bounds (entries, path length, bytes, compression ratio) of the user's [convert] settings. */
+    public static Result importImage(Store store, InputStream raw, String source, String refName, Limits limits) throws IOException {
         try (var gc = store.gcShared()) {
             Path tmp = Files.createTempFile(store.tmpDir(), ".import-", ".tar.gz");
             try {
@@ -64,7 +70,10 @@ public final class RootfsImport {
                     gp.setCompressionLevel(java.util.zip.Deflater.BEST_SPEED);
                     GzipCompressorOutputStream gz = new GzipCompressorOutputStream(cOut, gp);
                     DigestOutputStream uOut = new DigestOutputStream(gz, uncompressed);
-                    skipped = rewrite(decompress(raw, source), source, uOut);
+                    Counting compressedIn = new Counting(raw, Long.MAX_VALUE, source);
+                    Counting in = new Counting(decompress(compressedIn, source), limits.maxUncompressedBytes(), source);
+                    in.ratio(compressedIn, limits.maxRatio());
+                    skipped = rewrite(in, source, uOut, limits);
                     uOut.flush();
                     gz.finish();
                     cOut.flush();
@@ -116,8 +125,8 @@ public final class RootfsImport {
     }
 
     /** Copies the checked entries of {@code in} into a tar on {@code out}; returns the number left out. */
-    private static int rewrite(InputStream in, String source, OutputStream out) throws IOException {
-        TarPaths paths = new TarPaths(source);
+    private static int rewrite(InputStream in, String source, OutputStream out, Limits limits) throws IOException {
+        TarPaths paths = new TarPaths(source, limits.maxEntries(), limits.maxPathBytes());
         int skipped = 0;
         int entries = 0;
         TarArchiveInputStream tin = new TarArchiveInputStream(in, "UTF-8");
@@ -193,5 +202,57 @@ public final class RootfsImport {
         // close(), not just finish(): the tar stream writes its last record only when closed.
         tout.close();
         return skipped;
+    }
+
+    /** Counts bytes read, refusing past {@code max} or, once past the ratio floor, past a compression ratio. */
+    private static final class Counting extends java.io.FilterInputStream {
+        private final long max;
+        private final String source;
+        private Counting compressed;
+        private double maxRatio;
+        private long count;
+
+        Counting(InputStream in, long max, String source) {
+            super(in);
+            this.max = max;
+            this.source = source;
+        }
+
+        void ratio(Counting compressedSide, double ratio) {
+            this.compressed = compressedSide;
+            this.maxRatio = ratio;
+        }
+
+        private void add(long n) {
+            if (n <= 0) return;
+            count += n;
+            if (count > max)
+                throw new SkiffException(ExitCode.STORAGE, "refusing " + source + ": it unpacks to more than " + max
+                        + " bytes (raise [convert] limits in config.toml if it is genuine)");
+            if (compressed != null && count > Limits.RATIO_FLOOR && compressed.count > 0 && (double) count / compressed.count > maxRatio)
+                throw new SkiffException(ExitCode.STORAGE, "refusing " + source + ": it decompresses more than " + (long) maxRatio
+                        + " times (a decompression bomb?)");
+        }
+
+        @Override
+        public int read() throws IOException {
+            int b = super.read();
+            if (b >= 0) add(1);
+            return b;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            int n = super.read(b, off, len);
+            add(n);
+            return n;
+        }
+
+        @Override
+        public long skip(long n) throws IOException {
+            long k = super.skip(n);
+            add(k);
+            return k;
+        }
     }
 }
