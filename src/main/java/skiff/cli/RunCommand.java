@@ -1,20 +1,188 @@
 package skiff.cli;
 
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
+import skiff.engine.Engine;
+import skiff.engine.Identity;
+import skiff.image.Descriptor;
+import skiff.image.Digest;
+import skiff.image.ImageIndex;
+import skiff.image.ImageManifest;
+import skiff.image.MediaTypes;
+import skiff.image.Platform;
+import skiff.policy.Policy;
+import skiff.policy.RunRequest;
+import skiff.reference.Reference;
+import skiff.rootfs.Rootfs;
+import skiff.spec.ContainerEnv;
+import skiff.spec.Mount;
+import skiff.spec.RunSettings;
+import skiff.store.Store;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 
-// PLACEHOLDER: replaced by the work on the issue that owns 'run'.
-@Command(name = "run", description = "(not implemented yet)", hidden = true)
+/** {@code skiff run}: runs a command in a new container from an image; the payload replaces this process. */
+@Command(name = "run", modelTransformer = RunCommand.StopAtImage.class, sortOptions = false,
+        description = {"Run a command in a new container of IMAGE (a read-only image; the payload runs as you).",
+                "Options must come before IMAGE: everything after it is the command and its arguments."})
 public final class RunCommand implements Callable<Integer> {
     @ParentCommand
     Main main;
 
+    @Mixin
+    PolicyOptions policyOptions;
+
+    @Option(names = {"-e", "--env"}, paramLabel = "KEY[=VALUE]",
+            description = "Set an environment variable; KEY alone copies the host's value (repeatable).")
+    List<String> env = new ArrayList<>();
+
+    @Option(names = "--env-file", paramLabel = "FILE", description = "Read KEY=VALUE lines from FILE (repeatable).")
+    List<Path> envFiles = new ArrayList<>();
+
+    @Option(names = "--cleanenv", description = "Start from an empty environment: image Env, TERM/HOME/USER/LOGNAME, -e.")
+    boolean cleanEnv;
+
+    @Option(names = "--entrypoint", paramLabel = "CMD", description = "Replace the image's Entrypoint (and drop its Cmd).")
+    String entrypoint;
+
+    @Option(names = {"-w", "--workdir"}, paramLabel = "DIR", description = "Working directory inside the container.")
+    String workdir;
+
+    @Option(names = {"-v", "--volume", "-B", "--bind"}, paramLabel = "SRC[:DST[:ro|rw]]",
+            description = "Bind a host path into the container (repeatable). DST must exist in the image unless --writable-tmpfs.")
+    List<String> volumes = new ArrayList<>();
+
+    @Option(names = "--no-home", description = "Do not bind your home directory.")
+    boolean noHome;
+
+    @Option(names = "--hostauth", description = "Bind the host's /etc/passwd and /etc/group instead of generated ones.")
+    boolean hostAuth;
+
+    @Option(names = "--fakeroot", description = "Run as uid 0 inside the container (still your uid outside).")
+    boolean fakeroot;
+
+    @Option(names = "--writable-tmpfs", description = "Put a temporary writable overlay over the image (discarded at exit).")
+    boolean writableTmpfs;
+
+    @Option(names = "--pid", description = "Run in a new PID namespace with a minimal init and a fresh /proc.")
+    boolean pid;
+
+    @Option(names = "--rm", description = "Remove the container after it exits (for images, nothing is kept anyway).")
+    boolean rm;
+
+    @Option(names = "--name", paramLabel = "NAME", description = "Name of this container (informational for images).")
+    String name;
+
+    @Option(names = {"-i", "--interactive", "-t", "--tty"}, description = "Accepted for Docker compatibility: stdin and the terminal always pass through.")
+    boolean dockerCompat;
+
+    @Option(names = "--rootfs-format", paramLabel = "squashfs|dir", description = "Run from the SquashFS image (default) or a directory tree.")
+    String rootfsFormat = "squashfs";
+
+    @Parameters(index = "0", paramLabel = "IMAGE", description = "Image name or reference.")
+    String image;
+
+    @Parameters(index = "1..*", paramLabel = "COMMAND", description = "Command and arguments (default: the image's Entrypoint + Cmd).")
+    List<String> command = new ArrayList<>();
+
+    /** Parsing stops at IMAGE: {@code skiff run img ls -l} passes -l to ls. */
+    public static final class StopAtImage implements CommandLine.IModelTransformer {
+        @Override
+        public CommandLine.Model.CommandSpec transform(CommandLine.Model.CommandSpec spec) {
+            spec.parser().stopAtPositional(true);
+            return spec;
+        }
+    }
+
     @Override
-    public Integer call() {
-        throw new SkiffException(ExitCode.USAGE, "'skiff run' is not implemented yet");
+    public Integer call() throws IOException {
+        var hostEnv = main.env();
+        Identity id = Identity.current(hostEnv);
+        Rootfs.Format format = switch (rootfsFormat) {
+            case "squashfs" -> Rootfs.Format.SQUASHFS;
+            case "dir" -> Rootfs.Format.DIR;
+            default -> throw new SkiffException(ExitCode.USAGE, "--rootfs-format must be squashfs or dir, not " + rootfsFormat);
+        };
+        // Seam for persistent containers (skiff.container): once Containers.find(storageDir, name) is in main,
+        // try the argument as a container name first and run its writable rootfs (DIR) with its image config.
+        Store store = main.store();
+        Reference ref;
+        try {
+            ref = Reference.parse(image);
+        } catch (SkiffException e) {
+            throw new SkiffException(ExitCode.IMAGE, "'" + image + "' is neither a container nor a valid image name: " + e.getMessage());
+        }
+        Descriptor d = store.resolve(ref.toString()).orElseThrow(() -> new SkiffException(ExitCode.IMAGE,
+                "image " + ref + " is not in the store: pull it first with 'skiff pull " + image + "'"));
+        Digest manifestDigest = manifestFor(store, d);
+        ImageManifest manifest = store.manifest(manifestDigest);
+        var config = store.config(manifest);
+
+        List<Mount> userMounts = new ArrayList<>();
+        for (String v : volumes) userMounts.add(parseVolume(v));
+        List<String> envFile = new ArrayList<>();
+        for (Path f : envFiles) {
+            try {
+                envFile.addAll(ContainerEnv.parseEnvFile(Files.readString(f)));
+            } catch (IOException e) {
+                throw new SkiffException(ExitCode.USAGE, "--env-file " + f + ": cannot read it: " + e.getMessage());
+            }
+        }
+        for (String e : env) if (e.isEmpty() || e.startsWith("=")) throw new SkiffException(ExitCode.USAGE, "-e '" + e + "': expected KEY=VALUE or KEY");
+        RunSettings settings = new RunSettings(command, entrypoint, workdir, env, envFile, cleanEnv, fakeroot, id.uid(),
+                id.gid(), id.name(), id.home(), hostEnv);
+        if (workdir != null && !workdir.startsWith("/"))
+            throw new SkiffException(ExitCode.USAGE, "-w " + workdir + ": the working directory must be an absolute path");
+        RunRequest request = new RunRequest(ref.toString(), manifestDigest, List.copyOf(userMounts),
+                List.copyOf(policyOptions.devices), policyOptions.gpus, List.copyOf(policyOptions.modules), hostEnv,
+                id.uid(), id.gid(), id.name(), id.groupNames());
+        Policy policy = Policy.load(hostEnv);
+        Engine.run(store, manifestDigest, config,
+                new Engine.Options(settings, userMounts, noHome, hostAuth, writableTmpfs, pid, format),
+                policy, request, hostEnv, id);
+        throw new SkiffException(ExitCode.LAUNCH, "the container did not start");
+    }
+
+    private static Digest manifestFor(Store store, Descriptor d) throws IOException {
+        String mt = d.mediaType();
+        if (MediaTypes.OCI_INDEX.equals(mt) || MediaTypes.DOCKER_MANIFEST_LIST.equals(mt)) {
+            ImageIndex idx = store.imageIndex(d.digest());
+            Platform want = Platform.host();
+            for (Descriptor m : idx.manifests()) if (want.matches(m.platform())) return m.digest();
+            throw new SkiffException(ExitCode.IMAGE, "the image has no manifest for " + want);
+        }
+        return d.digest();
+    }
+
+    /** SRC[:DST[:ro|rw]], as Docker and Apptainer; SRC relative to the current directory. */
+    static Mount parseVolume(String v) {
+        String[] p = v.split(":", -1);
+        if (p.length > 3 || p[0].isEmpty())
+            throw new SkiffException(ExitCode.USAGE, "-v '" + v + "': expected SRC[:DST[:ro|rw]]");
+        boolean ro = false;
+        if (p.length == 3) {
+            switch (p[2]) {
+                case "ro" -> ro = true;
+                case "rw" -> ro = false;
+                default -> throw new SkiffException(ExitCode.USAGE, "-v '" + v + "': the mode must be ro or rw, not '" + p[2] + "'");
+            }
+        }
+        Path src = Path.of(p[0]).toAbsolutePath().normalize();
+        String dst = p.length >= 2 && !p[1].isEmpty() ? p[1] : src.toString();
+        if (!dst.startsWith("/")) throw new SkiffException(ExitCode.USAGE, "-v '" + v + "': the destination must be an absolute path");
+        if (!Files.exists(src))
+            throw new SkiffException(ExitCode.LAUNCH, "-v '" + v + "': " + src + " does not exist on the host: create it first");
+        return Mount.bind(src.toString(), Path.of(dst).normalize().toString(), ro);
     }
 }

@@ -1,0 +1,196 @@
+package skiff.engine;
+
+import skiff.engine.sys.Exec;
+import skiff.engine.sys.SysException;
+import skiff.image.Digest;
+import skiff.image.ImageConfig;
+import skiff.policy.Policy;
+import skiff.policy.RunRequest;
+import skiff.rootfs.Rootfs;
+import skiff.spec.Mount;
+import skiff.spec.RunSettings;
+import skiff.spec.Spec;
+import skiff.spec.SpecBuilder;
+import skiff.store.Store;
+import skiff.util.ExitCode;
+import skiff.util.SkiffException;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Stage 1 of {@code skiff run} (the CLI's JVM): root filesystem, spec, policy, launch plan, then execve of
+ * unshare(1), which execs stage 2 in the new namespaces, which execs the payload. Nothing stays resident: the
+ * payload ends up with the pid the user started.
+ */
+public final class Engine {
+    private Engine() {}
+
+    /**
+     * The engine's options beyond the spec settings.
+     *
+     * @param userMounts    -v binds, handed to policy (never added to the spec here)
+     * @param noHome        --no-home
+     * @param hostAuth      --hostauth: the host's /etc/passwd and /etc/group
+     * @param writableTmpfs --writable-tmpfs
+     * @param pid           --pid
+     * @param format        root filesystem format
+     */
+    public record Options(RunSettings settings, List<Mount> userMounts, boolean noHome, boolean hostAuth,
+                          boolean writableTmpfs, boolean pid, Rootfs.Format format) {}
+
+    /** Everything up to the exec; returns only by throwing. */
+    public static void run(Store store, Digest manifest, ImageConfig config, Options o, Policy policy,
+                           RunRequest request, Map<String, String> env, Identity id) {
+        RunSettings s = o.settings();
+        Path runtime = RuntimeDir.resolve(env, id.uid());
+        Path unshare = HostTools.unshare(runtime, s.fakeroot());
+        long pid = ProcessHandle.current().pid();
+        Path root = switch (o.format()) {
+            case SQUASHFS -> SharedMount.acquire(runtime, Rootfs.ensure(store, manifest, Rootfs.Format.SQUASHFS),
+                    manifest.hex(), pid, env);
+            case DIR -> Rootfs.ensure(store, manifest, Rootfs.Format.DIR);
+        };
+        Path runDir = newRunDir(runtime, pid);
+        try {
+            List<Mount> standard = standardMounts(root, runDir, id, o);
+            ImageConfig.Config cfg = config == null ? null : config.config();
+            Spec spec = SpecBuilder.build(cfg, s, root.toString(), standard, o.pid());
+            spec = policy.apply(spec, request);
+            String cwd = spec.process().cwd();
+            if (s.workdir() == null) {
+                String visible = SpecBuilder.visibleCwd(spec.mounts(), System.getProperty("user.dir"));
+                if (visible != null) cwd = visible;
+            }
+            LaunchPlan plan = plan(spec, root, runDir, o, cwd);
+            Path planFile = runDir.resolve("plan");
+            plan.write(planFile);
+            List<String> argv = unshareArgv(unshare, s.fakeroot(), o.pid(), planFile);
+            System.out.flush();
+            System.err.flush();
+            Exec.execve(unshare.toString(), argv, stage2Env(env));
+        } catch (IOException e) {
+            cleanup(runDir);
+            throw new SkiffException(ExitCode.LAUNCH, "cannot prepare the container: " + e.getMessage());
+        } catch (SysException e) {
+            cleanup(runDir);
+            throw new SkiffException(ExitCode.LAUNCH, "cannot start the container: " + e.getMessage());
+        } catch (RuntimeException e) {
+            cleanup(runDir);
+            throw e;
+        }
+    }
+
+    private static Path newRunDir(Path runtime, long pid) {
+        try {
+            Path runs = Files.createDirectories(runtime.resolve("run"));
+            Path d = runs.resolve(Long.toString(pid));
+            if (Files.exists(d, LinkOption.NOFOLLOW_LINKS)) Stage2.removeTree(d); // left by a dead run with our pid
+            return Files.createDirectory(d, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        } catch (IOException e) {
+            throw new SkiffException(ExitCode.LAUNCH, "cannot create a run directory under " + runtime + ": " + e.getMessage());
+        }
+    }
+
+    private static void cleanup(Path runDir) {
+        try {
+            Stage2.removeTree(runDir);
+        } catch (IOException ignored) {
+            // best effort: the next run with this pid removes it
+        }
+    }
+
+    /** /tmp, /proc, /sys, /dev, host name resolution, identity files, home, in that order. */
+    static List<Mount> standardMounts(Path root, Path runDir, Identity id, Options o) throws IOException {
+        List<Mount> m = new ArrayList<>();
+        // /tmp first: it must be recursive (the kernel refuses a non-recursive bind that would uncover what the
+        // host mounted below it, e.g. this user's image mounts when XDG_RUNTIME_DIR is unset), and before /proc,
+        // /sys and /dev exist under the root, so its copy of the tree stays small.
+        m.add(Mount.bind("/tmp", "/tmp", false));
+        m.add(o.pid() ? new Mount("/proc", "proc", "proc", List.of("nosuid", "nodev", "noexec"))
+                : new Mount("/proc", "bind", "/proc", List.of("rbind")));
+        m.add(Mount.bind("/sys", "/sys", true));
+        m.add(new Mount("/dev", "bind", "/dev", List.of("rbind", "nosuid")));
+        for (String f : List.of("/etc/hosts", "/etc/resolv.conf"))
+            if (Files.exists(Path.of(f))) m.add(new Mount(f, "bind", f, List.of("bind", "ro", "nosuid", "nodev")));
+        boolean fakeroot = o.settings().fakeroot();
+        if (o.hostAuth()) {
+            for (String f : List.of("/etc/passwd", "/etc/group"))
+                m.add(new Mount(f, "bind", f, List.of("bind", "ro", "nosuid", "nodev")));
+        } else {
+            Path pw = Files.writeString(runDir.resolve("passwd"), UserDb.passwd(root, id, fakeroot));
+            Path gr = Files.writeString(runDir.resolve("group"), UserDb.group(root, id, fakeroot));
+            m.add(new Mount("/etc/passwd", "bind", pw.toString(), List.of("bind", "ro", "nosuid", "nodev")));
+            m.add(new Mount("/etc/group", "bind", gr.toString(), List.of("bind", "ro", "nosuid", "nodev")));
+        }
+        if (!o.noHome() && id.home() != null && !id.home().equals("/") && Files.isDirectory(Path.of(id.home())))
+            m.add(Mount.bind(id.home(), id.home(), false));
+        return m;
+    }
+
+    /**
+     * The spec as stage 2 executes it. A user's -v whose destination the read-only image lacks is refused here,
+     * before anything is mounted; other missing mount points are created by stage 2 (see Underlay).
+     */
+    static LaunchPlan plan(Spec spec, Path root, Path runDir, Options o, String cwd) throws IOException {
+        boolean overlay = o.writableTmpfs();
+        List<LaunchPlan.PlanMount> mounts = new ArrayList<>();
+        for (Mount m : spec.mounts()) {
+            boolean user = o.userMounts().contains(m);
+            String dst = m.destination();
+            if (dst == null || !dst.startsWith("/"))
+                throw new SkiffException(ExitCode.USAGE, "mount destination " + dst + " must be an absolute path");
+            boolean exists = Files.exists(RootPath.resolve(root, dst), LinkOption.NOFOLLOW_LINKS);
+            if (!exists && !o.writableTmpfs()) {
+                if (user) throw new SkiffException(ExitCode.LAUNCH, "-v " + m.source() + ":" + dst + ": " + dst
+                        + " does not exist in the image, which is read-only: use an existing directory, or add"
+                        + " --writable-tmpfs to create it on a temporary overlay");
+            }
+            String kind = switch (m.type() == null ? "bind" : m.type()) {
+                case "proc" -> "proc";
+                case "tmpfs" -> "tmpfs";
+                case "bind", "none" -> "bind";
+                default -> m.isBind() ? "bind" : throwUnsupported(m);
+            };
+            List<String> opt = m.options();
+            if (kind.equals("bind") && (m.source() == null || !Files.exists(Path.of(m.source()))))
+                throw new SkiffException(ExitCode.LAUNCH, (user ? "-v " : "bind ") + m.source() + ":" + dst
+                        + ": " + m.source() + " does not exist on the host");
+            boolean file = kind.equals("bind") && !Files.isDirectory(Path.of(m.source()));
+            mounts.add(new LaunchPlan.PlanMount(kind, m.source(), dst, opt.contains("ro"),
+                    !opt.contains("bind") || opt.contains("rbind"), opt.contains("nosuid"), opt.contains("nodev"),
+                    opt.contains("noexec"), file, user));
+        }
+        return new LaunchPlan(root.toString(), overlay, o.writableTmpfs(), runDir.toString(), o.pid(), mounts,
+                spec.process().args(), spec.process().env(), cwd);
+    }
+
+    private static String throwUnsupported(Mount m) {
+        throw new SkiffException(ExitCode.POLICY, "mount type " + m.type() + " on " + m.destination()
+                + " is not supported by the unprivileged engine (bind, proc and tmpfs are)");
+    }
+
+    static List<String> unshareArgv(Path unshare, boolean fakeroot, boolean pid, Path plan) {
+        List<String> a = new ArrayList<>(List.of(unshare.toString(), "--user",
+                fakeroot ? "--map-root-user" : "--map-current-user", "--keep-caps", "--mount"));
+        if (pid) a.addAll(List.of("--pid", "--fork", "--kill-child"));
+        a.add("--");
+        a.addAll(Stage2Command.java());
+        if (pid) a.add("-Djdk.lang.Process.launchMechanism=FORK");
+        a.addAll(List.of("-cp", Stage2Command.jar(), Stage2.class.getName(), plan.toString()));
+        return a;
+    }
+
+    /** Stage 2's JVM needs no environment; locale variables keep non-ASCII paths decodable. */
+    static List<String> stage2Env(Map<String, String> env) {
+        List<String> e = new ArrayList<>();
+        for (String k : List.of("LANG", "LC_ALL", "LC_CTYPE")) if (env.containsKey(k)) e.add(k + "=" + env.get(k));
+        return e;
+    }
+}

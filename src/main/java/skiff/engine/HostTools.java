@@ -1,0 +1,68 @@
+package skiff.engine;
+
+import skiff.util.ExitCode;
+import skiff.util.SkiffException;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The host programs the engine execs, and the one version requirement: util-linux unshare ≥ 2.38 for
+ * --map-current-user. The answer is cached in the runtime directory, keyed by unshare's mtime and size, so the
+ * common path costs one stat.
+ */
+public final class HostTools {
+    private HostTools() {}
+
+    private static final Pattern VERSION = Pattern.compile("util-linux\\s+(\\d+)\\.(\\d+)");
+
+    public static Path find(String name) {
+        for (String d : new String[] {"/usr/bin", "/bin", "/usr/sbin", "/sbin", "/usr/local/bin"}) {
+            Path p = Path.of(d, name);
+            if (Files.isExecutable(p)) return p;
+        }
+        String path = System.getenv("PATH");
+        if (path != null) for (String d : path.split(":")) {
+            if (d.isEmpty()) continue;
+            Path p = Path.of(d, name);
+            if (Files.isExecutable(p)) return p;
+        }
+        throw new SkiffException(ExitCode.HOST, name + " not found: install it (" + switch (name) {
+            case "unshare" -> "util-linux";
+            case "squashfuse_ll", "squashfuse" -> "squashfuse";
+            case "fusermount3" -> "fuse3";
+            default -> name;
+        } + ")");
+    }
+
+    /** Checks unshare supports --map-current-user (unless --fakeroot, which uses --map-root-user). */
+    public static Path unshare(Path runtimeDir, boolean fakeroot) {
+        Path u = find("unshare");
+        if (fakeroot) return u;
+        try {
+            String key = u + " " + Files.getLastModifiedTime(u).toMillis() + " " + Files.size(u);
+            Path cache = runtimeDir.resolve("unshare.ok");
+            if (Files.exists(cache) && Files.readString(cache).equals(key)) return u;
+            Process p = new ProcessBuilder(u.toString(), "--version").redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes());
+            p.waitFor();
+            Matcher m = VERSION.matcher(out);
+            if (!m.find()) throw new SkiffException(ExitCode.HOST, "cannot tell the version of " + u + " (" + out.strip()
+                    + "): skiff needs util-linux 2.38 or later, or run with --fakeroot");
+            int major = Integer.parseInt(m.group(1)), minor = Integer.parseInt(m.group(2));
+            if (major < 2 || (major == 2 && minor < 38))
+                throw new SkiffException(ExitCode.HOST, u + " is util-linux " + major + "." + minor
+                        + ", which lacks --map-current-user (2.38+): upgrade util-linux, or run with --fakeroot");
+            Files.writeString(cache, key);
+            return u;
+        } catch (IOException e) {
+            throw new SkiffException(ExitCode.HOST, "cannot run " + u + " --version: " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new SkiffException(ExitCode.HOST, "interrupted");
+        }
+    }
+}

@@ -1,0 +1,201 @@
+package skiff.engine;
+
+import skiff.engine.sys.Flock;
+import skiff.engine.sys.SysException;
+import skiff.util.ExitCode;
+import skiff.util.SkiffException;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One squashfuse mount per image per user per node, shared by every container of that image.
+ *
+ * <p>Under MNT/HEX.lock (flock): mount if not mounted (or if the FUSE server died), make sure a reaper watches
+ * it, and register the caller's pid in MNT/HEX.users/. The pid survives the execs down to the payload, so the
+ * file names a live container for exactly as long as it runs. The reaper (a detached shell loop, no JVM left
+ * resident) drops entries of dead pids, and once none is left for the idle period it takes the same lock,
+ * checks again and unmounts with fusermount3 -u. A container already running keeps its own copy of the mount in
+ * its namespace, so an unmount can never pull the root from under it; the FUSE server exits when the last copy
+ * goes.
+ */
+public final class SharedMount {
+    private SharedMount() {}
+
+    /** Seconds without any registered container before the image is unmounted. */
+    public static final String IDLE_ENV = "SKIFF_MOUNT_IDLE";
+    static final int DEFAULT_IDLE = 30;
+
+    // $1 mnt  $2 users dir  $3 lock file  $4 idle seconds  $5 pid file.  Started detached (setsid -f).
+    // An entry is "PID STARTTIME": the start time (field 22 of /proc/PID/stat) guards against pid reuse.
+    static final String REAPER = """
+            mnt=$1 users=$2 lock=$3 idle=$4 pidfile=$5
+            echo $$ > "$pidfile.tmp" && mv -f "$pidfile.tmp" "$pidfile"
+            alive() {
+              want=$2
+              read -r st < "/proc/$1/stat" 2>/dev/null || return 1
+              rest=${st##*) }
+              set -- $rest
+              shift 19
+              [ "$1" = "$want" ]
+            }
+            scan() {
+              live=0
+              for f in "$users"/*; do
+                [ -f "$f" ] || continue
+                read -r start < "$f" 2>/dev/null || start=x
+                if alive "${f##*/}" "$start"; then live=1; else rm -f "$f"; fi
+              done
+            }
+            quiet=0
+            while :; do
+              sleep 1
+              grep -qF " $mnt " /proc/self/mountinfo || { rm -f "$pidfile"; exit 0; }
+              scan
+              if [ "$live" = 1 ]; then quiet=0; continue; fi
+              quiet=$((quiet + 1))
+              [ "$quiet" -ge "$idle" ] || continue
+              exec 9>>"$lock"
+              flock -x 9
+              scan
+              if [ "$live" = 1 ]; then exec 9>&-; quiet=0; continue; fi
+              fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -u -z "$mnt" 2>/dev/null
+              rmdir "$mnt" 2>/dev/null
+              rm -f "$pidfile"
+              exit 0
+            done
+            """;
+
+    /** Mounts {@code image} (shared) and registers {@code pid} as its user; returns the mount point. */
+    public static Path acquire(Path runtimeDir, Path image, String hex, long pid, Map<String, String> env) {
+        Path base = runtimeDir.resolve("mnt");
+        Path mnt = base.resolve(hex);
+        Path users = base.resolve(hex + ".users");
+        Path lock = base.resolve(hex + ".lock");
+        Path pidfile = base.resolve(hex + ".reaper");
+        try {
+            Files.createDirectories(users);
+            try (Flock held = Flock.exclusive(lock.toString())) {
+                if (!usable(mnt)) {
+                    if (mounted(mnt)) run(List.of(HostTools.find("fusermount3").toString(), "-u", "-z", mnt.toString()), null);
+                    Files.createDirectories(mnt);
+                    mount(image, mnt, base.resolve(hex + ".log"));
+                }
+                if (!reaperAlive(pidfile, mnt)) startReaper(mnt, users, lock, pidfile, idle(env));
+                Files.writeString(users.resolve(Long.toString(pid)), startTime(pid) + "\n");
+            }
+            return mnt;
+        } catch (SysException | IOException e) {
+            throw new SkiffException(ExitCode.LAUNCH, "cannot mount " + image + " at " + mnt + ": " + e.getMessage());
+        }
+    }
+
+    static int idle(Map<String, String> env) {
+        try {
+            int n = Integer.parseInt(env.getOrDefault(IDLE_ENV, Integer.toString(DEFAULT_IDLE)).trim());
+            return Math.max(1, n);
+        } catch (NumberFormatException e) {
+            throw new SkiffException(ExitCode.USAGE, IDLE_ENV + " must be a number of seconds");
+        }
+    }
+
+    /** Whether {@code mnt} is a mount point in this mount namespace (/proc/self/mountinfo, field 5). */
+    static boolean mounted(Path mnt) throws IOException {
+        String want = escape(mnt.toString());
+        for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"), StandardCharsets.UTF_8)) {
+            String[] f = line.split(" ", 6);
+            if (f.length > 4 && f[4].equals(want)) return true;
+        }
+        return false;
+    }
+
+    /** Mounted and answering: a dead FUSE server leaves a mount whose stat fails with ENOTCONN. */
+    private static boolean usable(Path mnt) throws IOException {
+        if (!mounted(mnt)) return false;
+        try {
+            Files.readAttributes(mnt, BasicFileAttributes.class);
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static String escape(String p) {
+        return p.replace("\\", "\\134").replace(" ", "\\040").replace("\t", "\\011").replace("\n", "\\012");
+    }
+
+    /**
+     * squashfuse_ll (the low-level server: caches entries and attributes in the kernel indefinitely and keeps
+     * the page cache across opens, as the image is immutable), else the high-level squashfuse. fusermount3 does
+     * the mount for it, in the host mount namespace.
+     */
+    private static void mount(Path image, Path mnt, Path log) throws IOException {
+        Path server;
+        try {
+            server = HostTools.find("squashfuse_ll");
+        } catch (SkiffException e) {
+            server = HostTools.find("squashfuse");
+        }
+        String err = run(List.of(server.toString(), image.toString(), mnt.toString()), log);
+        if (err != null) throw new IOException(server.getFileName() + " failed: " + err
+                + " (is /dev/fuse usable? is fusermount3 installed setuid?)");
+    }
+
+    private static boolean reaperAlive(Path pidfile, Path mnt) {
+        try {
+            String pid = Files.readString(pidfile).trim();
+            String cmdline = Files.readString(Path.of("/proc", pid, "cmdline")).replace('\0', ' ');
+            return cmdline.contains("skiff-reaper") && cmdline.contains(mnt.toString());
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
+    private static void startReaper(Path mnt, Path users, Path lock, Path pidfile, int idle) throws IOException {
+        Files.deleteIfExists(pidfile);
+        String err = run(List.of(HostTools.find("setsid").toString(), "-f", "/bin/sh", "-c", REAPER, "skiff-reaper",
+                mnt.toString(), users.toString(), lock.toString(), Integer.toString(idle), pidfile.toString()), null);
+        if (err != null) throw new IOException("cannot start the unmount reaper: " + err);
+        // Wait for the reaper to announce itself, so the next skiff does not start a second one.
+        for (int i = 0; i < 200 && !Files.exists(pidfile, LinkOption.NOFOLLOW_LINKS); i++) {
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    /** Field 22 of /proc/PID/stat, the process start time in clock ticks. */
+    static String startTime(long pid) throws IOException {
+        String st = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+        String[] f = st.substring(st.lastIndexOf(')') + 2).split(" ");
+        return f[19];
+    }
+
+    /** Runs a short command; returns null on success, else its stderr (or exit status). */
+    private static String run(List<String> cmd, Path log) throws IOException {
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD);
+        Path errFile = log != null ? log : Files.createTempFile("skiff-cmd", ".err");
+        pb.redirectError(errFile.toFile());
+        try {
+            int rc = pb.start().waitFor();
+            if (rc == 0) return null;
+            String err = Files.readString(errFile).strip().replace('\n', ' ');
+            return err.isEmpty() ? "exit status " + rc : err;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "interrupted";
+        } finally {
+            if (log == null) Files.deleteIfExists(errFile);
+        }
+    }
+}

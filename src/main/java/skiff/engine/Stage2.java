@@ -1,0 +1,298 @@
+package skiff.engine;
+
+import skiff.engine.sys.Capabilities;
+import skiff.engine.sys.Errno;
+import skiff.engine.sys.Exec;
+import skiff.engine.sys.Fds;
+import skiff.engine.sys.Mounts;
+import skiff.engine.sys.PivotRoot;
+import skiff.engine.sys.Processes;
+import skiff.engine.sys.SysException;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static skiff.engine.sys.Mounts.MS_BIND;
+import static skiff.engine.sys.Mounts.MS_NODEV;
+import static skiff.engine.sys.Mounts.MS_NOEXEC;
+import static skiff.engine.sys.Mounts.MS_NOSUID;
+import static skiff.engine.sys.Mounts.MS_PRIVATE;
+import static skiff.engine.sys.Mounts.MS_RDONLY;
+import static skiff.engine.sys.Mounts.MS_REC;
+
+/**
+ * Stage 2, run by unshare(1) inside the new user and mount namespaces with the namespace's capabilities:
+ * builds the container's mount tree, pivots into it, drops every privilege and execs the payload, so the
+ * payload keeps the pid of {@code skiff run}. Only java.base and skiff.engine.sys on this path: it must start fast.
+ * Exit status 125 for a launch failure, 126/127 for a command that cannot run or does not exist.
+ */
+public final class Stage2 {
+    private Stage2() {}
+
+    static final int LAUNCH = 125, NOT_EXECUTABLE = 126, NOT_FOUND = 127;
+
+    /** A failure with the exit status to report. */
+    static final class Failure extends Exception {
+        final int status;
+
+        Failure(int status, String message) {
+            super(message);
+            this.status = status;
+        }
+    }
+
+    public static void main(String[] argv) {
+        LaunchPlan plan = null;
+        try {
+            Path planFile = Path.of(argv[0]);
+            plan = LaunchPlan.read(planFile);
+            Files.deleteIfExists(planFile);
+            buildRoot(plan);
+            if (plan.pidInit()) Init.warmUp();
+            removeTree(Path.of(plan.runDir()));
+            PivotRoot.into(plan.root());
+            enterWorkingDir(plan);
+            String exe = resolveCommand(plan.args().get(0), pathOf(plan.env()));
+            Capabilities.dropAll();
+            Capabilities.noNewPrivs();
+            if (plan.pidInit()) {
+                halt(Init.run(exe, plan.args(), plan.env()));
+            }
+            Fds.closeOnExecAbove2();
+            System.out.flush();
+            try {
+                Exec.execve(exe, plan.args(), plan.env());
+            } catch (SysException e) {
+                throw execFailure(plan.args().get(0), e);
+            }
+        } catch (Failure f) {
+            fail(plan, f.status, f.getMessage());
+        } catch (IOException e) {
+            fail(plan, LAUNCH, "cannot start the container: " + describe(e));
+        } catch (SysException | RuntimeException e) {
+            fail(plan, LAUNCH, "cannot start the container: " + e.getMessage());
+        }
+    }
+
+    /**
+     * Runtime.halt, not System.exit: after pivot_root the JDK's own files are out of reach, and exit's shutdown
+     * logging would try to load classes from them.
+     */
+    static void halt(int status) {
+        System.out.flush();
+        System.err.flush();
+        Runtime.getRuntime().halt(status);
+    }
+
+    /** java.nio's exceptions often carry only the path as message: add what went wrong. */
+    static String describe(IOException e) {
+        if (e instanceof java.nio.file.FileSystemException f) {
+            String why = f.getReason() != null ? f.getReason() : switch (f) {
+                case java.nio.file.AccessDeniedException a -> "permission denied";
+                case java.nio.file.NoSuchFileException n -> "no such file or directory";
+                case java.nio.file.FileAlreadyExistsException x -> "already exists";
+                default -> f.getClass().getSimpleName();
+            };
+            return f.getFile() + ": " + why;
+        }
+        return e.toString();
+    }
+
+    static Failure execFailure(String cmd, SysException e) {
+        return switch (e.errno()) {
+            case Errno.ENOENT -> new Failure(NOT_FOUND, cmd + ": cannot execute: " + Errno.text(e.errno())
+                    + " (its interpreter or dynamic loader is missing in the image)");
+            default -> new Failure(NOT_EXECUTABLE, cmd + ": cannot execute: " + Errno.text(e.errno()));
+        };
+    }
+
+    private static void fail(LaunchPlan plan, int status, String message) {
+        System.err.println("skiff: " + message);
+        System.err.flush();
+        if (plan != null) {
+            try {
+                removeTree(Path.of(plan.runDir()));
+            } catch (IOException | RuntimeException ignored) {
+                // the run directory may be gone already (after pivot_root it is not reachable)
+            }
+        }
+        halt(status);
+    }
+
+    static void buildRoot(LaunchPlan plan) throws SysException, IOException, Failure {
+        // Nothing we mount may propagate back to the host (shared_subtree, systemd makes / shared).
+        Mounts.mount(null, "/", null, MS_REC | MS_PRIVATE, null);
+        String root = plan.root();
+        Path rootPath = Path.of(root);
+        if (plan.overlay()) {
+            Path scratch = Path.of(plan.runDir(), "ovl");
+            Files.createDirectories(scratch);
+            Mounts.mount("tmpfs", scratch.toString(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+            Files.createDirectory(scratch.resolve("upper"));
+            Files.createDirectory(scratch.resolve("work"));
+            for (String p : List.of(root, scratch.toString()))
+                if (p.contains(",") || p.contains(":") || p.contains("\\"))
+                    throw new Failure(LAUNCH, "cannot use an overlay: the path " + p + " contains ',', ':' or '\\'");
+            Mounts.mount("overlay", root, "overlay", MS_NOSUID | MS_NODEV, "lowerdir=" + root + ",upperdir="
+                    + scratch.resolve("upper") + ",workdir=" + scratch.resolve("work"));
+            // The overlay holds its own references to upper and work: the scratch mount can leave the tree.
+            Mounts.umount(scratch.toString(), Mounts.MNT_DETACH);
+        } else {
+            Mounts.mount(root, root, null, MS_BIND | MS_REC, null);
+            Mounts.restrict(root, MS_RDONLY | MS_NOSUID | MS_NODEV);
+        }
+        Underlay underlay = new Underlay(Path.of(plan.runDir()));
+        for (LaunchPlan.PlanMount m : plan.mounts()) mountOne(plan, rootPath, m, underlay);
+        if (!plan.writable()) underlay.seal();
+    }
+
+    private static void mountOne(LaunchPlan plan, Path root, LaunchPlan.PlanMount m, Underlay underlay)
+            throws SysException, IOException, Failure {
+        Path target = RootPath.resolve(root, m.destination());
+        if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+            if (m.user() && !plan.writable()) {
+                throw new Failure(LAUNCH, "-v " + m.source() + ":" + m.destination() + ": " + m.destination()
+                        + " does not exist in the image, which is read-only: use an existing directory, or add"
+                        + " --writable-tmpfs to create it on a temporary overlay");
+            }
+            underlay.create(root, target, m.file());
+        }
+        String t = target.toString();
+        switch (m.kind()) {
+            case "bind" -> {
+                if (!Files.exists(Path.of(m.source())))
+                    throw new Failure(LAUNCH, "bind source " + m.source() + " does not exist");
+                Mounts.mount(m.source(), t, null, MS_BIND | (m.recursive() ? MS_REC : 0), null);
+                long add = (m.readOnly() ? MS_RDONLY : 0) | (m.nosuid() ? MS_NOSUID : 0) | (m.nodev() ? MS_NODEV : 0)
+                        | (m.noexec() ? MS_NOEXEC : 0);
+                if (add != 0) Mounts.restrict(t, add);
+            }
+            case "proc" -> Mounts.mount("proc", t, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, null);
+            case "tmpfs" -> Mounts.mount("tmpfs", t, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+            default -> throw new Failure(LAUNCH, "unsupported mount type " + m.kind() + " on " + m.destination());
+        }
+    }
+
+    private static void enterWorkingDir(LaunchPlan plan) throws Failure, IOException {
+        String cwd = plan.cwd();
+        try {
+            PivotRoot.chdir(cwd);
+        } catch (SysException e) {
+            if (plan.overlay() && plan.writable() && e.errno() == Errno.ENOENT) {
+                Files.createDirectories(Path.of(cwd));
+                try {
+                    PivotRoot.chdir(cwd);
+                    return;
+                } catch (SysException again) {
+                    e = again;
+                }
+            }
+            throw new Failure(LAUNCH, "working directory " + cwd + " in the container: " + Errno.text(e.errno()));
+        }
+    }
+
+    static String pathOf(List<String> env) {
+        String path = null;
+        for (String e : env) if (e.startsWith("PATH=")) path = e.substring(5);
+        return path != null ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    }
+
+    /** As execvp(3): a name with a slash is used as is, otherwise the container's PATH is searched. */
+    static String resolveCommand(String cmd, String path) throws Failure {
+        if (cmd.isEmpty()) throw new Failure(NOT_FOUND, "empty command: command not found in the container");
+        if (cmd.contains("/")) {
+            Path p = Path.of(cmd);
+            if (!Files.exists(p)) throw new Failure(NOT_FOUND, cmd + ": no such file or directory in the container");
+            if (Files.isDirectory(p) || !Files.isExecutable(p))
+                throw new Failure(NOT_EXECUTABLE, cmd + ": permission denied (not an executable file)");
+            return cmd;
+        }
+        String denied = null;
+        for (String dir : path.split(":", -1)) {
+            Path p = Path.of(dir.isEmpty() ? "." : dir, cmd);
+            if (Files.isRegularFile(p)) {
+                if (Files.isExecutable(p)) return p.toString();
+                if (denied == null) denied = p.toString();
+            }
+        }
+        if (denied != null) throw new Failure(NOT_EXECUTABLE, denied + ": permission denied (not executable)");
+        throw new Failure(NOT_FOUND, cmd + ": command not found in the container");
+    }
+
+    static void removeTree(Path dir) throws IOException {
+        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) return;
+        try (Stream<Path> s = Files.walk(dir)) {
+            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        }
+    }
+
+    /** The minimal init of --pid: starts the payload, forwards signals to it, reaps orphans, exits with its status. */
+    static final class Init {
+        private Init() {}
+
+        /**
+         * Loads what ProcessBuilder needs while the JDK's files are still reachable: after pivot_root its first
+         * use would look up a System.Logger backend in the runtime image and fail.
+         */
+        static void warmUp() {
+            System.getLogger("java.lang.ProcessBuilder").isLoggable(System.Logger.Level.DEBUG);
+            if (Files.isExecutable(Path.of("/bin/true"))) {
+                try {
+                    new ProcessBuilder("/bin/true").start().waitFor();
+                } catch (IOException e) {
+                    // only a warm-up
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+
+        static int run(String exe, List<String> args, List<String> env) throws IOException {
+            List<String> cmd = new java.util.ArrayList<>(args);
+            cmd.set(0, exe);
+            ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
+            pb.environment().clear();
+            for (String e : env) {
+                int eq = e.indexOf('=');
+                if (eq > 0) pb.environment().put(e.substring(0, eq), e.substring(eq + 1));
+            }
+            Process p = pb.start();
+            long pid = p.pid();
+            for (String sig : List.of("TERM", "INT", "HUP", "USR1", "USR2", "QUIT", "CONT", "WINCH")) {
+                try {
+                    sun.misc.Signal.handle(new sun.misc.Signal(sig), s -> Processes.kill(pid, s.getNumber()));
+                } catch (IllegalArgumentException used) {
+                    // the JVM reserves this one (e.g. QUIT with -Xrs absent): it is not forwarded
+                }
+            }
+            Thread waiter = Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    halt(p.waitFor());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            while (true) {
+                int[] r = Processes.waitAny();
+                if (r[0] == pid) return decode(r[1]);
+                if (r[0] == -Errno.ECHILD) break;
+            }
+            try {
+                waiter.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return LAUNCH;
+        }
+
+        private static int decode(int status) {
+            int sig = status & 0x7f;
+            return sig == 0 ? (status >> 8) & 0xff : 128 + sig;
+        }
+    }
+}

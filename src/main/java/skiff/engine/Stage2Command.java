@@ -1,0 +1,28 @@
+package skiff.engine;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** How to start stage 2: this JVM's java binary, flags for a short-lived process, and the skiff jar. */
+final class Stage2Command {
+    private Stage2Command() {}
+
+    static List<String> java() {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> a = new ArrayList<>(List.of(java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                "-XX:-UsePerfData", "-Xshare:auto", "-Xss1m", "--enable-native-access=ALL-UNNAMED"));
+        Path aot = Path.of(jar()).resolveSibling("skiff-stage2.aot");
+        if (Files.isRegularFile(aot)) a.addAll(List.of("-XX:AOTCache=" + aot, "-Xlog:aot=off", "-Xlog:cds=off"));
+        return a;
+    }
+
+    static String jar() {
+        try {
+            return Path.of(Stage2.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+        } catch (java.net.URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,79 @@
+package skiff.engine;
+
+import skiff.engine.sys.Mounts;
+import skiff.engine.sys.SysException;
+
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Creates mount points an image lacks (/proc, /home/USER, /etc/hosts...) without writing to the image. The
+ * image's files belong to ids that are not mapped in the user namespace, so even an overlay over it refuses new
+ * entries. Instead the nearest existing directory is "underlaid": a tmpfs gets one bind mount per entry of that
+ * directory (symlinks copied), plus the missing entry, and is moved over the directory. The tmpfs is made
+ * read-only at the end, so the image still cannot be written.
+ */
+final class Underlay {
+    private final Path scratchBase;
+    private final List<String> sealed = new ArrayList<>();
+    private int count;
+
+    Underlay(Path scratchBase) {
+        this.scratchBase = scratchBase;
+    }
+
+    void create(Path root, Path target, boolean file) throws IOException, SysException {
+        try {
+            Files.createDirectories(target.getParent());
+            if (file) Files.createFile(target);
+            else Files.createDirectory(target);
+            return;
+        } catch (IOException notWritable) {
+            // the usual case: a read-only or root-owned directory of the image
+        }
+        Path dir = target.getParent();
+        while (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS) && dir.startsWith(root) && !dir.equals(root))
+            dir = dir.getParent();
+        Path scratch = scratchBase.resolve("underlay" + (count++));
+        Files.createDirectories(scratch);
+        Mounts.mount("tmpfs", scratch.toString(), "tmpfs", Mounts.MS_NOSUID | Mounts.MS_NODEV, "mode=0755");
+        try {
+            Files.setPosixFilePermissions(scratch, Files.getPosixFilePermissions(dir));
+        } catch (IOException | UnsupportedOperationException ignored) {
+            // keep 0755
+        }
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
+            for (Path e : entries) {
+                Path copy = scratch.resolve(e.getFileName().toString());
+                if (Files.isSymbolicLink(e)) {
+                    Files.createSymbolicLink(copy, Files.readSymbolicLink(e));
+                } else if (Files.isDirectory(e, LinkOption.NOFOLLOW_LINKS)) {
+                    Files.createDirectory(copy);
+                    Mounts.mount(e.toString(), copy.toString(), null, Mounts.MS_BIND | Mounts.MS_REC, null);
+                } else if (Files.isRegularFile(e, LinkOption.NOFOLLOW_LINKS)) {
+                    Files.createFile(copy);
+                    Mounts.mount(e.toString(), copy.toString(), null, Mounts.MS_BIND, null);
+                }
+                // sockets, fifos and device nodes in an image directory are not mirrored
+            }
+        }
+        Path rel = dir.relativize(target);
+        Path made = scratch.resolve(rel.toString());
+        Files.createDirectories(made.getParent());
+        if (file) Files.createFile(made);
+        else Files.createDirectory(made);
+        Mounts.mount(scratch.toString(), dir.toString(), null, Mounts.MS_MOVE, null);
+        sealed.add(dir.toString());
+    }
+
+    /** Makes every underlay read-only (their bound entries keep the flags of the image's mount). */
+    void seal() throws SysException {
+        for (String d : sealed) Mounts.restrict(d, Mounts.MS_RDONLY | Mounts.MS_NOSUID | Mounts.MS_NODEV);
+    }
+}

@@ -1,0 +1,75 @@
+package skiff.engine.sys;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+
+import static skiff.engine.sys.Native.INT;
+import static skiff.engine.sys.Native.LONG;
+
+/** prctl(2) and capset(2): leaving the payload no capability and no way to gain one. */
+public final class Capabilities {
+    private Capabilities() {}
+
+    private static final int PR_CAPBSET_DROP = 24, PR_SET_NO_NEW_PRIVS = 38, PR_CAP_AMBIENT = 47,
+            PR_CAP_AMBIENT_CLEAR_ALL = 4;
+    private static final int LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+    private static final long SYS_CAPSET = Native.AARCH64 ? 91 : 126;
+
+    private static final MethodHandle PRCTL = Native.LINKER.downcallHandle(
+            Native.LINKER.defaultLookup().find("prctl").orElseThrow(),
+            FunctionDescriptor.of(INT, INT, LONG, LONG, LONG, LONG),
+            java.lang.foreign.Linker.Option.firstVariadicArg(1), java.lang.foreign.Linker.Option.captureCallState("errno"));
+    private static final MethodHandle SYSCALL2 = Native.syscall(2);
+
+    /** Clears ambient, bounding, effective, permitted and inheritable sets, in that order (capabilities(7)). */
+    public static void dropAll() throws SysException {
+        prctl("PR_CAP_AMBIENT_CLEAR_ALL", PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL);
+        int last = lastCap();
+        for (int c = 0; c <= last; c++) prctl("PR_CAPBSET_DROP " + c, PR_CAPBSET_DROP, c);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment cap = a.allocate(Native.CAPTURE);
+            MemorySegment hdr = a.allocate(8);
+            hdr.set(INT, 0, LINUX_CAPABILITY_VERSION_3);
+            hdr.set(INT, 4, 0);
+            MemorySegment data = a.allocate(24); // two __user_cap_data_struct, all zero
+            long r = (long) SYSCALL2.invoke(cap, SYS_CAPSET, hdr.address(), data.address());
+            if (r != 0) throw Native.fail("capset", cap);
+        } catch (SysException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /** PR_SET_NO_NEW_PRIVS: execve can no longer grant privileges (setuid bits, file capabilities). */
+    public static void noNewPrivs() throws SysException {
+        prctl("PR_SET_NO_NEW_PRIVS", PR_SET_NO_NEW_PRIVS, 1);
+    }
+
+    private static int lastCap() {
+        // One read from offset 0: a sysctl file answers a read at a later offset with EOF, so Files.readString
+        // (which sizes its first read from st_size, 0 here) would see only the first digit.
+        try (var in = new java.io.FileInputStream("/proc/sys/kernel/cap_last_cap")) {
+            byte[] b = new byte[32];
+            int n = in.read(b);
+            return Integer.parseInt(new String(b, 0, Math.max(n, 0), java.nio.charset.StandardCharsets.US_ASCII).trim());
+        } catch (IOException | NumberFormatException e) {
+            return 63; // dropping unknown capabilities fails with EINVAL, which prctl() below tolerates
+        }
+    }
+
+    private static void prctl(String what, int option, long arg2) throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment cap = a.allocate(Native.CAPTURE);
+            int r = (int) PRCTL.invoke(cap, option, arg2, 0L, 0L, 0L);
+            if (r != 0 && !(option == PR_CAPBSET_DROP && Native.errno(cap) == Errno.EINVAL)) throw Native.fail(what, cap);
+        } catch (SysException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+}
