@@ -46,6 +46,14 @@ class SharedMountIT {
         return Files.readString(Path.of("/proc/self/mountinfo")).contains(" " + mountPoint() + " ");
     }
 
+    static String stderr(Process p) {
+        try {
+            return new String(p.getErrorStream().readAllBytes());
+        } catch (java.io.IOException e) {
+            return e.toString();
+        }
+    }
+
     @Test
     void fiftyConcurrentRunsShareOneMountThatIsReapedWhenIdle() throws Exception {
         int n = 50;
@@ -59,7 +67,7 @@ class SharedMountIT {
         try {
             for (Process p : procs) {
                 var r = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream()));
-                assertEquals("up", r.readLine(), "a container did not start: " + new String(p.getErrorStream().readAllBytes()));
+                assertEquals("up", r.readLine(), () -> "a container did not start: " + stderr(p));
             }
             assertEquals(1, servers().size(), "exactly one squashfuse process serves all containers: " + servers());
             assertTrue(mounted());
@@ -68,7 +76,7 @@ class SharedMountIT {
         }
         for (Process p : procs) {
             assertTrue(p.waitFor(2, TimeUnit.MINUTES));
-            assertEquals(0, p.exitValue(), new String(p.getErrorStream().readAllBytes()));
+            assertEquals(0, p.exitValue(), () -> stderr(p));
         }
         // Idle period is 1 s in tests; the reaper ticks every second.
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
