@@ -1,20 +1,35 @@
 package skiff.cli;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
-import skiff.util.ExitCode;
-import skiff.util.SkiffException;
+import skiff.container.Containers;
 
 import java.util.concurrent.Callable;
 
-// PLACEHOLDER: replaced by the work on the issue that owns 'clone'.
-@Command(name = "clone", description = "(not implemented yet)", hidden = true)
+@Command(name = "clone", description = {"Copy a persistent container, with the changes made in it so far.",
+        "Prints the new container's name (generated when DST is absent)."})
 public final class CloneCommand implements Callable<Integer> {
     @ParentCommand
     Main main;
 
+    @Parameters(index = "0", paramLabel = "SRC")
+    String src;
+
+    @Parameters(index = "1", arity = "0..1", paramLabel = "DST")
+    String dst;
+
     @Override
     public Integer call() {
-        throw new SkiffException(ExitCode.USAGE, "'skiff clone' is not implemented yet");
+        try {
+            return doCall();
+        } catch (java.io.IOException e) {
+            throw skiff.container.IoErrors.storage("cannot clone " + src, e);
+        }
+    }
+
+    private Integer doCall() throws java.io.IOException {
+        System.out.println(Containers.clone(main.storageDir(), src, dst).name());
+        return 0;
     }
 }

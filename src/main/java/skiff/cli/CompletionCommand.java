@@ -1,20 +1,24 @@
 package skiff.cli;
 
+import picocli.AutoComplete;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.ParentCommand;
-import skiff.util.ExitCode;
-import skiff.util.SkiffException;
+import picocli.CommandLine.Spec;
 
 import java.util.concurrent.Callable;
 
-// PLACEHOLDER: replaced by the work on the issue that owns 'completion'.
-@Command(name = "completion", description = "(not implemented yet)", hidden = true)
+@Command(name = "completion", mixinStandardHelpOptions = true,
+        description = {"Print a bash completion script for skiff.",
+                "Use: source <(skiff completion)   or   skiff completion > /etc/bash_completion.d/skiff"})
 public final class CompletionCommand implements Callable<Integer> {
-    @ParentCommand
-    Main main;
+    @Spec
+    CommandLine.Model.CommandSpec spec;
 
     @Override
     public Integer call() {
-        throw new SkiffException(ExitCode.USAGE, "'skiff completion' is not implemented yet");
+        CommandLine root = spec.root().commandLine();
+        System.out.print(AutoComplete.bash(root.getCommandName(), root));
+        System.out.flush();
+        return 0;
     }
 }

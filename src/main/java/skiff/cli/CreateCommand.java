@@ -1,20 +1,39 @@
 package skiff.cli;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
-import skiff.util.ExitCode;
-import skiff.util.SkiffException;
+import skiff.container.ContainerMetadata;
+import skiff.container.Containers;
 
 import java.util.concurrent.Callable;
 
-// PLACEHOLDER: replaced by the work on the issue that owns 'create'.
-@Command(name = "create", description = "(not implemented yet)", hidden = true)
+@Command(name = "create", description = {
+        "Create a persistent container: a writable copy of IMAGE's root filesystem that keeps its changes",
+        "between runs ('skiff run NAME ...'). Prints the container's name."})
 public final class CreateCommand implements Callable<Integer> {
     @ParentCommand
     Main main;
 
+    @Option(names = "--name", paramLabel = "NAME", description = "Name of the container ([a-zA-Z0-9][a-zA-Z0-9_.-]*); generated when absent.")
+    String name;
+
+    @Parameters(index = "0", paramLabel = "IMAGE", description = "An image of the store (pull it first).")
+    String image;
+
     @Override
     public Integer call() {
-        throw new SkiffException(ExitCode.USAGE, "'skiff create' is not implemented yet");
+        try {
+            return doCall();
+        } catch (java.io.IOException e) {
+            throw skiff.container.IoErrors.storage("cannot create the container", e);
+        }
+    }
+
+    private Integer doCall() throws java.io.IOException {
+        ContainerMetadata m = Containers.create(main.store(), image, name);
+        System.out.println(m.name());
+        return 0;
     }
 }

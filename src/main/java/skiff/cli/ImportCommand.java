@@ -1,20 +1,74 @@
 package skiff.cli;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
+import skiff.container.ContainerMetadata;
+import skiff.container.Containers;
+import skiff.container.RootfsImport;
+import skiff.reference.Reference;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
 
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
-// PLACEHOLDER: replaced by the work on the issue that owns 'import'.
-@Command(name = "import", description = "(not implemented yet)", hidden = true)
+@Command(name = "import", description = {"Create a one-layer image from a root filesystem tarball (plain, gzip, zstd or bzip2;",
+        "e.g. from 'skiff export' or 'docker export'), tagged REF; with --to-container, create a persistent",
+        "container from it directly. Unsafe entries (absolute paths, '..', paths through symlinks) are refused;",
+        "device nodes, FIFOs and whiteouts are left out."})
 public final class ImportCommand implements Callable<Integer> {
     @ParentCommand
     Main main;
 
+    @Option(names = "--to-container", description = "Create a persistent container from the tarball (REF then optional).")
+    boolean toContainer;
+
+    @Option(names = "--name", paramLabel = "NAME", description = "With --to-container: the container's name (generated when absent).")
+    String name;
+
+    @Parameters(index = "0", paramLabel = "FILE", description = "The tarball, or - for standard input.")
+    String file;
+
+    @Parameters(index = "1", arity = "0..1", paramLabel = "REF", description = "The image name to tag it with.")
+    String ref;
+
     @Override
     public Integer call() {
-        throw new SkiffException(ExitCode.USAGE, "'skiff import' is not implemented yet");
+        try {
+            return doCall();
+        } catch (java.io.IOException e) {
+            throw skiff.container.IoErrors.storage("cannot import " + file, e);
+        }
+    }
+
+    private Integer doCall() throws java.io.IOException {
+        if (ref == null && !toContainer)
+            throw new SkiffException(ExitCode.USAGE, "missing REF: 'skiff import FILE REF' (or 'skiff import --to-container [--name NAME] FILE')");
+        if (name != null && !toContainer)
+            throw new SkiffException(ExitCode.USAGE, "--name only applies with --to-container");
+        String refName = ref == null ? null : Reference.parse(ref).toString();
+        var store = main.store();
+        RootfsImport.Result r;
+        try (InputStream in = file.equals("-") ? System.in : Files.newInputStream(Path.of(file))) {
+            r = RootfsImport.importImage(store, in, file.equals("-") ? "standard input" : file, refName);
+        } catch (NoSuchFileException e) {
+            throw new SkiffException(ExitCode.USAGE, "cannot import " + file + ": no such file");
+        }
+        if (r.skipped() > 0)
+            System.err.println("skiff: warning: " + r.skipped() + " device node(s), FIFO(s) or whiteout(s) left out of the image");
+        if (!toContainer) {
+            System.out.println(r.manifest());
+            return 0;
+        }
+        var layer = r.imageManifest().layers().getFirst().digest();
+        ContainerMetadata template = new ContainerMetadata(null, null, refName == null ? "" : refName, r.manifest(), null, r.config());
+        ContainerMetadata m = Containers.build(main.storageDir(), name, template, rootfs -> RootfsImport.extract(store, layer, rootfs));
+        System.out.println(m.name());
+        return 0;
     }
 }

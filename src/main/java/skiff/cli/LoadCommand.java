@@ -1,20 +1,62 @@
 package skiff.cli;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
+import skiff.reference.Reference;
+import skiff.store.ArchiveLoader;
+import skiff.store.Store;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
 
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
-// PLACEHOLDER: replaced by the work on the issue that owns 'load'.
-@Command(name = "load", description = "(not implemented yet)", hidden = true)
+@Command(name = "load", mixinStandardHelpOptions = true,
+        description = {"Load images from a docker-archive ('docker save', 'skopeo copy docker-archive:') or an OCI archive",
+                "('skopeo copy oci-archive:'), plain or gzip/zstd-compressed. Names come from the archive's RepoTags or",
+                "ref.name annotations; an image without a name is listed as <none> (use 'skiff tag ID NAME')."})
 public final class LoadCommand implements Callable<Integer> {
     @ParentCommand
     Main main;
 
+    @Option(names = {"-i", "--input"}, paramLabel = "FILE", description = "Read FILE instead of standard input.")
+    Path input;
+
+    @Option(names = {"-q", "--quiet"}, description = "Print nothing on success.")
+    boolean quiet;
+
     @Override
-    public Integer call() {
-        throw new SkiffException(ExitCode.USAGE, "'skiff load' is not implemented yet");
+    public Integer call() throws Exception {
+        Store store = main.store();
+        Path file = input;
+        Path spool = null;
+        try {
+            if (file == null || file.toString().equals("-")) {
+                // The archive index needs random access; standard input is spooled to disk, never to memory.
+                spool = Files.createTempFile(store.tmpDir(), "load-stdin-", ".tar");
+                try (InputStream in = System.in; OutputStream o = Files.newOutputStream(spool)) {
+                    in.transferTo(o);
+                }
+                file = spool;
+            } else if (!Files.isRegularFile(file)) {
+                throw new SkiffException(ExitCode.STORAGE, "cannot read " + file + ": " + (Files.exists(file) ? "not a regular file" : "no such file"));
+            }
+            for (ArchiveLoader.Loaded l : ArchiveLoader.load(store, file)) {
+                if (quiet) continue;
+                if (l.names().isEmpty()) System.out.println("Loaded image ID: " + l.configDigest());
+                for (String n : l.names()) {
+                    Reference r = Reference.parse(n);
+                    System.out.println("Loaded image: " + r.familiarName() + (r.tag() != null ? ":" + r.tag() : "")
+                            + (r.digest() != null ? "@" + r.digest() : ""));
+                }
+            }
+            return 0;
+        } finally {
+            if (spool != null) Files.deleteIfExists(spool);
+        }
     }
 }

@@ -1,20 +1,28 @@
 package skiff.cli;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
-import skiff.util.ExitCode;
-import skiff.util.SkiffException;
+import skiff.registry.Credentials;
 
 import java.util.concurrent.Callable;
 
-// PLACEHOLDER: replaced by the work on the issue that owns 'logout'.
-@Command(name = "logout", description = "(not implemented yet)", hidden = true)
+/** {@code skiff logout}: forgets skiff's saved credentials for a registry (Docker's file is left alone). */
+@Command(name = "logout", description = "Remove the credentials 'skiff login' saved for a registry.")
 public final class LogoutCommand implements Callable<Integer> {
     @ParentCommand
     Main main;
 
+    @Parameters(paramLabel = "REGISTRY", arity = "0..1", defaultValue = "docker.io",
+            description = "Registry host[:port] (default: docker.io).")
+    String registry;
+
     @Override
-    public Integer call() {
-        throw new SkiffException(ExitCode.USAGE, "'skiff logout' is not implemented yet");
+    public Integer call() throws Exception {
+        String domain = LoginCommand.registryHost(registry);
+        Credentials creds = Credentials.fromEnv(main.env());
+        if (creds.remove(domain)) System.out.println("Removed login credentials for " + domain);
+        else System.out.println("Not logged in to " + domain);
+        return 0;
     }
 }

@@ -5,15 +5,19 @@ import picocli.CommandLine.Option;
 import java.util.ArrayList;
 import java.util.List;
 
-// PLACEHOLDER (issue 5 owns it): run options judged by site policy; RunCommand mixes it in with @Mixin.
+/**
+ * Run options judged by site policy; RunCommand mixes it in with @Mixin and passes the values through
+ * {@code skiff.policy.RunRequest} (gpus, devices, modules) to {@code Policy.apply}.
+ */
 public final class PolicyOptions {
-    @Option(names = "--gpus", paramLabel = "all|N,M|none", description = "Pass NVIDIA GPUs and the host driver in.")
+    @Option(names = "--gpus", paramLabel = "all|N,M|none",
+            description = "Pass NVIDIA GPUs and the host driver in: all (those the job may use), GPU indices, or none.")
     public String gpus;
 
     @Option(names = "--device", paramLabel = "HOSTPATH[:CONTAINERPATH][:rwm]|VENDOR/CLASS=NAME",
-            description = "Pass a device node, or a CDI device, in (repeatable).")
+            description = "Pass a device node, or a CDI device (VENDOR/CLASS=NAME or =all), in (repeatable).")
     public List<String> devices = new ArrayList<>();
 
-    @Option(names = "--module", paramLabel = "NAME", description = "Enable a site module (repeatable).")
+    @Option(names = "--module", paramLabel = "NAME", description = "Enable a site module (repeatable; 'skiff modules' lists them).")
     public List<String> modules = new ArrayList<>();
 }

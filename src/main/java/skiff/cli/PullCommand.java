@@ -1,20 +1,65 @@
 package skiff.cli;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
-import skiff.util.ExitCode;
-import skiff.util.SkiffException;
+import skiff.image.Platform;
+import skiff.reference.Reference;
+import skiff.registry.Credentials;
+import skiff.registry.RegistryClient;
+import skiff.registry.RegistryConfig;
+import skiff.store.Puller;
+import skiff.util.Dirs;
 
 import java.util.concurrent.Callable;
 
-// PLACEHOLDER: replaced by the work on the issue that owns 'pull'.
-@Command(name = "pull", description = "(not implemented yet)", hidden = true)
+/** {@code skiff pull}: registry → store. */
+@Command(name = "pull", description = {
+        "Pull an image from a registry into the local store.",
+        "Prints 'Pulled NAME@DIGEST' (DIGEST: what the reference resolved to at the registry, the index's for",
+        "multi-platform images); with -q only the DIGEST. Shows progress on a terminal."})
 public final class PullCommand implements Callable<Integer> {
+    /** Layers downloaded at once. */
+    static final int PARALLEL = 4;
+
     @ParentCommand
     Main main;
 
+    @Option(names = "--platform", paramLabel = "OS/ARCH[/VARIANT]",
+            description = "Platform to pull from a multi-platform image (default: this host's, e.g. linux/amd64).")
+    String platform;
+
+    @Option(names = {"-q", "--quiet"}, description = "No progress; print only the digest.")
+    boolean quiet;
+
+    @Parameters(paramLabel = "REF", description = "Image reference, e.g. ubuntu:24.04, ghcr.io/org/img@sha256:...")
+    String ref;
+
     @Override
-    public Integer call() {
-        throw new SkiffException(ExitCode.USAGE, "'skiff pull' is not implemented yet");
+    public Integer call() throws Exception {
+        Reference r = Reference.parse(ref);
+        Platform wanted = platform != null ? Platform.parse(platform) : Platform.host();
+        RegistryConfig config = RegistryConfig.load(Dirs.userConfig(main.env()).resolve("config.toml"));
+        Credentials creds = Credentials.fromEnv(main.env());
+        var store = main.store();
+        boolean tty = !quiet && System.console() != null && System.console().isTerminal();
+        try (RegistryClient client = RegistryClient.forPull(r.domain(), config, creds);
+             PullProgress progress = tty ? new PullProgress(System.err, r.toString()) : null) {
+            Puller.Listener listener = progress != null ? progress : new Puller.Listener() {
+                @Override
+                public void warning(String message) {
+                    if (!quiet) System.err.println("skiff: warning: " + message);
+                }
+            };
+            Puller.Result res = new Puller(store, client, listener, PARALLEL).pull(r, wanted, platform != null);
+            if (progress != null) progress.finish();
+            if (quiet) {
+                System.out.println(res.repoDigest());
+            } else {
+                System.out.println("Pulled " + (r.digest() != null ? r.toString() : r + "@" + res.repoDigest()));
+            }
+        }
+        return 0;
     }
 }

@@ -1,20 +1,34 @@
 package skiff.cli;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
-import skiff.util.ExitCode;
-import skiff.util.SkiffException;
+import skiff.container.Containers;
 
 import java.util.concurrent.Callable;
 
-// PLACEHOLDER: replaced by the work on the issue that owns 'rename'.
-@Command(name = "rename", description = "(not implemented yet)", hidden = true)
+@Command(name = "rename", description = "Rename a persistent container.")
 public final class RenameCommand implements Callable<Integer> {
     @ParentCommand
     Main main;
 
+    @Parameters(index = "0", paramLabel = "OLD")
+    String from;
+
+    @Parameters(index = "1", paramLabel = "NEW")
+    String to;
+
     @Override
     public Integer call() {
-        throw new SkiffException(ExitCode.USAGE, "'skiff rename' is not implemented yet");
+        try {
+            return doCall();
+        } catch (java.io.IOException e) {
+            throw skiff.container.IoErrors.storage("cannot rename " + from, e);
+        }
+    }
+
+    private Integer doCall() throws java.io.IOException {
+        Containers.rename(main.storageDir(), from, to);
+        return 0;
     }
 }

@@ -1,20 +1,41 @@
 package skiff.cli;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
+import skiff.container.Containers;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
 
+import java.util.List;
 import java.util.concurrent.Callable;
 
-// PLACEHOLDER: replaced by the work on the issue that owns 'rm'.
-@Command(name = "rm", description = "(not implemented yet)", hidden = true)
+@Command(name = "rm", description = {"Remove persistent containers and their files.",
+        "Every container named is removed even when some are unknown; then the exit status is 3."})
 public final class RmCommand implements Callable<Integer> {
     @ParentCommand
     Main main;
 
+    @Parameters(arity = "1..*", paramLabel = "NAME", description = "Containers to remove.")
+    List<String> names;
+
     @Override
     public Integer call() {
-        throw new SkiffException(ExitCode.USAGE, "'skiff rm' is not implemented yet");
+        ExitCode worst = ExitCode.OK;
+        for (String n : names) {
+            try {
+                try {
+                    Containers.remove(main.storageDir(), n);
+                } catch (java.io.IOException e) {
+                    throw skiff.container.IoErrors.storage("cannot remove " + n, e);
+                }
+                System.out.println(n);
+            } catch (SkiffException e) {
+                System.err.println("skiff: " + e.getMessage());
+                if (worst == ExitCode.OK || e.exitCode() != ExitCode.IMAGE) worst = e.exitCode();
+            }
+        }
+        System.err.flush();
+        return worst.code;
     }
 }

@@ -1,20 +1,72 @@
 package skiff.cli;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
+import skiff.image.Descriptor;
+import skiff.store.Gc;
+import skiff.store.Store;
+import skiff.store.StoredImage;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 
-// PLACEHOLDER: replaced by the work on the issue that owns 'rmi'.
-@Command(name = "rmi", description = "(not implemented yet)", hidden = true)
+@Command(name = "rmi", mixinStandardHelpOptions = true,
+        description = {"Remove image names, then delete the blobs and converted root filesystems no remaining image uses.",
+                "An unknown name fails (exit 3) after the others are removed."})
 public final class RmiCommand implements Callable<Integer> {
     @ParentCommand
     Main main;
 
+    @Option(names = {"-f", "--force"}, description = "Remove every name of an image given by id, even if it has several.")
+    boolean force;
+
+    @Parameters(arity = "1..*", paramLabel = "REF", description = "Image name or id.")
+    List<String> refs;
+
     @Override
-    public Integer call() {
-        throw new SkiffException(ExitCode.USAGE, "'skiff rmi' is not implemented yet");
+    public Integer call() throws Exception {
+        Store store = main.store();
+        List<String> failures = new ArrayList<>();
+        ExitCode code = ExitCode.IMAGE;
+        for (String ref : refs) {
+            try {
+                List<StoredImage> images = StoredImage.find(store, ref);
+                if (images.isEmpty()) {
+                    failures.add("no image '" + ref + "'");
+                    continue;
+                }
+                if (images.size() > 1 && !force) {
+                    failures.add("image '" + ref + "' has " + images.size() + " names (" + String.join(", ", images.stream()
+                            .map(i -> String.valueOf(i.name())).toList()) + "): remove them by name or use -f");
+                    continue;
+                }
+                for (StoredImage i : images) {
+                    if (i.name() != null) {
+                        if (store.untag(i.name())) System.out.println("Untagged: " + i.name());
+                    } else {
+                        Descriptor entry = i.entry();
+                        store.updateIndex(list -> {
+                            list.removeIf(d -> d.annotation(Descriptor.REF_NAME) == null && d.digest().equals(entry.digest()));
+                            return list;
+                        });
+                        System.out.println("Untagged: " + entry.digest());
+                    }
+                }
+            } catch (SkiffException e) {
+                failures.add(e.getMessage());
+                if (e.exitCode() != ExitCode.IMAGE) code = e.exitCode();
+            }
+        }
+        Gc.Result r = Gc.collect(store, Gc.Options.blobsAndCaches(PruneCommand.cacheDirs(store)));
+        for (var d : r.blobs()) System.out.println("Deleted: " + d);
+        if (!r.blobs().isEmpty() || !r.caches().isEmpty()) System.out.println(r.summary());
+        System.out.flush();
+        if (!failures.isEmpty()) throw new SkiffException(code, String.join("; ", failures) + " in the store " + store.storage() + " (see 'skiff images')");
+        return 0;
     }
 }

@@ -1,17 +1,100 @@
 package skiff.policy;
 
+import skiff.policy.cdi.CdiRegistry;
+import skiff.policy.cdi.CdiTransform;
+import skiff.policy.device.DeviceEdits;
+import skiff.policy.device.DeviceProbe;
+import skiff.policy.device.DeviceSpec;
+import skiff.policy.gpu.GpuTransform;
+import skiff.policy.gpu.NvidiaDriver;
+import skiff.policy.hooks.HookDirs;
+import skiff.policy.hooks.Stage;
+import skiff.policy.site.BindPolicy;
+import skiff.policy.site.ConfigLoader;
+import skiff.policy.site.EnvTransform;
+import skiff.policy.site.Glob;
+import skiff.policy.site.SiteConfig;
+import skiff.policy.site.SiteConfig.MountEntry;
+import skiff.spec.Hooks;
+import skiff.spec.Mount;
 import skiff.spec.Spec;
+import skiff.spec.Transform;
+import skiff.util.ExitCode;
+import skiff.util.SkiffException;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
 
-// PLACEHOLDER API (issue 5 implements it; the engine codes against these signatures).
-/** The effective site policy (site.toml, site.d, user config), applied as Spec -> Spec transforms. */
+/**
+ * The effective site policy (site.toml, site.d, user config), applied as Spec -> Spec transforms.
+ *
+ * <p>Order of {@link #apply}: image check; site mounts (site-wide, then [groups.*] and [users.*]
+ * additions); modules (mounts, devices, hooks); the user's binds (config.toml [run], then -v), each
+ * through the bind policy; --device nodes through the device allow-list; environment (site, groups,
+ * user, modules, config.toml); --gpus; CDI devices; hooks.d hooks matched against the result.
+ */
 public final class Policy {
-    private Policy() {}
+    /** What the host offers, replaceable in tests (fake /dev, fake ldconfig output, collected warnings). */
+    public record Host(DeviceProbe probe, Path devDir, Supplier<String> ldconfigOutput, Consumer<String> warn) {
+        public static Host real() {
+            return new Host(DeviceProbe.HOST, Path.of("/dev"), null, System.err::println);
+        }
+    }
+
+    private final ConfigLoader.Loaded config;
+    private final Host host;
+
+    private Policy(ConfigLoader.Loaded config, Host host) {
+        this.config = config;
+        this.host = host;
+    }
 
     /** Loads /etc/skiff/site.toml, /etc/skiff/site.d/*.toml and the user's config.toml. */
     public static Policy load(Map<String, String> env) {
-        return new Policy();
+        return load(env, Host.real());
+    }
+
+    public static Policy load(Map<String, String> env, Host host) {
+        return new Policy(ConfigLoader.load(env, host.warn()), host);
+    }
+
+    public ConfigLoader.Loaded config() {
+        return config;
+    }
+
+    public SiteConfig site() {
+        return config.site();
+    }
+
+    /**
+     * Image policy for pull and run: the repository of {@code normalisedRef} (tag and digest stripped)
+     * must match one of [images] allow, and with digest_pinned_only the user must have named a digest.
+     */
+    public void checkImage(String normalisedRef, boolean pinnedByDigest) {
+        String repo = repository(normalisedRef);
+        SiteConfig.Images img = site().images();
+        if (img.allow().stream().noneMatch(g -> Glob.matches(g, repo)))
+            throw new SkiffException(ExitCode.POLICY, "image " + normalisedRef + " denied: the site allows only images matching "
+                    + String.join(", ", img.allow()) + "; use one of those or ask the administrator");
+        if (img.digestPinnedOnly() && !pinnedByDigest)
+            throw new SkiffException(ExitCode.POLICY, "image " + normalisedRef + " denied: the site requires images named by digest; write NAME@sha256:...");
+    }
+
+    static String repository(String ref) {
+        int at = ref.indexOf('@');
+        String r = at >= 0 ? ref.substring(0, at) : ref;
+        int colon = r.lastIndexOf(':');
+        if (colon > r.lastIndexOf('/')) r = r.substring(0, colon);
+        return r;
     }
 
     /**
@@ -20,6 +103,219 @@ public final class Policy {
      * Throws SkiffException(POLICY) on a violation, with nothing mounted.
      */
     public Spec apply(Spec base, RunRequest request) {
-        return base.withMounts(new java.util.ArrayList<>(base.mounts()) {{ addAll(request.userMounts()); }});
+        return compose(transforms(request)).apply(base);
+    }
+
+    static Transform compose(List<Transform> steps) {
+        return spec -> {
+            for (Transform t : steps) spec = t.apply(spec);
+            return spec;
+        };
+    }
+
+    /** The [groups.*] then [users.*] sections that concern the requesting user. */
+    List<SiteConfig.Profile> profiles(RunRequest r) {
+        List<SiteConfig.Profile> out = new ArrayList<>();
+        for (var g : site().groups().entrySet()) if (r.groupNames().contains(g.getKey())) out.add(g.getValue());
+        if (r.userName() != null && site().users().containsKey(r.userName())) out.add(site().users().get(r.userName()));
+        return out;
+    }
+
+    /** Module names in effect: site defaults, group/user sections, config.toml [run], then --module. */
+    public List<String> modules(RunRequest r) {
+        Set<String> names = new LinkedHashSet<>();
+        site().modules().forEach((n, m) -> { if (m.isDefault()) names.add(n); });
+        for (SiteConfig.Profile p : profiles(r)) for (String n : p.modules()) addConfigured(names, n, "the site configuration");
+        for (String n : config.user().run().modules()) addConfigured(names, n, "your config.toml");
+        for (String n : r.modules()) {
+            if (!site().modules().containsKey(n))
+                throw new SkiffException(ExitCode.USAGE, "unknown module '" + n + "'; 'skiff modules' lists those this site offers");
+            names.add(n);
+        }
+        return List.copyOf(names);
+    }
+
+    private void addConfigured(Set<String> names, String n, String where) {
+        if (site().modules().containsKey(n)) names.add(n);
+        else host.warn().accept("skiff: warning: module '" + n + "' named in " + where + " does not exist; ignored");
+    }
+
+    List<Transform> transforms(RunRequest r) {
+        List<Transform> steps = new ArrayList<>();
+        if (r.image() != null) {
+            boolean pinned = r.image().contains("@");
+            steps.add(spec -> { checkImage(r.image(), pinned); return spec; });
+        }
+        List<SiteConfig.Profile> profiles = profiles(r);
+        List<String> moduleNames = modules(r);
+        List<SiteConfig.Module> modules = moduleNames.stream().map(n -> site().modules().get(n)).toList();
+
+        List<MountEntry> siteMounts = new ArrayList<>(site().mounts());
+        profiles.forEach(p -> siteMounts.addAll(p.mounts()));
+        steps.add(trustedMounts(siteMounts, "site mount"));
+        for (int i = 0; i < modules.size(); i++) {
+            SiteConfig.Module m = modules.get(i);
+            String name = moduleNames.get(i);
+            steps.add(trustedMounts(m.mounts(), "module " + name + " mount"));
+            steps.add(moduleDevices(name, m));
+            steps.add(moduleHooks(name, m));
+        }
+
+        List<String> allowBinds = new ArrayList<>(site().binds().allow());
+        profiles.forEach(p -> allowBinds.addAll(p.allowBinds()));
+        BindPolicy binds = new BindPolicy(allowBinds, site().binds().deny(), site().binds().forbiddenDestinations());
+        List<Mount> userMounts = new ArrayList<>();
+        for (MountEntry e : config.user().run().mounts()) userMounts.add(Mount.bind(e.source(), e.destination(), e.readonly()));
+        userMounts.addAll(r.userMounts());
+        steps.add(spec -> {
+            List<Mount> out = new ArrayList<>(spec.mounts());
+            for (Mount m : userMounts) out.add(binds.check(m, r.rootfs()));
+            return spec.withMounts(out);
+        });
+
+        List<String> allowDevices = new ArrayList<>(site().devices().allow());
+        profiles.forEach(p -> allowDevices.addAll(p.allowDevices()));
+        List<String> deviceArgs = new ArrayList<>(config.user().run().devices());
+        deviceArgs.addAll(r.devices());
+        List<String> cdiNames = new ArrayList<>();
+        List<DeviceSpec> nodes = new ArrayList<>();
+        for (String d : deviceArgs) {
+            if (DeviceSpec.isCdi(d)) cdiNames.add(d);
+            else nodes.add(DeviceSpec.parse(d));
+        }
+        steps.add(spec -> {
+            for (DeviceSpec d : nodes) spec = userDevice(spec, d, allowDevices);
+            return spec;
+        });
+
+        steps.add(new EnvTransform(site().env()));
+        profiles.forEach(p -> steps.add(new EnvTransform(p.env())));
+        modules.forEach(m -> steps.add(new EnvTransform(m.env())));
+        steps.add(new EnvTransform(config.user().run().env()));
+
+        if (GpuTransform.wanted(r.gpus())) {
+            steps.add(spec -> new GpuTransform(r.gpus(), driver().discover(pathDirs(r)), r.hostEnv(), host.probe()).apply(spec));
+        }
+        List<String> moduleCdi = modules.stream().flatMap(m -> m.devices().stream()).filter(DeviceSpec::isCdi).toList();
+        if (!cdiNames.isEmpty() || !moduleCdi.isEmpty()) {
+            steps.add(spec -> {
+                CdiRegistry reg = CdiRegistry.load(site().cdi().specDirs(), host.warn());
+                List<CdiRegistry.Resolved> devs = new ArrayList<>();
+                Set<String> warned = new LinkedHashSet<>();
+                Consumer<String> once = m -> { if (warned.add(m)) host.warn().accept(m); };
+                for (String n : moduleCdi) devs.addAll(reg.resolve(n, once));
+                for (String n : cdiNames) devs.addAll(reg.resolve(n, once));
+                return new CdiTransform(devs, host.probe()).apply(spec);
+            });
+        }
+        steps.add(spec -> HookDirs.load(site().hooks().dirs(), host.warn()).apply(spec));
+        return steps;
+    }
+
+    NvidiaDriver driver() {
+        SiteConfig.Gpu g = site().gpu();
+        Supplier<String> ld = host.ldconfigOutput() != null ? host.ldconfigOutput() : NvidiaDriver.ldconfig(g.ldconfig());
+        return new NvidiaDriver(NvidiaDriver.libList(g.liblist()), ld, g.libDirs().stream().map(Path::of).toList(),
+                g.binDirs().stream().map(Path::of).toList(), host.devDir());
+    }
+
+    private static List<String> pathDirs(RunRequest r) {
+        String path = r.hostEnv().get("PATH");
+        return path == null ? List.of() : List.of(path.split(":"));
+    }
+
+    private Transform trustedMounts(List<MountEntry> entries, String what) {
+        return spec -> {
+            if (entries.isEmpty()) return spec;
+            List<Mount> out = new ArrayList<>(spec.mounts());
+            for (MountEntry e : entries) {
+                if (e.source() == null || !e.source().startsWith("/") || !e.destination().startsWith("/"))
+                    throw new SkiffException(ExitCode.POLICY, what + " " + e.source() + " -> " + e.destination()
+                            + ": source and destination must be absolute paths; ask the administrator to fix the site configuration");
+                if (!Files.exists(Path.of(e.source()))) {
+                    if (e.optional()) continue;
+                    throw new SkiffException(ExitCode.HOST, what + " " + e.source() + " does not exist on this host; ask the administrator (or mark it optional = true)");
+                }
+                out.add(Mount.bind(e.source(), BindPolicy.resolveDestination(e.destination(), null), e.readonly()));
+            }
+            return spec.withMounts(out);
+        };
+    }
+
+    private Transform moduleDevices(String name, SiteConfig.Module m) {
+        return spec -> {
+            for (String d : m.devices()) {
+                if (DeviceSpec.isCdi(d)) continue;
+                DeviceSpec ds = DeviceSpec.parse(d);
+                List<Path> hosts = expand(ds.hostPath());
+                if (hosts.isEmpty())
+                    throw new SkiffException(ExitCode.HOST, "module " + name + ": no device matches " + ds.hostPath() + " on this host");
+                boolean glob = !hosts.getFirst().toString().equals(ds.hostPath());
+                for (Path h : hosts)
+                    spec = DeviceEdits.add(spec, h, glob ? h.toString() : ds.containerPath(), ds.permissions(), host.probe());
+            }
+            return spec;
+        };
+    }
+
+    /** A path whose last segment may be a glob, expanded in its directory (sorted). */
+    static List<Path> expand(String pattern) {
+        Path p = Path.of(pattern);
+        String last = p.getFileName().toString();
+        if (!last.contains("*") && !last.contains("?")) return Files.exists(p) ? List.of(p) : List.of();
+        Path dir = p.getParent();
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.filter(c -> Glob.matches(last, c.getFileName().toString())).sorted().toList();
+        } catch (IOException e) {
+            return List.of();
+        }
+    }
+
+    private Transform moduleHooks(String name, SiteConfig.Module m) {
+        return spec -> {
+            Hooks h = spec.hooks();
+            for (SiteConfig.ModuleHook mh : m.hooks()) {
+                Stage st = mh.stage() == null ? null : Stage.of(mh.stage());
+                if (st == null || mh.path() == null || !mh.path().startsWith("/"))
+                    throw new SkiffException(ExitCode.POLICY, "module " + name + ": hook needs an absolute path and a stage among prestart, createRuntime, createContainer, startContainer, poststart, poststop; ask the administrator to fix it");
+                h = st.plus(h, new Hooks.Hook(mh.path(), mh.args(), mh.env(), mh.timeout()));
+            }
+            return h == spec.hooks() ? spec : spec.withHooks(h);
+        };
+    }
+
+    private Spec userDevice(Spec spec, DeviceSpec d, List<String> allow) {
+        Path real;
+        try {
+            real = Path.of(d.hostPath()).toRealPath();
+        } catch (IOException e) {
+            throw new SkiffException(ExitCode.HOST, "--device " + d.hostPath() + ": no such device on this host");
+        }
+        String rs = real.toString();
+        if (allow.stream().noneMatch(g -> Glob.matches(g, rs)))
+            throw new SkiffException(ExitCode.POLICY, "--device " + d.hostPath() + (rs.equals(d.hostPath()) ? "" : " (" + rs + ")")
+                    + " denied: the site allows only " + String.join(", ", allow) + "; ask the administrator");
+        String dest = BindPolicy.resolveDestination(d.containerPath(), null);
+        if (dest.startsWith("/.skiff/") || dest.equals("/.skiff"))
+            throw new SkiffException(ExitCode.POLICY, "--device " + d.hostPath() + ": destination " + dest + " is reserved for skiff");
+        return DeviceEdits.add(spec, real, dest, d.permissions(), host.probe());
+    }
+
+    /** For the engine: the host node to bind for a device of the final spec, and its access. */
+    public static DeviceEdits.Source deviceSource(Spec spec, skiff.spec.Linux.LinuxDevice device) {
+        return DeviceEdits.source(spec, device);
+    }
+
+    /** Description of what a module adds, one line per item, for 'skiff modules'. */
+    public static List<String> describe(SiteConfig.Module m) {
+        List<String> out = new ArrayList<>();
+        m.mounts().forEach(e -> out.add("mount " + e.source() + " -> " + e.destination() + (e.readonly() ? " (ro)" : " (rw)") + (e.optional() ? " optional" : "")));
+        m.devices().forEach(d -> out.add("device " + d));
+        m.env().unset().forEach(k -> out.add("env unset " + k));
+        m.env().set().forEach((k, v) -> out.add("env " + k + "=" + v));
+        m.env().prepend().forEach((k, v) -> out.add("env " + k + " prepend " + v));
+        m.env().append().forEach((k, v) -> out.add("env " + k + " append " + v));
+        m.hooks().forEach(h -> out.add("hook " + h.stage() + " " + h.path()));
+        return out;
     }
 }

@@ -1,0 +1,253 @@
+package skiff.container;
+
+import skiff.rootfs.Rootfs;
+import skiff.store.Store;
+import skiff.util.AtomicFiles;
+import skiff.util.ExitCode;
+import skiff.util.Json;
+import skiff.util.Locks;
+import skiff.util.SkiffException;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Persistent containers: {@code STORAGE/containers/NAME/} holds {@code rootfs/} (a writable copy of an
+ * image's root filesystem, owned by the user) and {@code container.json} ({@link ContainerMetadata}).
+ *
+ * <p>Every change of the set of names is a rename(2) in {@code STORAGE/containers}: a container is built
+ * completely under a hidden temporary name and renamed into place, and removed by renaming it to a
+ * hidden trash name before its tree is deleted. So other processes (and {@code skiff run NAME}) see a
+ * container either complete or not at all. Renames that claim a name run under
+ * {@code STORAGE/locks/containers.lock}, so of two concurrent creates of one name exactly one wins.
+ */
+public final class Containers {
+    private Containers() {}
+
+    public static final String METADATA = "container.json";
+    public static final String ROOTFS = "rootfs";
+    private static final long MAX_METADATA = 8L << 20;
+
+    /** What fills the new container's root filesystem directory (which does not exist yet). */
+    @FunctionalInterface
+    public interface Populator {
+        void populate(Path rootfs) throws IOException;
+    }
+
+    /** A listed container: its metadata and where it lives. */
+    public record Listed(ContainerMetadata metadata, Path dir) {
+        public Path rootfs() {
+            return dir.resolve(ROOTFS);
+        }
+    }
+
+    public static Path dir(Path storageDir) {
+        return storageDir.resolve("containers");
+    }
+
+    /**
+     * The file lock orders processes; this orders threads of one JVM, where a second FileChannel lock on
+     * the same file would throw OverlappingFileLockException instead of waiting.
+     */
+    private static final Object CLAIM = new Object();
+
+    private static Path lockFile(Path storageDir) {
+        return storageDir.resolve("locks").resolve("containers.lock");
+    }
+
+    /**
+     * The container {@code name}, if it exists. Cheap, as it is on the path of every {@code skiff run}:
+     * one open and one small JSON read, no directory listing.
+     */
+    public static Optional<Container> find(Path storageDir, String name) {
+        if (!ContainerNames.isValid(name)) return Optional.empty();
+        Path d = dir(storageDir).resolve(name);
+        ContainerMetadata m;
+        try {
+            m = readMetadata(d);
+        } catch (NoSuchFileException | NotDirectoryException e) {
+            return Optional.empty();
+        } catch (IOException e) {
+            throw new SkiffException(ExitCode.STORAGE, "cannot read container '" + name + "' (" + d.resolve(METADATA)
+                    + "): " + e.getMessage() + " (remove it with 'skiff rm " + name + "' and create it again)", e);
+        }
+        return Optional.of(new Container(name, d.resolve(ROOTFS), m.image(), m.manifest(), m.config()));
+    }
+
+    /** Like {@link #find} but a missing container is an error (exit 3). */
+    public static Container get(Path storageDir, String name) {
+        return find(storageDir, name).orElseThrow(() -> notFound(name));
+    }
+
+    public static ContainerMetadata metadata(Path storageDir, String name) throws IOException {
+        if (!ContainerNames.isValid(name)) throw notFound(name);
+        try {
+            return readMetadata(dir(storageDir).resolve(name)).withName(name);
+        } catch (NoSuchFileException | NotDirectoryException e) {
+            throw notFound(name);
+        }
+    }
+
+    static SkiffException notFound(String name) {
+        return new SkiffException(ExitCode.IMAGE, "no such container: '" + name + "' (see 'skiff ps' for the containers there are)");
+    }
+
+    private static ContainerMetadata readMetadata(Path containerDir) throws IOException {
+        try (InputStream in = Files.newInputStream(containerDir.resolve(METADATA))) {
+            byte[] data = in.readNBytes((int) MAX_METADATA + 1);
+            if (data.length > MAX_METADATA) throw new IOException("container.json is larger than " + MAX_METADATA + " bytes");
+            return Json.read(data, ContainerMetadata.class);
+        }
+    }
+
+    /** All containers, by name. Hidden work directories and unreadable entries are skipped. */
+    public static List<Listed> list(Path storageDir) throws IOException {
+        Path d = dir(storageDir);
+        List<Listed> out = new ArrayList<>();
+        if (!Files.isDirectory(d)) return out;
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(d)) {
+            for (Path p : ds) {
+                String n = p.getFileName().toString();
+                if (!ContainerNames.isValid(n)) continue;
+                try {
+                    out.add(new Listed(readMetadata(p).withName(n), p));
+                } catch (NoSuchFileException | NotDirectoryException e) {
+                    // removed meanwhile, or not a container
+                } catch (IOException e) {
+                    out.add(new Listed(new ContainerMetadata(n, null, "<unreadable: " + e.getMessage() + ">", null, null, null), p));
+                }
+            }
+        }
+        out.sort(Comparator.comparing(l -> l.metadata().name()));
+        return out;
+    }
+
+    /** Creates container {@code name} (generated when null) from an image of the store; returns its metadata. */
+    public static ContainerMetadata create(Store store, String image, String name) throws IOException {
+        ResolvedImage img = ResolvedImage.resolve(store, image);
+        Path storageDir = store.storage();
+        if (name != null) checkFree(storageDir, name);
+        Path source = Rootfs.ensure(store, img.manifest(), Rootfs.Format.DIR);
+        ContainerMetadata m = new ContainerMetadata(null, null, img.name(), img.manifest(), null, img.config());
+        return build(storageDir, name, m, rootfs -> Trees.copy(source, rootfs));
+    }
+
+    /**
+     * Builds a container under a temporary name with {@code populator}, writes its metadata (fresh id and
+     * creation time) and renames it to {@code name} (generated when null).
+     */
+    public static ContainerMetadata build(Path storageDir, String name, ContainerMetadata template, Populator populator) throws IOException {
+        if (name != null) checkFree(storageDir, name);
+        Path cdir = Files.createDirectories(dir(storageDir));
+        Path tmp = Files.createTempDirectory(cdir, ".tmp-" + (name != null ? name : "new") + "-");
+        try {
+            populator.populate(tmp.resolve(ROOTFS));
+            ContainerMetadata m = template.withId(ContainerNames.newId())
+                    .withCreated(Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
+            while (true) {
+                String n = name != null ? name : ContainerNames.generate(c -> Files.exists(cdir.resolve(c)));
+                AtomicFiles.write(tmp.resolve(METADATA), Json.bytes(m.withName(n)));
+                synchronized (CLAIM) {
+                    try (var l = Locks.exclusive(lockFile(storageDir))) {
+                        if (Files.exists(cdir.resolve(n))) {
+                            if (name == null) continue; // a generated name was taken meanwhile: draw another
+                            throw inUse(n);
+                        }
+                        Files.move(tmp, cdir.resolve(n), StandardCopyOption.ATOMIC_MOVE);
+                    }
+                }
+                return m.withName(n);
+            }
+        } finally {
+            if (Files.exists(tmp)) Trees.delete(tmp);
+        }
+    }
+
+    private static void checkFree(Path storageDir, String name) {
+        ContainerNames.check(name);
+        if (Files.exists(dir(storageDir).resolve(name))) throw inUse(name);
+    }
+
+    private static SkiffException inUse(String name) {
+        return new SkiffException(ExitCode.USAGE, "the container name '" + name + "' is already in use"
+                + " (choose another name, or remove that container first with 'skiff rm " + name + "')");
+    }
+
+    /** Copies container {@code src} (its rootfs as it is now) to a new container {@code dst} (generated when null). */
+    public static ContainerMetadata clone(Path storageDir, String src, String dst) throws IOException {
+        ContainerMetadata m = metadata(storageDir, src);
+        if (dst != null) checkFree(storageDir, dst);
+        Path from = dir(storageDir).resolve(src).resolve(ROOTFS);
+        return build(storageDir, dst, m, rootfs -> Trees.copy(from, rootfs));
+    }
+
+    /** Renames a container; the new name must be free. */
+    public static void rename(Path storageDir, String from, String to) throws IOException {
+        ContainerMetadata m = metadata(storageDir, from);
+        ContainerNames.check(to);
+        Path cdir = dir(storageDir);
+        synchronized (CLAIM) {
+            try (var l = Locks.exclusive(lockFile(storageDir))) {
+                if (!Files.exists(cdir.resolve(from))) throw notFound(from);
+                if (Files.exists(cdir.resolve(to))) throw inUse(to);
+                Files.move(cdir.resolve(from), cdir.resolve(to), StandardCopyOption.ATOMIC_MOVE);
+            }
+        }
+        // The directory name is authoritative; the name inside is only refreshed for readers of the file.
+        AtomicFiles.write(cdir.resolve(to).resolve(METADATA), Json.bytes(m.withName(to)));
+    }
+
+    /** Removes a container: it disappears at once (rename to a hidden trash name), then its tree is deleted. */
+    public static void remove(Path storageDir, String name) throws IOException {
+        if (!ContainerNames.isValid(name)) throw notFound(name);
+        Path cdir = dir(storageDir);
+        Path trash;
+        synchronized (CLAIM) {
+            try (var l = Locks.exclusive(lockFile(storageDir))) {
+                Path d = cdir.resolve(name);
+                if (!Files.isRegularFile(d.resolve(METADATA))) throw notFound(name);
+                trash = cdir.resolve(".trash-" + name + "-" + ContainerNames.newId().substring(0, 12));
+                Files.move(d, trash, StandardCopyOption.ATOMIC_MOVE);
+            }
+        }
+        try {
+            Trees.delete(trash);
+        } catch (IOException e) {
+            throw new SkiffException(ExitCode.STORAGE, "container '" + name + "' was removed but deleting its files in "
+                    + trash + " failed: " + e.getMessage() + " (delete that directory by hand)", e);
+        }
+        sweepTrash(cdir);
+    }
+
+    /** Best effort: finishes deletions that an earlier rm could not complete (killed, out of time...). */
+    private static void sweepTrash(Path cdir) {
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(cdir, ".trash-*")) {
+            for (Path p : ds) {
+                try {
+                    Trees.delete(p);
+                } catch (IOException | RuntimeException e) {
+                    // another rm may be deleting it right now; the next one will try again
+                }
+            }
+        } catch (IOException ignored) {
+            // nothing to sweep
+        }
+    }
+
+    /** Apparent size of a container's root filesystem in bytes (walks the tree: not cheap). */
+    public static long size(Listed c) throws IOException {
+        return Trees.diskUsage(c.rootfs());
+    }
+}

@@ -1,0 +1,505 @@
+package skiff.layer;
+
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
+import org.apache.commons.compress.archivers.tar.TarConstants;
+import skiff.util.ExitCode;
+import skiff.util.SkiffException;
+
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.function.Consumer;
+
+/**
+ * Applies an image's layers (image-spec layer.md: changesets with {@code .wh.} whiteouts and
+ * {@code .wh..wh..opq} opaque markers) and streams the resulting tree into a {@link TreeSink}, straight
+ * from the compressed blobs, without an unpacked tree on disk.
+ *
+ * <p>Two passes. Pass 1 reads every layer's tar headers (content skipped) in order and builds the final
+ * tree in memory: per path its type and metadata, and for regular files which layer entry supplies the
+ * content (an "inode" shared by hard links). Pass 2 emits the directories (parents first), then streams
+ * the layers again and hands each surviving file to the sink as its content comes by (only layers that
+ * still supply something are read), then symlinks and special files, then hard links.
+ *
+ * <p>Untrusted input: names are normalised (leading '/' and "." components dropped); an entry with a
+ * ".." component, an entry whose parent path goes through a symlink (or a non-directory) of the tree
+ * built so far, a hard link to a missing path, to a directory or through a symlink, and names or link
+ * targets longer than Linux accepts make the whole conversion fail with exit 5 and a message naming the
+ * layer and entry: skiff never follows links inside an image while building it, and refuses instead
+ * of guessing. Size and count limits are in {@link Limits}.
+ */
+public final class Flattener {
+    private static final String WHITEOUT = ".wh.";
+    private static final String OPAQUE = ".wh..wh..opq";
+    private static final int NAME_MAX = 255;
+    private static final TreeSink.Metadata IMPLICIT_DIR = new TreeSink.Metadata(0755, 0, 0, 0, Map.of());
+
+    private final List<LayerSource> layers;
+    private final Limits limits;
+    private final Consumer<String> warnings;
+
+    private final Dir root = new Dir(IMPLICIT_DIR, -1);
+    private long nodes;
+    private int unknownTypes;
+    private int droppedXattrs;
+
+    /** What was written. */
+    public record Stats(long directories, long files, long bytes, long symlinks, long specials, long hardlinks) {}
+
+    public Flattener(List<LayerSource> layers, Limits limits, Consumer<String> warnings) {
+        this.layers = List.copyOf(layers);
+        this.limits = limits;
+        this.warnings = warnings;
+    }
+
+    /** Flattens {@code layers} (lowest first) into {@code sink} and calls {@link TreeSink#finish()}. */
+    public static Stats flatten(List<LayerSource> layers, TreeSink sink, Limits limits, Consumer<String> warnings) throws IOException {
+        return new Flattener(layers, limits, warnings).run(sink);
+    }
+
+    public Stats run(TreeSink sink) throws IOException {
+        LayerStreams.Budget budget = new LayerStreams.Budget(limits);
+        for (int i = 0; i < layers.size(); i++) readHeaders(i, budget);
+        if (unknownTypes > 0)
+            warnings.accept("skipped " + unknownTypes + " tar entries of types an image cannot use (volume labels, multi-volume parts)");
+        if (droppedXattrs > 0)
+            warnings.accept("skipped " + droppedXattrs + " extended attributes whose binary values the tar reader cannot carry");
+        return emit(sink);
+    }
+
+    // ---------------------------------------------------------------- the in-memory tree
+
+    private abstract static sealed class Node permits Dir, File, Symlink, Special {
+        TreeSink.Metadata meta;
+        /** The layer that last created or touched the node: whiteouts and opaque markers only hide lower ones. */
+        int layer;
+
+        Node(TreeSink.Metadata meta, int layer) {
+            this.meta = meta;
+            this.layer = layer;
+        }
+    }
+
+    private static final class Dir extends Node {
+        final TreeMap<String, Node> children = new TreeMap<>();
+
+        Dir(TreeSink.Metadata meta, int layer) {
+            super(meta, layer);
+        }
+    }
+
+    /** The content and metadata of a regular file, shared by all its hard links. */
+    private static final class Inode {
+        final TreeSink.Metadata meta;
+        final int layer;
+        final long entry;
+        final long size;
+        String primary;
+
+        Inode(TreeSink.Metadata meta, int layer, long entry, long size) {
+            this.meta = meta;
+            this.layer = layer;
+            this.entry = entry;
+            this.size = size;
+        }
+    }
+
+    private static final class File extends Node {
+        final Inode inode;
+
+        File(Inode inode, int layer) {
+            super(inode.meta, layer);
+            this.inode = inode;
+        }
+    }
+
+    private static final class Symlink extends Node {
+        final String target;
+
+        Symlink(TreeSink.Metadata meta, int layer, String target) {
+            super(meta, layer);
+            this.target = target;
+        }
+    }
+
+    private static final class Special extends Node {
+        final TreeSink.SpecialType type;
+        final int major, minor;
+
+        Special(TreeSink.Metadata meta, int layer, TreeSink.SpecialType type, int major, int minor) {
+            super(meta, layer);
+            this.type = type;
+            this.major = major;
+            this.minor = minor;
+        }
+    }
+
+    // ---------------------------------------------------------------- pass 1
+
+    private static TarArchiveInputStream tar(InputStream in) {
+        return new TarArchiveInputStream(in, StandardCharsets.UTF_8.name());
+    }
+
+    private void readHeaders(int layer, LayerStreams.Budget budget) throws IOException {
+        LayerSource src = layers.get(layer);
+        try (InputStream in = LayerStreams.open(src, budget); TarArchiveInputStream tar = tar(in)) {
+            long index = 0;
+            for (TarArchiveEntry e; (e = nextEntry(tar, src)) != null; index++) apply(layer, index, e);
+        }
+    }
+
+    private static TarArchiveEntry nextEntry(TarArchiveInputStream tar, LayerSource src) {
+        try {
+            return tar.getNextEntry();
+        } catch (IOException | IllegalArgumentException e) {
+            throw new SkiffException(ExitCode.STORAGE, "layer " + src.name() + " is not a valid tar archive: "
+                    + e.getMessage() + " (the blob is corrupt or not a layer; remove the image and pull it again)", e);
+        }
+    }
+
+    private SkiffException reject(int layer, String entry, String why) {
+        return new SkiffException(ExitCode.STORAGE, "layer " + layers.get(layer).name() + " has a hostile or broken entry '"
+                + entry + "': " + why + "; refusing to convert the image (it was not built by a well-behaved tool)");
+    }
+
+    /** Splits a tar name into components, refusing ".." and over-long names. */
+    private List<String> components(int layer, String name) {
+        if (name.indexOf('\0') >= 0) throw reject(layer, name.replace('\0', '?'), "the name contains a NUL byte");
+        if (name.getBytes(StandardCharsets.UTF_8).length > limits.maxPathBytes())
+            throw reject(layer, name.substring(0, 80) + "...", "the name is longer than " + limits.maxPathBytes() + " bytes");
+        List<String> out = new ArrayList<>();
+        for (String c : name.split("/")) {
+            if (c.isEmpty() || c.equals(".")) continue;
+            if (c.equals("..")) throw reject(layer, name, "'..' would leave the root filesystem");
+            if (c.getBytes(StandardCharsets.UTF_8).length > NAME_MAX)
+                throw reject(layer, name, "a path component is longer than " + NAME_MAX + " bytes");
+            out.add(c);
+        }
+        return out;
+    }
+
+    private void count(int layer, String name) {
+        if (++nodes > limits.maxEntries())
+            throw new SkiffException(ExitCode.STORAGE, "the image has more than " + limits.maxEntries() + " entries (at layer "
+                    + layers.get(layer).name() + ", entry '" + name + "'): refusing to convert it (raise [convert] max-entries in config.toml if it is genuine)");
+    }
+
+    /**
+     * The directory at {@code comps[0..n)}. With {@code create}, missing directories are made (0755 root:
+     * a tar may list a file before, or without, its parent) and existing ones are marked as touched by
+     * {@code layer}; without, a missing or non-directory component gives null. A symlink component is
+     * always refused: following it could point anywhere, even outside the root.
+     */
+    private Dir walk(int layer, String name, List<String> comps, int n, boolean create) {
+        Dir cur = root;
+        for (int i = 0; i < n; i++) {
+            Node child = cur.children.get(comps.get(i));
+            if (child instanceof Dir d) {
+                if (create) d.layer = layer;
+                cur = d;
+            } else if (child instanceof Symlink) {
+                throw reject(layer, name, "its parent '" + String.join("/", comps.subList(0, i + 1))
+                        + "' is a symbolic link, and skiff does not follow links inside an image");
+            } else if (child == null) {
+                if (!create) return null;
+                count(layer, name);
+                Dir d = new Dir(IMPLICIT_DIR, layer);
+                cur.children.put(comps.get(i), d);
+                cur = d;
+            } else {
+                if (!create) return null;
+                throw reject(layer, name, "its parent '" + String.join("/", comps.subList(0, i + 1)) + "' is not a directory");
+            }
+        }
+        return cur;
+    }
+
+    private void apply(int layer, long index, TarArchiveEntry e) {
+        String name = e.getName();
+        List<String> comps = components(layer, name);
+        if (comps.isEmpty()) {
+            if (!e.isDirectory()) throw reject(layer, name, "the root of the image must be a directory");
+            root.meta = metadata(e);
+            return;
+        }
+        String base = comps.getLast();
+        if (base.startsWith(WHITEOUT)) {
+            Dir parent = walk(layer, name, comps, comps.size() - 1, false);
+            if (parent == null) return; // nothing below to hide
+            if (base.equals(OPAQUE)) opaque(parent, layer);
+            else if (!base.startsWith(WHITEOUT + WHITEOUT)) whiteout(parent, base.substring(WHITEOUT.length()), layer);
+            // other .wh..wh.* names are aufs bookkeeping (e.g. .wh..wh.plnk): never part of the tree
+            return;
+        }
+        Node node;
+        if (e.isDirectory()) {
+            Dir parent = walk(layer, name, comps, comps.size() - 1, true);
+            if (parent.children.get(base) instanceof Dir d) {
+                // A directory listed again keeps its lower content; only its metadata changes.
+                d.meta = metadata(e);
+                d.layer = layer;
+                return;
+            }
+            node = new Dir(metadata(e), layer);
+            put(parent, base, node, layer, name);
+            return;
+        }
+        if (e.isSymbolicLink()) {
+            String target = e.getLinkName();
+            if (target.isEmpty() || target.indexOf('\0') >= 0 || target.getBytes(StandardCharsets.UTF_8).length >= limits.maxPathBytes())
+                throw reject(layer, name, "the symbolic link target is empty or longer than " + (limits.maxPathBytes() - 1) + " bytes");
+            node = new Symlink(metadata(e), layer, target);
+        } else if (e.isLink()) {
+            node = hardlink(layer, name, comps, e.getLinkName());
+            if (node == null) return;
+        } else if (e.isCharacterDevice() || e.isBlockDevice() || e.isFIFO()) {
+            TreeSink.SpecialType t = e.isCharacterDevice() ? TreeSink.SpecialType.CHAR_DEVICE
+                    : e.isBlockDevice() ? TreeSink.SpecialType.BLOCK_DEVICE : TreeSink.SpecialType.FIFO;
+            node = new Special(metadata(e), layer, t, e.getDevMajor(), e.getDevMinor());
+        } else if (isRegular(e)) {
+            long size = e.isSparse() ? e.getRealSize() : e.getSize();
+            node = new File(new Inode(metadata(e), layer, index, size), layer);
+        } else {
+            unknownTypes++;
+            return;
+        }
+        Dir parent = walk(layer, name, comps, comps.size() - 1, true);
+        put(parent, base, node, layer, name);
+    }
+
+    private static boolean isRegular(TarArchiveEntry e) {
+        byte f = e.getLinkFlag();
+        return f == TarConstants.LF_NORMAL || f == TarConstants.LF_OLDNORM || f == TarConstants.LF_CONTIG
+                || f == TarConstants.LF_GNUTYPE_SPARSE;
+    }
+
+    private void put(Dir parent, String base, Node node, int layer, String name) {
+        // Replacing anything (a directory included, with its subtree) is what a later layer's entry means.
+        if (parent.children.put(base, node) == null) count(layer, name);
+    }
+
+    /** A hard link entry: the same inode as its target when that is a file; a copy of a symlink or device. */
+    private Node hardlink(int layer, String name, List<String> comps, String linkName) {
+        List<String> t = components(layer, linkName);
+        if (t.isEmpty()) throw reject(layer, name, "a hard link to the root directory");
+        Dir dir = walk(layer, name, t, t.size() - 1, false);
+        Node target = dir == null ? null : dir.children.get(t.getLast());
+        if (target == null)
+            throw reject(layer, name, "a hard link to '" + linkName + "', which no earlier entry or layer created");
+        if (comps.equals(t)) return null; // a link to itself changes nothing
+        return switch (target) {
+            case File f -> new File(f.inode, layer);
+            case Symlink s -> new Symlink(s.meta, layer, s.target);
+            case Special s -> new Special(s.meta, layer, s.type, s.major, s.minor);
+            case Dir d -> throw reject(layer, name, "a hard link to the directory '" + linkName + "'");
+        };
+    }
+
+    /** {@code .wh.NAME}: hides NAME of lower layers; what this same layer made stays (layer.md). */
+    private void whiteout(Dir parent, String name, int layer) {
+        Node n = parent.children.get(name);
+        if (n == null) return;
+        if (n.layer < layer) parent.children.remove(name);
+        else if (n instanceof Dir d) opaque(d, layer); // recreated in this layer: only its lower content goes
+    }
+
+    /** {@code .wh..wh..opq}: the directory shows only what this layer puts in it. */
+    private static void opaque(Dir dir, int layer) {
+        var it = dir.children.entrySet().iterator();
+        while (it.hasNext()) {
+            Node n = it.next().getValue();
+            if (n.layer < layer) it.remove();
+            else if (n instanceof Dir d) opaque(d, layer);
+        }
+    }
+
+    private TreeSink.Metadata metadata(TarArchiveEntry e) {
+        Map<String, byte[]> xattrs = null;
+        Map<String, String> pax = e.getExtraPaxHeaders();
+        if (!pax.isEmpty()) {
+            for (var h : pax.entrySet()) {
+                String k = h.getKey();
+                byte[] v;
+                if (k.startsWith("SCHILY.xattr.")) {
+                    // commons-compress decodes PAX values as UTF-8: a binary value that was not valid UTF-8 is lost.
+                    if (h.getValue().indexOf('\uFFFD') >= 0) {
+                        droppedXattrs++;
+                        continue;
+                    }
+                    k = k.substring("SCHILY.xattr.".length());
+                    v = h.getValue().getBytes(StandardCharsets.UTF_8);
+                } else if (k.startsWith("LIBARCHIVE.xattr.")) {
+                    k = java.net.URLDecoder.decode(k.substring("LIBARCHIVE.xattr.".length()), StandardCharsets.UTF_8);
+                    try {
+                        v = Base64.getDecoder().decode(h.getValue().strip());
+                    } catch (IllegalArgumentException bad) {
+                        droppedXattrs++;
+                        continue;
+                    }
+                } else continue;
+                if (xattrs == null) xattrs = new TreeMap<>();
+                xattrs.put(k, v);
+            }
+        }
+        long mtime = e.getLastModifiedTime() == null ? 0 : e.getLastModifiedTime().toMillis() / 1000;
+        return new TreeSink.Metadata(e.getMode() & 07777, (int) e.getLongUserId(), (int) e.getLongGroupId(), mtime, xattrs);
+    }
+
+    // ---------------------------------------------------------------- pass 2
+
+    private Stats emit(TreeSink sink) throws IOException {
+        long[] dirs = {0}, files = {0}, bytes = {0}, links = {0}, specials = {0}, hard = {0};
+        // Content needed from each layer, keyed by entry index; the first path of an inode (in tree order) carries it.
+        List<Map<Long, Inode>> wanted = new ArrayList<>();
+        for (int i = 0; i < layers.size(); i++) wanted.add(new HashMap<>());
+
+        sink.directory("", root.meta);
+        dirs[0]++;
+        walkTree((path, node) -> {
+            if (node instanceof Dir d) {
+                sink.directory(path, d.meta);
+                dirs[0]++;
+            } else if (node instanceof File f && f.inode.primary == null) {
+                f.inode.primary = path;
+                wanted.get(f.inode.layer).put(f.inode.entry, f.inode);
+            }
+        });
+
+        LayerStreams.Budget budget = new LayerStreams.Budget(limits);
+        for (int layer = 0; layer < layers.size(); layer++) {
+            Map<Long, Inode> want = wanted.get(layer);
+            if (want.isEmpty()) continue;
+            LayerSource src = layers.get(layer);
+            try (InputStream in = LayerStreams.open(src, budget); TarArchiveInputStream tar = tar(in)) {
+                long index = 0;
+                int left = want.size();
+                for (TarArchiveEntry e; left > 0 && (e = nextEntry(tar, src)) != null; index++) {
+                    Inode ino = want.get(index);
+                    if (ino == null) continue;
+                    long size = e.isSparse() ? e.getRealSize() : e.getSize();
+                    if (size != ino.size)
+                        throw new SkiffException(ExitCode.STORAGE, "layer " + src.name() + " changed while it was read (entry '"
+                                + e.getName() + "'); the store is being modified or is corrupt: pull the image again");
+                    ExactStream content = new ExactStream(tar, size, src.name(), e.getName());
+                    sink.file(ino.primary, ino.meta, size, content);
+                    content.drain();
+                    files[0]++;
+                    bytes[0] += size;
+                    left--;
+                }
+                if (left > 0)
+                    throw new SkiffException(ExitCode.STORAGE, "layer " + src.name() + " ended early on the second read; the store is being modified or is corrupt: pull the image again");
+            }
+        }
+
+        walkTree((path, node) -> {
+            switch (node) {
+                case Symlink s -> {
+                    sink.symlink(path, s.meta, s.target);
+                    links[0]++;
+                }
+                case Special s -> {
+                    sink.special(path, s.meta, s.type, s.major, s.minor);
+                    specials[0]++;
+                }
+                default -> {}
+            }
+        });
+        walkTree((path, node) -> {
+            if (node instanceof File f && !f.inode.primary.equals(path)) {
+                sink.hardlink(path, f.inode.primary);
+                hard[0]++;
+            }
+        });
+        sink.finish();
+        return new Stats(dirs[0], files[0], bytes[0], links[0], specials[0], hard[0]);
+    }
+
+    @FunctionalInterface
+    private interface Visitor {
+        void visit(String path, Node node) throws IOException;
+    }
+
+    /** Pre-order, sorted by name, iteratively (deep trees must not overflow the stack). */
+    private void walkTree(Visitor v) throws IOException {
+        Deque<Map.Entry<String, Dir>> stack = new ArrayDeque<>();
+        stack.push(Map.entry("", root));
+        while (!stack.isEmpty()) {
+            var top = stack.pop();
+            String prefix = top.getKey().isEmpty() ? "" : top.getKey() + "/";
+            List<Map.Entry<String, Dir>> subdirs = new ArrayList<>();
+            for (var c : top.getValue().children.entrySet()) {
+                String path = prefix + c.getKey();
+                v.visit(path, c.getValue());
+                if (c.getValue() instanceof Dir d) subdirs.add(Map.entry(path, d));
+            }
+            for (int i = subdirs.size() - 1; i >= 0; i--) stack.push(subdirs.get(i));
+        }
+    }
+
+    /** Exactly {@code size} bytes of the current tar entry; close() leaves the tar stream open. */
+    private static final class ExactStream extends FilterInputStream {
+        private long left;
+        private final String layer, entry;
+
+        ExactStream(InputStream tar, long size, String layer, String entry) {
+            super(tar);
+            this.left = size;
+            this.layer = layer;
+            this.entry = entry;
+        }
+
+        @Override
+        public int read() throws IOException {
+            if (left <= 0) return -1;
+            int b = in.read();
+            if (b < 0) throw truncated();
+            left--;
+            return b;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            if (left <= 0) return -1;
+            int n = in.read(b, off, (int) Math.min(len, left));
+            if (n < 0) throw truncated();
+            left -= n;
+            return n;
+        }
+
+        @Override
+        public long skip(long n) throws IOException {
+            long s = in.skip(Math.min(n, left));
+            left -= s;
+            return s;
+        }
+
+        @Override
+        public int available() throws IOException {
+            return (int) Math.min(left, in.available());
+        }
+
+        @Override
+        public void close() {}
+
+        void drain() throws IOException {
+            byte[] buf = new byte[8192];
+            while (left > 0) read(buf, 0, buf.length);
+        }
+
+        private SkiffException truncated() {
+            return new SkiffException(ExitCode.STORAGE, "layer " + layer + " is truncated inside entry '" + entry
+                    + "' (the blob is corrupt; remove the image and pull it again)");
+        }
+    }
+}

@@ -1,0 +1,112 @@
+package skiff.squashfs;
+
+import com.github.luben.zstd.Zstd;
+import com.github.luben.zstd.ZstdCompressCtx;
+import com.github.luben.zstd.ZstdDecompressCtx;
+
+import java.io.IOException;
+import java.util.zip.DataFormatException;
+import java.util.zip.Deflater;
+import java.util.zip.Inflater;
+
+/**
+ * One compressor/decompressor instance; not thread-safe (each worker thread owns one).
+ * gzip blocks are zlib streams (RFC 1950), as Linux's squashfs zlib wrapper expects.
+ */
+final class Codec implements AutoCloseable {
+    private final SquashfsWriter.Compression kind;
+    private final int level;
+    private Deflater deflater;
+    private Inflater inflater;
+    private ZstdCompressCtx zc;
+    private ZstdDecompressCtx zd;
+
+    Codec(SquashfsWriter.Compression kind, int level) {
+        this.kind = kind;
+        this.level = level;
+    }
+
+    /** Decompress-only codec for a compressor id read from a superblock. */
+    static Codec forId(int id) throws IOException {
+        return switch (id) {
+            case Format.GZIP -> new Codec(SquashfsWriter.Compression.GZIP, 9);
+            case Format.ZSTD -> new Codec(SquashfsWriter.Compression.ZSTD, 3);
+            default -> throw new IOException("unsupported SquashFS compressor id " + id + " (only gzip and zstd)");
+        };
+    }
+
+    /**
+     * Compresses src[0..len) into dst; returns the compressed length, or -1 when the result would not be
+     * smaller than the input (the caller stores the block uncompressed).
+     */
+    int compress(byte[] src, int len, byte[] dst) {
+        switch (kind) {
+            case NONE:
+                return -1;
+            case GZIP: {
+                if (deflater == null) deflater = new Deflater(level);
+                deflater.reset();
+                deflater.setInput(src, 0, len);
+                deflater.finish();
+                int n = 0;
+                int limit = Math.min(dst.length, len - 1);
+                while (!deflater.finished() && n < limit) n += deflater.deflate(dst, n, limit - n);
+                return deflater.finished() && n < len ? n : -1;
+            }
+            case ZSTD: {
+                if (zc == null) {
+                    zc = new ZstdCompressCtx();
+                    zc.setLevel(level);
+                    zc.setChecksum(false);
+                    zc.setContentSize(true);
+                }
+                if (dst.length < Zstd.compressBound(len)) throw new IllegalArgumentException("zstd buffer too small");
+                int n = zc.compressByteArray(dst, 0, dst.length, src, 0, len);
+                return n < len ? n : -1;
+            }
+            default:
+                throw new IllegalStateException();
+        }
+    }
+
+    /** Decompresses exactly into dst, at most max bytes; returns the length produced. */
+    int decompress(byte[] src, int off, int len, byte[] dst, int max) throws IOException {
+        switch (kind) {
+            case GZIP, NONE: {
+                if (inflater == null) inflater = new Inflater();
+                inflater.reset();
+                inflater.setInput(src, off, len);
+                try {
+                    int n = 0;
+                    while (!inflater.finished() && n < max) {
+                        int r = inflater.inflate(dst, n, max - n);
+                        if (r == 0 && (inflater.needsInput() || inflater.needsDictionary())) break;
+                        n += r;
+                    }
+                    if (!inflater.finished()) throw new IOException("corrupt or oversized gzip block");
+                    return n;
+                } catch (DataFormatException e) {
+                    throw new IOException("corrupt gzip block: " + e.getMessage());
+                }
+            }
+            case ZSTD: {
+                if (zd == null) zd = new ZstdDecompressCtx();
+                try {
+                    return zd.decompressByteArray(dst, 0, max, src, off, len);
+                } catch (RuntimeException e) {
+                    throw new IOException("corrupt zstd block: " + e.getMessage());
+                }
+            }
+            default:
+                throw new IllegalStateException();
+        }
+    }
+
+    @Override
+    public void close() {
+        if (deflater != null) deflater.end();
+        if (inflater != null) inflater.end();
+        if (zc != null) zc.close();
+        if (zd != null) zd.close();
+    }
+}

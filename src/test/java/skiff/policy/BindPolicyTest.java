@@ -1,0 +1,136 @@
+package skiff.policy;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import skiff.spec.Mount;
+import skiff.spec.Spec;
+import skiff.util.ExitCode;
+import skiff.util.SkiffException;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** User binds: allow/deny on the real source, forbidden destinations resolved inside the image. */
+class BindPolicyTest {
+    @TempDir
+    Path tmp;
+    Path data;
+    Path rootfs;
+    Fixture f;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        data = Fixture.mkdir(tmp.resolve("data"));
+        Fixture.mkdir(tmp.resolve("secret"));
+        rootfs = Fixture.mkdir(tmp.resolve("rootfs"));
+        Fixture.mkdir(rootfs.resolve("etc"));
+        Fixture.mkdir(rootfs.resolve("usr/bin"));
+        Fixture.mkdir(rootfs.resolve("scratch"));
+        Files.createSymbolicLink(rootfs.resolve("bin"), Path.of("usr/bin"));
+        Files.createSymbolicLink(rootfs.resolve("mnt"), Path.of("/etc"));
+        Files.createSymbolicLink(rootfs.resolve("work"), Path.of("scratch"));
+        Files.createSymbolicLink(rootfs.resolve("scratch/up"), Path.of("../../../../etc"));
+        f = new Fixture(tmp).siteToml("""
+                [binds]
+                allow = ["%s", "/proc"]
+                deny = ["/proc", "%s"]
+                """.formatted(tmp, tmp.resolve("secret")));
+    }
+
+    Spec run(Mount... mounts) {
+        RunRequest r = Fixture.request();
+        r = new RunRequest(r.image(), null, List.of(mounts), List.of(), null, List.of(), r.hostEnv(), 1000, 1000, "alice", List.of("users"), rootfs);
+        return f.policy().apply(Fixture.base(), r);
+    }
+
+    SkiffException denied(Mount m) {
+        SkiffException e = assertThrows(SkiffException.class, () -> run(m));
+        assertEquals(ExitCode.POLICY, e.exitCode(), e.getMessage());
+        return e;
+    }
+
+    @Test
+    void allowedBindIsAddedWithItsRealSource() throws Exception {
+        Path link = tmp.resolve("link");
+        Files.createSymbolicLink(link, data);
+        Spec s = run(Mount.bind(link.toString(), "/data", true));
+        Mount m = s.mounts().getLast();
+        assertEquals(data.toRealPath().toString(), m.source());
+        assertEquals("/data", m.destination());
+        assertTrue(m.readOnly());
+    }
+
+    @Test
+    void sourceOutsideTheAllowListIsDenied() {
+        assertTrue(denied(Mount.bind("/etc/hostname", "/data", true)).getMessage().contains("not under a host path the site allows"));
+    }
+
+    @Test
+    void deniedSourceIsDeniedEvenThroughSymlinksAndDotDot() throws Exception {
+        assertTrue(denied(Mount.bind("/proc/self", "/data", true)).getMessage().contains("forbids binding /proc"));
+        Path sneaky = tmp.resolve("sneaky");
+        Files.createSymbolicLink(sneaky, tmp.resolve("secret"));
+        denied(Mount.bind(sneaky.toString(), "/data", true));
+        denied(Mount.bind(data + "/../secret", "/data", true));
+        Path toProc = tmp.resolve("toproc");
+        Files.createSymbolicLink(toProc, Path.of("/proc"));
+        denied(Mount.bind(toProc.toString(), "/data", true));
+    }
+
+    @Test
+    void missingSourceIsAUsageError() {
+        SkiffException e = assertThrows(SkiffException.class, () -> run(Mount.bind(tmp.resolve("nope").toString(), "/data", true)));
+        assertEquals(ExitCode.USAGE, e.exitCode());
+    }
+
+    @Test
+    void forbiddenDestinationsAreDeniedAfterDotDotAndImageSymlinks() {
+        String src = data.toString();
+        assertTrue(denied(Mount.bind(src, "/etc", true)).getMessage().contains("/etc"));
+        denied(Mount.bind(src, "/etc/foo", true));
+        denied(Mount.bind(src, "/", true));
+        denied(Mount.bind(src, "/data/../usr/lib", true));
+        denied(Mount.bind(src, "/bin/tool", true));            // relative link bin -> usr/bin
+        denied(Mount.bind(src, "/mnt/conf", true));            // absolute link mnt -> /etc
+        denied(Mount.bind(src, "/scratch/up/passwd", true));   // ../ chain clamped at the image root
+        denied(Mount.bind(src, "/.skiff/nvidia", true));
+    }
+
+    @Test
+    void destinationSymlinkToAnAllowedPlaceIsMountedWhereItResolves() {
+        Spec s = run(Mount.bind(data.toString(), "/work/./in", false));
+        assertEquals("/scratch/in", s.mounts().getLast().destination());
+        assertFalse(s.mounts().getLast().readOnly());
+    }
+
+    @Test
+    void etcPrefixDoesNotCatchSiblings() {
+        assertEquals("/etcetera", run(Mount.bind(data.toString(), "/etcetera", true)).mounts().getLast().destination());
+    }
+
+    @Test
+    void groupAndUserSectionsAddAllowedPrefixesAndMounts() throws Exception {
+        Path shared = Fixture.mkdir(Path.of("/tmp").resolve("skiff-policy-test-" + ProcessHandle.current().pid()));
+        try {
+            f.siteToml("""
+                    [binds]
+                    allow = ["%s"]
+                    [groups.users]
+                    allow_binds = ["%s"]
+                    [users.alice]
+                    mounts = [{ source = "%s", destination = "/site-data" }]
+                    """.formatted(data, shared, data));
+            Spec s = run(Mount.bind(shared.toString(), "/shared", true));
+            assertEquals(List.of("/site-data", "/shared"), s.mounts().stream().map(Mount::destination).toList());
+            RunRequest bob = new RunRequest(null, null, List.of(Mount.bind(shared.toString(), "/shared", true)), List.of(), null,
+                    List.of(), java.util.Map.of(), 1001, 1001, "bob", List.of("other"), rootfs);
+            assertEquals(ExitCode.POLICY, assertThrows(SkiffException.class, () -> f.policy().apply(Fixture.base(), bob)).exitCode());
+        } finally {
+            Files.delete(shared);
+        }
+    }
+}
