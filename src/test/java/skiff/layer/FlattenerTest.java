@@ -107,6 +107,14 @@ class FlattenerTest {
     }
 
     @Test
+    void aZeroByteBlobIsAnEmptyLayerAndAGlobalPaxHeaderIsNoFile() throws Exception {
+        var sink = flatten(new LayerSource("zero", Compression.NONE, () -> new java.io.ByteArrayInputStream(new byte[0])),
+                Tars.layer("git-archive-like", new Tars().globalPaxHeader("comment", "0123abcd").file("a/file", "hello").bytes()));
+        assertEquals(Map.of("", "dir 755", "a", "dir 755", "a/file", "file 644 hello"), sink.entries);
+        assertEquals(List.of(), warnings);
+    }
+
+    @Test
     void fileReplacedByDirectoryAndBack() throws Exception {
         var sink = flatten(
                 Tars.layer("l1", new Tars().file("p", "file").bytes()),
