@@ -67,15 +67,25 @@ public final class Rootfs {
     public static Path ensure(Store store, Digest manifest, Format format, ConvertSettings settings, Consumer<String> warnings) {
         Path target = path(store, manifest, format);
         if (present(target, format)) return target;
-        try (Locks.Held lock = Locks.exclusive(store.lockFile("convert-" + manifest.hex()))) {
-            if (present(target, format)) return target; // converted while we waited
-            removeLeftovers(store, manifest);
-            Files.createDirectories(target.getParent());
-            write(store, manifest, format, settings, warnings, target, store.tmpDir(), "convert-" + manifest.hex() + "-");
-            return target;
-        } catch (IOException e) {
-            throw failed(manifest, format, e);
+        Path lockFile = store.lockFile("convert-" + manifest.hex());
+        // File locks exclude other processes only; threads of this one queue on the monitor first.
+        synchronized (monitor(lockFile)) {
+            try (Locks.Held lock = Locks.exclusive(lockFile)) {
+                if (present(target, format)) return target; // converted while we waited
+                removeLeftovers(store, manifest);
+                Files.createDirectories(target.getParent());
+                write(store, manifest, format, settings, warnings, target, store.tmpDir(), "convert-" + manifest.hex() + "-");
+                return target;
+            } catch (IOException e) {
+                throw failed(manifest, format, e);
+            }
         }
+    }
+
+    private static final java.util.concurrent.ConcurrentHashMap<Path, Object> MONITORS = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private static Object monitor(Path lockFile) {
+        return MONITORS.computeIfAbsent(lockFile.toAbsolutePath().normalize(), k -> new Object());
     }
 
     /**
@@ -123,19 +133,22 @@ public final class Rootfs {
      */
     public static boolean removeCached(Store store, Digest manifest) {
         boolean any = false;
-        try (Locks.Held lock = Locks.exclusive(store.lockFile("convert-" + manifest.hex()))) {
-            removeLeftovers(store, manifest);
-            Path sqfs = path(store, manifest, Format.SQUASHFS);
-            any |= Files.deleteIfExists(sqfs);
-            Path dir = path(store, manifest, Format.DIR);
-            if (Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
-                Path doomed = store.tmpDir().resolve("convert-" + manifest.hex() + "-removed");
-                Files.move(dir, doomed, StandardCopyOption.ATOMIC_MOVE);
-                deleteTree(doomed);
-                any = true;
+        Path lockFile = store.lockFile("convert-" + manifest.hex());
+        synchronized (monitor(lockFile)) {
+            try (Locks.Held lock = Locks.exclusive(lockFile)) {
+                removeLeftovers(store, manifest);
+                Path sqfs = path(store, manifest, Format.SQUASHFS);
+                any |= Files.deleteIfExists(sqfs);
+                Path dir = path(store, manifest, Format.DIR);
+                if (Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+                    Path doomed = store.tmpDir().resolve("convert-" + manifest.hex() + "-removed");
+                    Files.move(dir, doomed, StandardCopyOption.ATOMIC_MOVE);
+                    deleteTree(doomed);
+                    any = true;
+                }
+            } catch (IOException e) {
+                throw new SkiffException(ExitCode.STORAGE, "cannot remove the converted root filesystems of " + manifest + ": " + e.getMessage());
             }
-        } catch (IOException e) {
-            throw new SkiffException(ExitCode.STORAGE, "cannot remove the converted root filesystems of " + manifest + ": " + e.getMessage());
         }
         return any;
     }
