@@ -80,10 +80,17 @@ public final class Flattener {
 
     public Stats run(TreeSink sink) throws IOException {
         LayerStreams.Budget budget = new LayerStreams.Budget(limits);
-        if (threads == 1 || layers.size() <= 1) {
-            for (int i = 0; i < layers.size(); i++) readHeaders(i, budget);
-        } else {
-            readHeadersInParallel(budget);
+        try {
+            if (threads == 1 || layers.size() <= 1) {
+                for (int i = 0; i < layers.size(); i++) readHeaders(i, budget);
+            } else {
+                readHeadersInParallel(budget);
+            }
+        } catch (OutOfMemoryError e) {
+            // The tree is nearly all this heap holds; dropping it makes room to report the problem.
+            root.children.clear();
+            throw new SkiffException(ExitCode.STORAGE, "not enough memory for the file tree of this image (" + nodes
+                    + " entries so far): give Java more heap, e.g. JAVA_TOOL_OPTIONS=-Xmx8g, or lower [convert] max-entries", e);
         }
         if (unknownTypes > 0)
             warnings.accept("skipped " + unknownTypes + " tar entries of types an image cannot use (volume labels, multi-volume parts)");
