@@ -25,8 +25,8 @@ import java.util.Map;
  * <p>Ownership: a container's files belong to the user who created it, and inside the container (whose
  * user namespace maps that user to root) they appear as root's. The tar records what the container sees:
  * files owned by the exporting user (or group) are written as uid (gid) 0, as Docker's root-owned images
- * expect; other owners (only a root-created container has them) are kept. Extended attributes and
- * sockets are not exported.
+ * expect; other owners (only a root-created container has them) are kept. Of extended attributes
+ * only user.* ones are exported (the JDK reads no others); sockets are not.
  */
 public final class RootfsExport {
     private final Path root;
