@@ -43,7 +43,7 @@ public final class PullCommand implements Callable<Integer> {
         RegistryConfig config = RegistryConfig.load(Dirs.userConfig(main.env()).resolve("config.toml"));
         Credentials creds = Credentials.fromEnv(main.env());
         var store = main.store();
-        boolean tty = !quiet && System.console() != null && System.console().isTerminal();
+        boolean tty = !quiet && System.console() != null && System.console().isTerminal() && stderrIsTerminal();
         try (RegistryClient client = RegistryClient.forPull(r.domain(), config, creds);
              PullProgress progress = tty ? new PullProgress(System.err, r.toString()) : null) {
             Puller.Listener listener = progress != null ? progress : new Puller.Listener() {
@@ -61,5 +61,15 @@ public final class PullCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** Console.isTerminal() looks at stdin/stdout; the progress goes to stderr, which may be redirected alone. */
+    static boolean stderrIsTerminal() {
+        try {
+            String t = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/2")).toString();
+            return t.startsWith("/dev/pts/") || t.startsWith("/dev/tty");
+        } catch (java.io.IOException | UnsupportedOperationException e) {
+            return false;
+        }
     }
 }
