@@ -70,7 +70,7 @@ public final class Rootfs {
         Path lockFile = store.lockFile("convert-" + manifest.hex());
         // File locks exclude other processes only; threads of this one queue on the monitor first.
         synchronized (monitor(lockFile)) {
-            try (Locks.Held lock = Locks.exclusive(lockFile)) {
+            try (Locks.Held _ = Locks.exclusive(lockFile)) {
                 if (present(target, format)) return target; // converted while we waited
                 removeLeftovers(store, manifest);
                 Files.createDirectories(target.getParent());
@@ -135,7 +135,7 @@ public final class Rootfs {
         boolean any = false;
         Path lockFile = store.lockFile("convert-" + manifest.hex());
         synchronized (monitor(lockFile)) {
-            try (Locks.Held lock = Locks.exclusive(lockFile)) {
+            try (Locks.Held _ = Locks.exclusive(lockFile)) {
                 removeLeftovers(store, manifest);
                 Path sqfs = path(store, manifest, Format.SQUASHFS);
                 any |= Files.deleteIfExists(sqfs);
@@ -176,7 +176,7 @@ public final class Rootfs {
                     + " artifact): name the image, or the manifest of one platform");
         List<LayerSource> layers = m.layers().stream().map(d -> LayerSource.of(store, d)).toList();
         Path tmp = null;
-        try (AutoCloseable gc = gcShared(store)) {
+        try (AutoCloseable _ = gcShared(store)) {
             if (format == Format.DIR) {
                 tmp = Files.createTempDirectory(tmpParent, tmpPrefix);
                 Flattener.flatten(layers, new DirectorySink(tmp, warnings), settings.limits(), warnings, settings.threads());
