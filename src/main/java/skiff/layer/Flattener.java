@@ -471,27 +471,13 @@ public final class Flattener {
         for (int layer = 0; layer < layers.size(); layer++) {
             Map<Long, Inode> want = wanted.get(layer);
             if (want.isEmpty()) continue;
-            LayerSource src = layers.get(layer);
-            try (InputStream in = LayerStreams.open(src, budget); TarArchiveInputStream tar = tar(in)) {
-                long index = 0;
-                int left = want.size();
-                for (TarArchiveEntry e; left > 0 && (e = nextEntry(tar, src)) != null; index++) {
-                    Inode ino = want.get(index);
-                    if (ino == null) continue;
-                    long size = e.isSparse() ? e.getRealSize() : e.getSize();
-                    if (size != ino.size)
-                        throw new SkiffException(ExitCode.STORAGE, "layer " + src.name() + " changed while it was read (entry '"
-                                + e.getName() + "'); the store is being modified or is corrupt: pull the image again");
-                    ExactStream content = new ExactStream(tar, size, src.name(), e.getName());
-                    sink.file(ino.primary, ino.meta, size, content);
-                    content.drain();
-                    files[0]++;
-                    bytes[0] += size;
-                    left--;
-                }
-                if (left > 0)
-                    throw new SkiffException(ExitCode.STORAGE, "layer " + src.name() + " ended early on the second read; the store is being modified or is corrupt: pull the image again");
-            }
+            ContentVisitor emitFile = (ino, size, content) -> {
+                sink.file(ino.primary, ino.meta, size, content);
+                files[0]++;
+                bytes[0] += size;
+            };
+            if (threads > 1) streamContentPrefetched(layers.get(layer), want, budget, emitFile);
+            else streamContent(layers.get(layer), want, budget, emitFile);
         }
 
         walkTree((path, node) -> {
@@ -515,6 +501,162 @@ public final class Flattener {
         });
         sink.finish();
         return new Stats(dirs[0], files[0], bytes[0], links[0], specials[0], hard[0]);
+    }
+
+    @FunctionalInterface
+    private interface ContentVisitor {
+        void visit(Inode ino, long size, InputStream content) throws IOException;
+    }
+
+    /** Hands {@code visitor} the content of every wanted entry of the layer, in tar order, on this thread. */
+    private void streamContent(LayerSource src, Map<Long, Inode> want, LayerStreams.Budget budget, ContentVisitor visitor) throws IOException {
+        try (InputStream in = LayerStreams.open(src, budget); TarArchiveInputStream tar = tar(in)) {
+            long index = 0;
+            int left = want.size();
+            for (TarArchiveEntry e; left > 0 && (e = nextEntry(tar, src)) != null; index++) {
+                Inode ino = want.get(index);
+                if (ino == null) continue;
+                long size = checkedSize(src, e, ino);
+                ExactStream content = new ExactStream(tar, size, src.name(), e.getName());
+                visitor.visit(ino, size, content);
+                content.drain();
+                left--;
+            }
+            if (left > 0) throw endedEarly(src);
+        }
+    }
+
+    private static long checkedSize(LayerSource src, TarArchiveEntry e, Inode ino) {
+        long size = e.isSparse() ? e.getRealSize() : e.getSize();
+        if (size != ino.size)
+            throw new SkiffException(ExitCode.STORAGE, "layer " + src.name() + " changed while it was read (entry '"
+                    + e.getName() + "'); the store is being modified or is corrupt: pull the image again");
+        return size;
+    }
+
+    private static SkiffException endedEarly(LayerSource src) {
+        return new SkiffException(ExitCode.STORAGE, "layer " + src.name() + " ended early on the second read; the store is being modified or is corrupt: pull the image again");
+    }
+
+    private static final int CHUNK = 256 << 10;
+    private static final Object LAYER_END = new Object();
+
+    private record FileStart(Inode ino, long size) {}
+
+    /**
+     * As {@link #streamContent}, with decompression on a reader thread that runs ahead through a bounded
+     * queue of chunks (at most 64 x 256 KiB), so inflating the layer overlaps with the sink's work.
+     */
+    private void streamContentPrefetched(LayerSource src, Map<Long, Inode> want, LayerStreams.Budget budget,
+                                         ContentVisitor visitor) throws IOException {
+        java.util.concurrent.BlockingQueue<Object> q = new java.util.concurrent.ArrayBlockingQueue<>(64);
+        Thread reader = Thread.ofPlatform().daemon().name("skiff-layer-content").start(() -> {
+            try {
+                streamContent(src, want, budget, (ino, size, content) -> {
+                    try {
+                        q.put(new FileStart(ino, size));
+                        for (long left = size; left > 0; ) {
+                            byte[] chunk = content.readNBytes((int) Math.min(CHUNK, left));
+                            if (chunk.length == 0) throw new java.io.EOFException("short read");
+                            q.put(chunk);
+                            left -= chunk.length;
+                        }
+                    } catch (InterruptedException stop) {
+                        throw new java.io.InterruptedIOException();
+                    }
+                });
+                q.put(LAYER_END);
+            } catch (InterruptedException | java.io.InterruptedIOException stop) {
+                // the consumer gave up
+            } catch (Throwable t) {
+                try {
+                    q.put(t);
+                } catch (InterruptedException ignored) {
+                    // the consumer gave up
+                }
+            }
+        });
+        try {
+            for (Object o; (o = take(q)) != LAYER_END; ) {
+                FileStart fs = (FileStart) o;
+                ChunkStream content = new ChunkStream(q, fs.size());
+                visitor.visit(fs.ino(), fs.size(), content);
+                content.drain();
+            }
+        } finally {
+            reader.interrupt();
+            try {
+                reader.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** The next item, rethrowing the reader's failure as it was. */
+    private static Object take(java.util.concurrent.BlockingQueue<Object> q) throws IOException {
+        Object o;
+        try {
+            o = q.take();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while reading a layer");
+        }
+        if (o instanceof IOException e) throw e;
+        if (o instanceof RuntimeException e) throw e;
+        if (o instanceof Error e) throw e;
+        return o;
+    }
+
+    /** Exactly {@code size} bytes from the reader's chunks. */
+    private static final class ChunkStream extends InputStream {
+        private final java.util.concurrent.BlockingQueue<Object> q;
+        private long left;
+        private byte[] chunk = new byte[0];
+        private int pos;
+
+        ChunkStream(java.util.concurrent.BlockingQueue<Object> q, long size) {
+            this.q = q;
+            this.left = size;
+        }
+
+        private boolean fill() throws IOException {
+            if (left <= 0) return false;
+            if (pos < chunk.length) return true;
+            chunk = (byte[]) take(q);
+            pos = 0;
+            return true;
+        }
+
+        @Override
+        public int read() throws IOException {
+            if (!fill()) return -1;
+            left--;
+            return chunk[pos++] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            if (len == 0) return 0;
+            if (!fill()) return -1;
+            int n = (int) Math.min(Math.min(len, chunk.length - pos), left);
+            System.arraycopy(chunk, pos, b, off, n);
+            pos += n;
+            left -= n;
+            return n;
+        }
+
+        @Override
+        public int available() {
+            return (int) Math.min(left, chunk.length - pos);
+        }
+
+        void drain() throws IOException {
+            byte[] buf = new byte[8192];
+            while (read(buf, 0, buf.length) > 0) {
+                // the sink stopped early: skip the rest so the next file starts at its own chunks
+            }
+        }
     }
 
     @FunctionalInterface

@@ -114,6 +114,47 @@ class FlattenerTest {
         assertEquals(List.of(), warnings);
     }
 
+    /** A sink that reads only the first byte of each file, and fails at the file named {@code failAt}. */
+    static final class PickySink implements TreeSink {
+        final Map<String, Integer> firstBytes = new java.util.TreeMap<>();
+        final String failAt;
+
+        PickySink(String failAt) {
+            this.failAt = failAt;
+        }
+
+        @Override
+        public void file(String path, Metadata m, long size, java.io.InputStream content) throws IOException {
+            if (path.equals(failAt)) throw new IOException("disk full at " + path);
+            firstBytes.put(path, content.read());
+        }
+
+        @Override public void directory(String path, Metadata m) {}
+        @Override public void symlink(String path, Metadata m, String target) {}
+        @Override public void special(String path, Metadata m, SpecialType type, int major, int minor) {}
+        @Override public void hardlink(String path, String target) {}
+        @Override public void finish() {}
+    }
+
+    @Test
+    void aSinkMayStopReadingOrFailAndTheReaderThreadsStop() throws Exception {
+        Tars t = new Tars();
+        for (int i = 0; i < 50; i++) t.file("f" + (100 + i), (char) ('A' + i % 26) + "x".repeat(300_000));
+        byte[] tar = t.bytes();
+        for (int threads : new int[] {1, 4}) {
+            PickySink picky = new PickySink(null);
+            Flattener.flatten(List.of(Tars.layer("l", tar)), picky, Limits.defaults(), warnings::add, threads);
+            assertEquals(50, picky.firstBytes.size());
+            assertEquals((int) 'A' + 7, picky.firstBytes.get("f107"), "each file starts at its own first byte");
+            var e = org.junit.jupiter.api.Assertions.assertThrows(IOException.class, () -> Flattener.flatten(
+                    List.of(Tars.layer("l", tar)), new PickySink("f120"), Limits.defaults(), warnings::add, threads));
+            assertEquals("disk full at f120", e.getMessage());
+        }
+        Thread.sleep(100);
+        assertTrue(Thread.getAllStackTraces().keySet().stream().noneMatch(th -> th.getName().startsWith("skiff-layer")),
+                "reader threads left running");
+    }
+
     @Test
     void fileReplacedByDirectoryAndBack() throws Exception {
         var sink = flatten(
