@@ -196,6 +196,23 @@ class ImagesIT {
     }
 
     @Test
+    void aCorruptImageIsReportedByImagesAndCanStillBeRemoved() throws Exception {
+        Path storage = tmp.resolve("storage");
+        TwoImages.into(tmp, storage);
+        Store s = Store.open(storage);
+        Digest config = s.manifest(s.resolve(TwoImages.BASE).orElseThrow().digest()).config().digest();
+        Files.writeString(s.blobPath(config), "{\"tampered\":true}");
+        Cmd.Result r = Cmd.skiff(storage, "images").run().ok();
+        assertTrue(r.out().contains("localhost:5000/team/app"), r.out());
+        assertFalse(r.out().lines().anyMatch(l -> l.startsWith("base ")), r.out());
+        assertTrue(r.err().contains(TwoImages.BASE) && r.err().contains("corrupt"), r.err());
+        ImagesIT.assertOneLineError(Cmd.skiff(storage, "inspect", "base:1").run(), 5, "corrupt");
+        r = Cmd.skiff(storage, "rmi", "base:1").run().ok();
+        assertTrue(r.out().contains("Deleted: " + config), r.out());
+        assertEquals("", Cmd.skiff(storage, "images").run().ok().err());
+    }
+
+    @Test
     void completionScriptCoversTheCommands() {
         Path storage = tmp.resolve("storage");
         Cmd.Result r = Cmd.skiff(storage, "completion").run().ok();
