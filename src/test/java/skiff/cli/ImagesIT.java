@@ -165,7 +165,8 @@ class ImagesIT {
             byte[] mb = Json.bytes(nm);
             newManifest = s.putBlob(mb);
             prune = Cmd.skiff(storage, "prune").start();
-            assertFalse(prune.waitFor(1500, TimeUnit.MILLISECONDS), "prune must wait for the gc lock");
+            awaitBlockedOn(s.lockFile("gc"), prune);
+            assertTrue(prune.isAlive(), "prune must wait for the gc lock");
             s.tag("docker.io/library/added:1", Descriptor.of(base.mediaType(), newManifest, mb.length));
         }
         assertTrue(prune.waitFor(60, TimeUnit.SECONDS));
@@ -210,6 +211,19 @@ class ImagesIT {
         r = Cmd.skiff(storage, "rmi", "base:1").run().ok();
         assertTrue(r.out().contains("Deleted: " + config), r.out());
         assertEquals("", Cmd.skiff(storage, "images").run().ok().err());
+    }
+
+    /** Waits until the kernel lists a process blocked on {@code lockFile} (a "->" line of /proc/locks). */
+    static void awaitBlockedOn(Path lockFile, Process p) throws Exception {
+        long ino = (long) Files.getAttribute(lockFile, "unix:ino");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (System.nanoTime() < deadline) {
+            for (String l : Files.readAllLines(Path.of("/proc/locks")))
+                if (l.contains("->") && l.matches(".*:" + ino + " .*")) return;
+            if (!p.isAlive()) throw new AssertionError("prune ended without waiting for the gc lock: " + new String(p.getInputStream().readAllBytes()));
+            Thread.sleep(50);
+        }
+        throw new AssertionError("prune never blocked on " + lockFile);
     }
 
     @Test
