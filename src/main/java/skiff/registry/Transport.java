@@ -4,9 +4,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.HttpURLConnection;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
@@ -16,10 +13,13 @@ import java.util.TreeMap;
 
 /**
  * One HTTP exchange, no redirects followed, no authentication: the registry client layers those on top.
- * Two implementations: the JDK {@link HttpClient} for the small requests (manifests, tokens), and
- * {@link HttpURLConnection} for blob bodies. Measured on the CI machine with bin/skiff's C1-only JVM,
- * HttpClient delivered a 50 MB blob in 1.3 s (its reactive body pipeline is costly without C2), while
- * HttpURLConnection, which reads the socket straight into the caller's buffer, took 0.13-0.33 s.
+ *
+ * <p>Implemented with {@link HttpURLConnection}, not {@code java.net.http.HttpClient}, for measured
+ * reasons on the CI machine with bin/skiff's C1-only JVM: HttpClient delivered a 50 MB blob in 1.3 s
+ * (its reactive body pipeline is costly without C2) where HttpURLConnection, reading the socket
+ * straight into the caller's buffer, took 0.13-0.33 s; and HttpClient initialises TLS (loading the
+ * CA store) when it is built, some 0.25-0.5 s of a pull's start-up even for a plain-HTTP registry,
+ * where HttpURLConnection does so only on the first https connection.
  */
 interface Transport extends AutoCloseable {
     Response send(String method, URI uri, Map<String, String> headers, Duration timeout) throws IOException;
@@ -62,33 +62,6 @@ interface Transport extends AutoCloseable {
             if (k != null) out.put(k.toLowerCase(Locale.ROOT), v);
         });
         return out;
-    }
-
-    final class Jdk implements Transport {
-        private final HttpClient http = HttpClient.newBuilder()
-                // HTTP/1.1: no h2c upgrade dance on plain-HTTP registries.
-                .version(HttpClient.Version.HTTP_1_1)
-                .followRedirects(HttpClient.Redirect.NEVER)
-                .connectTimeout(Duration.ofSeconds(30))
-                .build();
-
-        @Override
-        public Response send(String method, URI uri, Map<String, String> headers, Duration timeout) throws IOException {
-            HttpRequest.Builder b = HttpRequest.newBuilder(uri).method(method, HttpRequest.BodyPublishers.noBody()).timeout(timeout);
-            headers.forEach(b::header);
-            try {
-                HttpResponse<InputStream> r = http.send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
-                return new Response(r.statusCode(), lower(r.headers().map()), r.body());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException("interrupted", e);
-            }
-        }
-
-        @Override
-        public void close() {
-            http.close();
-        }
     }
 
     final class UrlConnection implements Transport {
