@@ -117,21 +117,19 @@ public final class RegistryClient implements AutoCloseable {
         }
     }
 
-    /** HEAD of a manifest: its digest if the registry says it, empty if it does not or the HEAD failed. */
+    /**
+     * HEAD of a manifest: its digest if the registry says it, empty if it answered without one or with an
+     * error status (the GET that follows reports that). Unreachable registries and denials throw.
+     */
     public Optional<Digest> headManifest(String repo, String reference) {
         String path = "/v2/" + repo + "/manifests/" + reference;
-        try {
-            return onEndpoints(base -> {
-                try (var r = request(base, "HEAD", path, Map.of("Accept", MANIFEST_ACCEPT), scope(repo))) {
-                    if (r.status() == 404) throw notFound(repo, reference, null);
-                    if (r.status() != 200) return Optional.<Digest>empty();
-                    return r.header("Docker-Content-Digest").map(RegistryClient::parseDigestHeader);
-                }
-            });
-        } catch (SkiffException e) {
-            if (e.exitCode() == ExitCode.IMAGE) throw e;
-            return Optional.empty();
-        }
+        return onEndpoints(base -> {
+            try (var r = request(base, "HEAD", path, Map.of("Accept", MANIFEST_ACCEPT), scope(repo))) {
+                if (r.status() == 404) throw notFound(repo, reference, null);
+                if (r.status() != 200) return Optional.<Digest>empty();
+                return r.header("Docker-Content-Digest").map(RegistryClient::parseDigestHeader);
+            }
+        });
     }
 
     /** GET a manifest or index by tag or digest, bounded in size and verified against its digest. */
@@ -364,8 +362,8 @@ public final class RegistryClient implements AutoCloseable {
             sleep(wait);
         }
         throw new SkiffException(ExitCode.REGISTRY, "cannot reach registry " + base + " (" + describe(last) + ", "
-                + attempts + (attempts == 1 ? " attempt" : " attempts") + "): check the network, the registry address, or a proxy; "
-                + "plain-HTTP registries need 'insecure = true' in config.toml", last);
+                + attempts + (attempts == 1 ? " attempt" : " attempts") + "): check the network, the registry address, or a proxy"
+                + ("https".equals(base.getScheme()) ? "; a plain-HTTP registry needs 'insecure = true' in config.toml" : ""), last);
     }
 
     private static String describe(Exception e) {
