@@ -65,7 +65,7 @@ public final class RegistryClient implements AutoCloseable {
     private final Credentials credentials;
     private final Credentials.UserPass forced;
     private final RetryPolicy retry;
-    private final Transport http = new Transport.UrlConnection();
+    private final Transport http;
     private final Map<String, Challenge> challenges = new ConcurrentHashMap<>();
     private final Map<String, Token> tokens = new ConcurrentHashMap<>();
     private volatile int preferred;
@@ -88,6 +88,7 @@ public final class RegistryClient implements AutoCloseable {
         this.credentials = credentials;
         this.forced = forced;
         this.retry = retry;
+        this.http = new Transport.UrlConnection(System.getenv());
     }
 
     public static RegistryClient forPull(String domain, RegistryConfig config, Credentials credentials) {

@@ -3,6 +3,8 @@ package skiff.registry;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.HttpURLConnection;
+import java.net.InetSocketAddress;
+import java.net.Proxy;
 import java.net.URI;
 import java.time.Duration;
 import java.util.List;
@@ -56,6 +58,43 @@ interface Transport extends AutoCloseable {
         }
     }
 
+    /**
+     * The proxy the usual environment variables ask for (Java itself ignores them): {@code https_proxy}
+     * / {@code HTTPS_PROXY} for https, {@code http_proxy} / {@code HTTP_PROXY} for http, except for hosts
+     * in {@code no_proxy} / {@code NO_PROXY} (comma-separated names, {@code .suffix} or {@code *}) and
+     * loopback addresses. Null for a direct connection. Proxy credentials are not supported.
+     */
+    static Proxy proxyFor(URI uri, Map<String, String> env) {
+        String host = uri.getHost();
+        if (host == null) return null;
+        String h = host.startsWith("[") ? host.substring(1, host.length() - 1) : host;
+        if (RegistryConfig.isLoopback(h.contains(":") ? "[" + h + "]" : h)) return null;
+        String noProxy = first(env, "no_proxy", "NO_PROXY");
+        if (noProxy != null) {
+            for (String n : noProxy.split(",")) {
+                String e = n.trim().toLowerCase(Locale.ROOT);
+                int colon = e.lastIndexOf(':');
+                if (colon > 0 && !e.contains("]") && e.indexOf(':') == colon) e = e.substring(0, colon);
+                if (e.isEmpty()) continue;
+                if (e.equals("*")) return null;
+                String suffix = e.startsWith(".") ? e : "." + e;
+                String lh = h.toLowerCase(Locale.ROOT);
+                if (lh.equals(e.startsWith(".") ? e.substring(1) : e) || lh.endsWith(suffix)) return null;
+            }
+        }
+        String p = "https".equals(uri.getScheme()) ? first(env, "https_proxy", "HTTPS_PROXY") : first(env, "http_proxy", "HTTP_PROXY");
+        if (p == null || p.isBlank()) return null;
+        URI pu = URI.create(p.contains("://") ? p : "http://" + p);
+        if (pu.getHost() == null) return null;
+        int port = pu.getPort() > 0 ? pu.getPort() : ("https".equals(pu.getScheme()) ? 443 : 80);
+        return new Proxy(Proxy.Type.HTTP, InetSocketAddress.createUnresolved(pu.getHost(), port));
+    }
+
+    private static String first(Map<String, String> env, String a, String b) {
+        String v = env.get(a);
+        return v != null && !v.isEmpty() ? v : env.get(b);
+    }
+
     private static Map<String, List<String>> lower(Map<String, List<String>> m) {
         Map<String, List<String>> out = new TreeMap<>();
         m.forEach((k, v) -> {
@@ -65,9 +104,16 @@ interface Transport extends AutoCloseable {
     }
 
     final class UrlConnection implements Transport {
+        private final Map<String, String> env;
+
+        UrlConnection(Map<String, String> env) {
+            this.env = env;
+        }
+
         @Override
         public Response send(String method, URI uri, Map<String, String> headers, Duration timeout) throws IOException {
-            HttpURLConnection c = (HttpURLConnection) uri.toURL().openConnection();
+            Proxy proxy = proxyFor(uri, env);
+            HttpURLConnection c = (HttpURLConnection) (proxy != null ? uri.toURL().openConnection(proxy) : uri.toURL().openConnection());
             c.setInstanceFollowRedirects(false);
             c.setUseCaches(false);
             c.setConnectTimeout(30_000);
