@@ -55,6 +55,9 @@ public final class LoadCommand implements Callable<Integer> {
                 }
             }
             return 0;
+        } catch (java.io.IOException e) {
+            throw new SkiffException(ExitCode.STORAGE, "cannot load " + (input == null ? "standard input" : input) + ": " + e
+                    + " (check free space and permissions in " + store.storage() + ")");
         } finally {
             if (spool != null) Files.deleteIfExists(spool);
         }

@@ -62,7 +62,13 @@ public final class RmiCommand implements Callable<Integer> {
                 if (e.exitCode() != ExitCode.IMAGE) code = e.exitCode();
             }
         }
-        Gc.Result r = Gc.collect(store, Gc.Options.blobsAndCaches(PruneCommand.cacheDirs(store)));
+        Gc.Result r;
+        try {
+            r = Gc.collect(store, Gc.Options.blobsAndCaches(PruneCommand.cacheDirs(store)));
+        } catch (java.io.IOException e) {
+            throw new SkiffException(ExitCode.STORAGE, "names removed, but deleting unused blobs in " + store.storage() + " failed: " + e
+                    + " (check permissions, then run 'skiff prune')");
+        }
         for (var d : r.blobs()) System.out.println("Deleted: " + d);
         if (!r.blobs().isEmpty() || !r.caches().isEmpty()) System.out.println(r.summary());
         System.out.flush();

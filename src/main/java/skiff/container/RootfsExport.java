@@ -20,7 +20,7 @@ import java.util.Map;
 /**
  * Writes a root filesystem directory as a plain (uncompressed) POSIX tar, as {@code docker export} does:
  * paths relative to the root without a leading "./" (directories end in '/'), numeric owners only,
- * hard links as link entries, entries sorted by name so the same tree gives the same bytes.
+ * hard links as link entries, whole-second times, entries sorted by name so the same tree gives the same bytes.
  *
  * <p>Ownership: a container's files belong to the user who created it, and inside the container (whose
  * user namespace maps that user to root) they appear as root's. The tar records what the container sees:
@@ -106,7 +106,9 @@ public final class RootfsExport {
             e.setUserName("");
             e.setGroupName("");
             e.setMode(mode & 07777);
-            e.setModTime(((FileTime) a.get("lastModifiedTime")).toMillis());
+            // Whole seconds, as ustar holds them: sub-second times would cost a PAX header per entry, and
+            // a tree unpacked from the tar would no longer export to the same bytes.
+            e.setModTime(((FileTime) a.get("lastModifiedTime")).to(java.util.concurrent.TimeUnit.SECONDS) * 1000);
             tar.putArchiveEntry(e);
             if (content) {
                 try (InputStream in = Files.newInputStream(p, LinkOption.NOFOLLOW_LINKS)) {

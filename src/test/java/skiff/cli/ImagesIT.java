@@ -178,6 +178,24 @@ class ImagesIT {
     }
 
     @Test
+    void formatsShowConvertedRootfsAndRmiDeletesIt() throws Exception {
+        Path storage = tmp.resolve("storage");
+        TwoImages.into(tmp, storage);
+        Store s = Store.open(storage);
+        Digest base = s.resolve(TwoImages.BASE).orElseThrow().digest();
+        Path sqfs = skiff.rootfs.Rootfs.ensure(s, base, skiff.rootfs.Rootfs.Format.SQUASHFS);
+        assertTrue(Files.isRegularFile(sqfs));
+        String out = Cmd.skiff(storage, "images").run().ok().out();
+        assertTrue(out.lines().anyMatch(l -> l.startsWith("base ") && l.endsWith(" squashfs")), out);
+        assertTrue(out.lines().anyMatch(l -> l.startsWith("localhost:5000/team/app ") && l.endsWith(" -")), out);
+        JsonNode j = Json.MAPPER.readTree(Cmd.skiff(storage, "inspect", "base:1").run().ok().out());
+        assertEquals("squashfs", j.get("formats").get(0).asText());
+        Cmd.Result r = Cmd.skiff(storage, "rmi", "base:1").run().ok();
+        assertTrue(r.out().contains("1 cached root filesystem"), r.out());
+        assertFalse(Files.exists(sqfs));
+    }
+
+    @Test
     void completionScriptCoversTheCommands() {
         Path storage = tmp.resolve("storage");
         Cmd.Result r = Cmd.skiff(storage, "completion").run().ok();

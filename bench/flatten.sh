@@ -3,7 +3,7 @@
 # Perl libraries and a static busybox, ~80 MB / ~7k entries, the second layer replacing and whiting out
 # files) flattened into a directory by skiff ('skiff convert --format dir', cold JVM, cache removed
 # before each run) and by umoci ('umoci raw unpack --rootless'), interleaved by hyperfine.
-# Usage: bench/convert.sh [RUNS]   (needs target/skiff.jar: mvn -DskipTests package)
+# Usage: bench/flatten.sh [RUNS]   (needs target/skiff.jar: mvn -DskipTests package)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
