@@ -104,6 +104,8 @@ interface Transport extends AutoCloseable {
     }
 
     final class UrlConnection implements Transport {
+        static final String USER_AGENT = "skiff/" + java.util.Objects.requireNonNullElse(
+                Transport.class.getPackage().getImplementationVersion(), "dev");
         private final Map<String, String> env;
 
         UrlConnection(Map<String, String> env) {
@@ -120,6 +122,7 @@ interface Transport extends AutoCloseable {
             // A read timeout turns a stalled body into an error the download resumes from.
             c.setReadTimeout((int) timeout.toMillis());
             c.setRequestMethod(method);
+            c.setRequestProperty("User-Agent", USER_AGENT);
             headers.forEach(c::setRequestProperty);
             int status = c.getResponseCode();
             InputStream body = status >= 400 ? c.getErrorStream() : c.getInputStream();
