@@ -15,10 +15,11 @@ import skiff.util.Dirs;
 import java.util.concurrent.Callable;
 
 /** {@code skiff pull}: registry → store. */
-@Command(name = "pull", description = {
+@Command(name = "pull", mixinStandardHelpOptions = true, description = {
         "Pull an image from a registry into the local store.",
-        "Prints 'Pulled NAME@DIGEST' (DIGEST: what the reference resolved to at the registry, the index's for",
-        "multi-platform images); with -q only the DIGEST. Shows progress on a terminal."})
+        "Prints 'Pulled NAME@DIGEST', DIGEST being what REF resolved to at the",
+        "registry (the index's digest for a multi-platform image); -q prints only",
+        "DIGEST. Shows progress on a terminal."})
 public final class PullCommand implements Callable<Integer> {
     /** Layers downloaded at once. */
     static final int PARALLEL = 4;
