@@ -38,6 +38,8 @@ class RegistryClientTest {
     String base;
     final List<String> log = new CopyOnWriteArrayList<>();
     final AtomicInteger tokens = new AtomicInteger();
+    volatile int expiresIn = 300;
+    volatile boolean revokeT1 = true;
     byte[] blob;
     Digest blobDigest;
 
@@ -66,7 +68,7 @@ class RegistryClientTest {
             String auth = ex.getRequestHeaders().getFirst("Authorization");
             log.add(ex.getRequestMethod() + " " + path + " " + auth);
             if (path.equals("/token")) {
-                byte[] b = ("{\"token\":\"t" + tokens.incrementAndGet() + "\",\"expires_in\":300}").getBytes();
+                byte[] b = ("{\"token\":\"t" + tokens.incrementAndGet() + "\",\"expires_in\":" + expiresIn + "}").getBytes();
                 ex.sendResponseHeaders(200, b.length);
                 ex.getResponseBody().write(b);
                 return;
@@ -78,7 +80,7 @@ class RegistryClientTest {
             }
             // Token t1 is "revoked" after its first use: the client must fetch a new one and go on.
             boolean ok = "Bearer t2".equals(auth) || "Bearer t3".equals(auth)
-                    || ("Bearer t1".equals(auth) && log.stream().filter(l -> l.endsWith("Bearer t1")).count() == 1);
+                    || ("Bearer t1".equals(auth) && (!revokeT1 || log.stream().filter(l -> l.endsWith("Bearer t1")).count() == 1));
             if (!ok) {
                 ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"" + base + "/token\",service=\"fake\"");
                 ex.sendResponseHeaders(401, -1);
@@ -123,6 +125,22 @@ class RegistryClientTest {
         }
         // t1 was used once, then refused once; t2 fetched on that 401 and reused after.
         assertEquals(2, tokens.get(), log.toString());
+    }
+
+    @Test
+    void anExpiredTokenIsReplacedBeforeUse() throws Exception {
+        expiresIn = 1;
+        revokeT1 = false;
+        Descriptor d = Descriptor.of(MediaTypes.OCI_LAYER_GZIP, blobDigest, blob.length);
+        try (var c = client()) {
+            c.downloadBlob("r", d, tmp.resolve("a"), n -> { });
+            Thread.sleep(1200);
+            c.downloadBlob("r", d, tmp.resolve("b"), n -> { });
+        }
+        assertEquals(2, tokens.get(), log.toString());
+        // The second blob went straight out with the new token: no request with the expired one.
+        assertEquals(1, log.stream().filter(l -> l.contains("/blobs/") && l.endsWith("Bearer t1")).count(), log.toString());
+        assertTrue(log.getLast().endsWith("Bearer t2"), log.toString());
     }
 
     @Test
