@@ -115,7 +115,7 @@ public final class RootfsImport {
         in.mark(8);
         byte[] m = in.readNBytes(4);
         in.reset();
-        if (m.length >= 2 && (m[0] & 0xff) == 0x1f && (m[1] & 0xff) == 0x8b) return new GzipCompressorInputStream(in, true);
+        if (m.length >= 2 && (m[0] & 0xff) == 0x1f && (m[1] & 0xff) == 0x8b) return GzipCompressorInputStream.builder().setInputStream(in).setDecompressConcatenated(true).get();
         if (m.length >= 4 && (m[0] & 0xff) == 0x28 && (m[1] & 0xff) == 0xb5 && (m[2] & 0xff) == 0x2f && (m[3] & 0xff) == 0xfd)
             return new com.github.luben.zstd.ZstdInputStream(in);
         if (m.length >= 3 && m[0] == 'B' && m[1] == 'Z' && m[2] == 'h') return new BZip2CompressorInputStream(in, true);
