@@ -40,6 +40,8 @@ class RandomLayersVsUmociTest {
         ImageBuilder img = ImageBuilder.create(tmp.resolve("img"));
         for (int layer = 0; layer < 4; layer++) {
             Tars t = new Tars();
+            // The root's own entry: without it umoci leaves the root as its umask made it.
+            if (layer == 0) t.dir(".", 0755);
             final int l = layer;
             // Whiteouts and opaque markers first, for what lower layers made (layer.md recommends this order).
             List<String> lower = tree.entrySet().stream().filter(e -> !e.getKey().isEmpty() && e.getValue().layer() < l).map(Map.Entry::getKey).toList();

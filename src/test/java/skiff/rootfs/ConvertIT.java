@@ -75,6 +75,10 @@ class ConvertIT {
         String listing = Cmd.of("unsquashfs", "-lln", sqfs.toString(), "ro/kept").run().ok().out();
         assertTrue(listing.contains("-rw-r--r-- 0/0"), listing);
 
+        // By manifest digest, as 'skiff images --digests' shows it: the same cached tree.
+        assertEquals(p.toString(), Cmd.skiff(storage, "convert", "--format", "dir", manifest(storage, IMAGE).toString())
+                .asTestUser().run().ok().out().strip());
+
         // Again: reused, same path, quick.
         assertEquals(p.toString(), Cmd.skiff(storage, "convert", "--format", "dir", IMAGE).asTestUser().run().ok().out().strip());
 
