@@ -42,7 +42,7 @@ rm -rf "$work/img"
 size=$(du -sm "$work/data" | cut -f1)
 
 now() { date +%s.%N; }
-skiff_run() { rm -rf "$work/s"; local t=$(now); bin/skiff --storage "$work/s" pull -q "$ref" >/dev/null; echo "$(now) - $t" | bc; }
+skiff_run() { rm -rf "$work/s"; local t=$(now); bin/skiff --storage "$work/s" pull -q --convert none "$ref" >/dev/null; echo "$(now) - $t" | bc; }
 skopeo_run() { rm -rf "$work/o"; local t=$(now); skopeo copy --quiet --src-tls-verify=false "docker://$ref" "oci:$work/o:big"; echo "$(now) - $t" | bc; }
 
 skiff_t=(); skopeo_t=()
@@ -55,7 +55,7 @@ done
 # Up-to-date re-pull into the stores the last runs left: only the manifest is asked for.
 skiff_w=(); skopeo_w=()
 for r in $(seq "$RUNS"); do
-  t=$(now); bin/skiff --storage "$work/s" pull -q "$ref" >/dev/null; skiff_w+=("$(echo "$(now) - $t" | bc)")
+  t=$(now); bin/skiff --storage "$work/s" pull -q --convert none "$ref" >/dev/null; skiff_w+=("$(echo "$(now) - $t" | bc)")
   t=$(now); skopeo copy --quiet --src-tls-verify=false "docker://$ref" "oci:$work/o:big"; skopeo_w+=("$(echo "$(now) - $t" | bc)")
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
