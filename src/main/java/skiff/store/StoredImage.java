@@ -32,7 +32,7 @@ public record StoredImage(Descriptor entry, String name, Digest manifestDigest, 
                           Digest configDigest, ImageConfig config) {
 
     /** Annotation the pull records on an entry: the digest of the index the manifest was chosen from. */
-    public static final String INDEX_DIGEST = "dev.skiff.index.digest";
+    public static final String INDEX_DIGEST = Puller.INDEX_DIGEST;
 
     /** Null-safe media type checks: descriptors written by other tools may lack a media type. */
     public static boolean isIndex(String mediaType) {
