@@ -35,6 +35,8 @@ public final class LoadCommand implements Callable<Integer> {
         Path file = input;
         Path spool = null;
         try {
+            if (file == null && System.console() != null && System.console().isTerminal())
+                throw new SkiffException(ExitCode.USAGE, "no archive given: use -i FILE or pipe one into standard input");
             if (file == null || file.toString().equals("-")) {
                 // The archive index needs random access; standard input is spooled to disk, never to memory.
                 spool = Files.createTempFile(store.tmpDir(), "load-stdin-", ".tar");
