@@ -74,9 +74,7 @@ public final class PullCommand implements Callable<Integer> {
             };
             Puller.Result res = new Puller(store, client, listener, PARALLEL).pull(r, wanted, platform != null);
             if (progress != null) progress.finish();
-            if (conversion.format() != null)
-                Rootfs.ensure(store, res.manifest().digest(), conversion.format(), conversion,
-                        w -> System.err.println("skiff: warning: " + w));
+            Rootfs.afterPull(store, res.manifest().digest(), conversion);
             if (quiet) {
                 System.out.println(res.repoDigest());
             } else {

@@ -115,7 +115,11 @@ public final class Rootfs {
      * squashfs; "none" converts nothing). Returns the converted path, if any. Warnings go to stderr.
      */
     public static Optional<Path> afterPull(Store store, Digest manifest, Map<String, String> env) {
-        ConvertSettings s = ConvertSettings.load(env);
+        return afterPull(store, manifest, ConvertSettings.load(env));
+    }
+
+    /** As {@link #afterPull(Store, Digest, Map)} with settings already resolved (e.g. 'pull --convert'). */
+    public static Optional<Path> afterPull(Store store, Digest manifest, ConvertSettings s) {
         if (s.format() == null) return Optional.empty();
         return Optional.of(ensure(store, manifest, s.format(), s, Rootfs::warn));
     }
