@@ -47,31 +47,36 @@ echo "image: $entries entries, $bytes bytes unpacked, layer $(du -b "$WORK"/img/
 echo
 printf "| compressor | tool | median s | peak RSS MiB | disk written MiB | image MiB | size vs mksquashfs |\n|---|---|---|---|---|---|---|\n"
 
+run_tool() { # TOOL COMP LEVEL -> "wall rss write_bytes size"
+  local tool=$1 comp=$2 level=$3 m
+  rm -rf "$WORK/out.sqfs" "$WORK/rootfs"
+  case $tool in
+    skiff) m=$(measure "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$CP" skiff.squashfs.ConvertBench "$WORK/img" "$WORK/out.sqfs" $comp $level "$THREADS") ;;
+    mksquashfs) m=$(measure bash -c "umoci raw unpack --image '$WORK/img:bench' '$WORK/rootfs' && mksquashfs '$WORK/rootfs' '$WORK/out.sqfs' -comp $comp -Xcompression-level $level -processors $THREADS -noappend -quiet -no-progress") ;;
+    tar2sqfs) m=$(measure bash -c "umoci raw unpack --image '$WORK/img:bench' '$WORK/rootfs' && tar -C '$WORK/rootfs' -cf - . | tar2sqfs -q -f -c $comp -X level=$level -j $THREADS '$WORK/out.sqfs'") ;;
+  esac
+  echo "$m $(stat -c %s "$WORK/out.sqfs")"
+}
+
 for comp in gzip zstd; do
   level=$LEVEL_GZIP; [ $comp = zstd ] && level=$LEVEL_ZSTD
   declare -A T R W S
-  for tool in skiff mksquashfs tar2sqfs; do
-    times=()
-    for ((i = 0; i < REPS; i++)); do
-      rm -rf "$WORK/out.sqfs" "$WORK/rootfs"
-      case $tool in
-        skiff) m=$(measure "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$CP" skiff.squashfs.ConvertBench "$WORK/img" "$WORK/out.sqfs" $comp $level "$THREADS") ;;
-        mksquashfs) m=$(measure bash -c "umoci raw unpack --image '$WORK/img:bench' '$WORK/rootfs' && mksquashfs '$WORK/rootfs' '$WORK/out.sqfs' -comp $comp -Xcompression-level $level -processors $THREADS -noappend -quiet -no-progress") ;;
-        tar2sqfs) m=$(measure bash -c "umoci raw unpack --image '$WORK/img:bench' '$WORK/rootfs' && tar -C '$WORK/rootfs' -cf - . | tar2sqfs -q -f -c $comp -X level=$level -j $THREADS '$WORK/out.sqfs'") ;;
-      esac
-      read -r wall rss wb <<<"$m"
-      times+=("$wall")
-      R[$tool]=$rss; W[$tool]=$wb; S[$tool]=$(stat -c %s "$WORK/out.sqfs")
-      echo "  $comp $tool run $i: ${wall}s rss=${rss}KiB write_bytes=$wb size=${S[$tool]}" >&2
+  for tool in skiff mksquashfs tar2sqfs; do T[$tool]=""; done
+  # Interleaved: each repetition runs every tool once, so load from neighbours hits all alike.
+  for ((i = 0; i < REPS; i++)); do
+    for tool in skiff mksquashfs tar2sqfs; do
+      read -r wall rss wb size <<<"$(run_tool $tool $comp $level)"
+      T[$tool]="${T[$tool]} $wall"; R[$tool]=$rss; W[$tool]=$wb; S[$tool]=$size
+      echo "  $comp $tool run $i: ${wall}s rss=${rss}KiB write_bytes=$wb size=$size" >&2
     done
-    T[$tool]=$(printf '%s\n' "${times[@]}" | median)
   done
+  for tool in skiff mksquashfs tar2sqfs; do T[$tool]=$(printf '%s\n' ${T[$tool]} | median); done
   for tool in skiff mksquashfs tar2sqfs; do
-    awk -v c=$comp -v t=$tool -v s="${T[$tool]}" -v r="${R[$tool]}" -v w="${W[$tool]}" -v z="${S[$tool]}" -v m="${S[mksquashfs]}" \
-      'BEGIN {printf "| %s | %s | %.1f | %.0f | %.0f | %.1f | %.3f |\n", c, t, s, r/1024, w/1048576, z/1048576, z/m}'
+    awk -v c=$comp -v t=$tool -v s="${T[$tool]}" -v r="${R[$tool]}" -v w="${W[$tool]}" -v z="${S[$tool]}" -v m="${S[mksquashfs]}" -v lvl=$level \
+      'BEGIN {printf "| %s %s | %s | %.1f | %.0f | %.0f | %.1f | %.3f |\n", c, lvl, t, s, r/1024, w/1048576, z/1048576, z/m}'
   done
   best=$(printf '%s\n' "${T[mksquashfs]}" "${T[tar2sqfs]}" | sort -n | head -1)
-  awk -v c=$comp -v s="${T[skiff]}" -v b="$best" 'BEGIN {printf "| %s | speed-up of skiff over the faster peer | %.2fx | | | | |\n", c, b/s}'
+  awk -v c=$comp -v s="${T[skiff]}" -v b="$best" 'BEGIN {printf "| %s | skiff speed-up over the faster peer | %.2fx | | | | |\n", c, b/s}'
   unset T R W S
 done
 rm -rf "$WORK/out.sqfs" "$WORK/rootfs"
