@@ -555,8 +555,8 @@ public final class SquashfsReader implements AutoCloseable {
 
     /**
      * Extracts the whole tree under dest (which must not exist or be empty). Hard links are recreated;
-     * owners are applied only when running as root; device nodes are skipped (reported to warnings)
-     * because Java cannot create them; directory modes and mtimes are applied last.
+     * owners are applied and device nodes created only when running as root (else skipped and reported);
+     * sockets are skipped; directory modes and mtimes are applied last.
      */
     public void extractTo(Path dest, Consumer<String> warnings) throws IOException {
         Files.createDirectories(dest);
@@ -591,6 +591,7 @@ public final class SquashfsReader implements AutoCloseable {
                     case SYMLINK -> {
                         Files.createSymbolicLink(target, Path.of(e.symlinkTarget()));
                         if (root) chown(target, e);
+                        touchNoFollow(target, e.mtime());
                     }
                     case FIFO -> {
                         Process pr = new ProcessBuilder("mkfifo", "-m", Integer.toOctalString(e.mode() & 0777), target.toString())
@@ -599,13 +600,25 @@ public final class SquashfsReader implements AutoCloseable {
                         else {
                             // Java opens a file to set its times, which blocks on a FIFO: touch -h uses utimensat.
                             if (root) chown(target, e);
-                            Process t = new ProcessBuilder("touch", "-h", "-d", "@" + e.mtime(), target.toString())
-                                    .redirectErrorStream(true).start();
-                            t.getInputStream().readAllBytes();
-                            t.waitFor();
+                            touchNoFollow(target, e.mtime());
                         }
                     }
-                    default -> warnings.accept("skipped " + e.type().name().toLowerCase() + " " + e.path());
+                    case BLOCK_DEVICE, CHAR_DEVICE -> {
+                        if (!root) {
+                            warnings.accept("skipped device " + e.path() + " (only root can create device nodes)");
+                            break;
+                        }
+                        Process pr = new ProcessBuilder("mknod", "-m", Integer.toOctalString(e.mode() & 07777), target.toString(),
+                                e.type() == Type.BLOCK_DEVICE ? "b" : "c", Integer.toString(e.major()), Integer.toString(e.minor()))
+                                .redirectErrorStream(true).start();
+                        pr.getInputStream().readAllBytes();
+                        if (pr.waitFor() != 0) warnings.accept("could not create device " + e.path());
+                        else {
+                            chown(target, e);
+                            touchNoFollow(target, e.mtime());
+                        }
+                    }
+                    default -> warnings.accept("skipped socket " + e.path());
                 }
             } catch (IOException ex) {
                 failure.add(ex);
@@ -630,6 +643,13 @@ public final class SquashfsReader implements AutoCloseable {
         }
         UserDefinedFileAttributeView v = Files.getFileAttributeView(p, UserDefinedFileAttributeView.class);
         v.write(name.substring(5), ByteBuffer.wrap(value));
+    }
+
+    /** Java opens a file to set its times (blocks on a FIFO, follows symlinks): touch -h uses utimensat. */
+    private static void touchNoFollow(Path p, long mtime) throws IOException, InterruptedException {
+        Process t = new ProcessBuilder("touch", "-h", "-d", "@" + mtime, p.toString()).redirectErrorStream(true).start();
+        t.getInputStream().readAllBytes();
+        t.waitFor();
     }
 
     private static void chown(Path p, Entry e) throws IOException {
