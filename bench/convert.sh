@@ -13,23 +13,26 @@ LEVEL_ZSTD=${LEVEL_ZSTD:-3}
 THREADS=${THREADS:-$(nproc)}
 JAVA=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin/java
 CP="target/classes:target/test-classes:target/lib/*"
+# Serial GC and a capped heap: the writer needs little heap (bounded queue); G1 would grow it for nothing.
+SKIFF_JVM=${SKIFF_JVM:--XX:+UseSerialGC -Xmx512m}
 mkdir -p "$WORK"
 
 if [ ! -f "$WORK/img/index.json" ]; then
   echo "building source image in $WORK/img ..." >&2
-  rm -rf "$WORK/img" "$WORK/src"
-  mkdir -p "$WORK/src/usr"
-  cp -a /usr/share /usr/bin /usr/include "$WORK/src/usr/"
+  rm -rf "$WORK/img"
   umoci init --layout "$WORK/img"
   umoci new --image "$WORK/img:bench"
-  umoci insert --image "$WORK/img:bench" "$WORK/src/usr" /usr
-  rm -rf "$WORK/src"
+  # A GNU tar layer, as most registries serve (umoci raw add-layer stores it verbatim; the layer must be
+  # uncompressed for add-layer, umoci gzips it).
+  tar -C / --warning=no-file-changed -cf "$WORK/layer.tar" usr/share usr/bin usr/include || [ $? = 1 ]
+  umoci raw add-layer --image "$WORK/img:bench" "$WORK/layer.tar"
+  rm -f "$WORK/layer.tar"
 fi
 
 # run NAME CMD...: prints "seconds maxrss_kib write_bytes" of CMD (children included).
 measure() {
   local log="$WORK/time.log"
-  /usr/bin/time -v -o "$log" bash -c '"$@"; grep ^write_bytes /proc/$$/io | cut -d" " -f2 > '"$WORK"'/wb' _ "$@" >/dev/null 2>"$WORK/err.log" \
+  /usr/bin/time -v -o "$log" bash -c '"$@" || exit 1; grep ^write_bytes /proc/$$/io | cut -d" " -f2 > '"$WORK"'/wb' _ "$@" >/dev/null 2>"$WORK/err.log" \
     || { cat "$WORK/err.log" >&2; return 1; }
   local wall rss
   wall=$(awk -F': ' '/Elapsed/ {n=split($2,t,":"); s=0; for(i=1;i<=n;i++) s=s*60+t[i]; print s}' "$log")
@@ -51,7 +54,7 @@ run_tool() { # TOOL COMP LEVEL -> "wall rss write_bytes size"
   local tool=$1 comp=$2 level=$3 m
   rm -rf "$WORK/out.sqfs" "$WORK/rootfs"
   case $tool in
-    skiff) m=$(measure "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$CP" skiff.squashfs.ConvertBench "$WORK/img" "$WORK/out.sqfs" $comp $level "$THREADS") ;;
+    skiff) m=$(measure "$JAVA" $SKIFF_JVM --enable-native-access=ALL-UNNAMED -cp "$CP" skiff.squashfs.ConvertBench "$WORK/img" "$WORK/out.sqfs" $comp $level "$THREADS") ;;
     mksquashfs) m=$(measure bash -c "umoci raw unpack --image '$WORK/img:bench' '$WORK/rootfs' && mksquashfs '$WORK/rootfs' '$WORK/out.sqfs' -comp $comp -Xcompression-level $level -processors $THREADS -noappend -quiet -no-progress") ;;
     tar2sqfs) m=$(measure bash -c "umoci raw unpack --image '$WORK/img:bench' '$WORK/rootfs' && tar -C '$WORK/rootfs' -cf - . | tar2sqfs -q -f -c $comp -X level=$level -j $THREADS '$WORK/out.sqfs'") ;;
   esac
