@@ -41,18 +41,40 @@ public final class Engine {
      * @param writableTmpfs --writable-tmpfs
      * @param pid           --pid
      * @param format        root filesystem format
+     * @param containerRoot a persistent container's writable rootfs (used instead of the image's), or null
      */
     public record Options(RunSettings settings, List<Mount> userMounts, boolean noHome, boolean hostAuth,
-                          boolean writableTmpfs, boolean pid, Rootfs.Format format) {}
+                          boolean writableTmpfs, boolean pid, Rootfs.Format format, Path containerRoot) {
+
+        /** The root itself is writable: a persistent container (its tree belongs to the user). */
+        boolean writableRoot() {
+            return containerRoot != null;
+        }
+    }
 
     /** Everything up to the exec; returns only by throwing. */
     public static void run(Store store, Digest manifest, ImageConfig config, Options o, Policy policy,
                            RunRequest request, Map<String, String> env, Identity id) {
+        launch(store, manifest, config, o, policy, request, env, id, false);
+    }
+
+    /**
+     * As {@link #run}, but as a child process, waiting for it and returning its exit status (skiff run --rm on a
+     * persistent container, which must be removed afterwards). Interrupt and termination reach the payload
+     * directly (same process group); this JVM ignores nothing and simply waits.
+     */
+    public static int runAndWait(Store store, Digest manifest, ImageConfig config, Options o, Policy policy,
+                                 RunRequest request, Map<String, String> env, Identity id) {
+        return launch(store, manifest, config, o, policy, request, env, id, true);
+    }
+
+    private static int launch(Store store, Digest manifest, ImageConfig config, Options o, Policy policy,
+                              RunRequest request, Map<String, String> env, Identity id, boolean wait) {
         RunSettings s = o.settings();
         Path runtime = RuntimeDir.resolve(env, id.uid());
         Path unshare = HostTools.unshare(runtime, s.fakeroot());
         long pid = ProcessHandle.current().pid();
-        Path root = switch (o.format()) {
+        Path root = o.containerRoot() != null ? o.containerRoot() : switch (o.format()) {
             case SQUASHFS -> SharedMount.acquire(runtime, Rootfs.ensure(store, manifest, Rootfs.Format.SQUASHFS),
                     manifest.hex(), pid, env);
             case DIR -> Rootfs.ensure(store, manifest, Rootfs.Format.DIR);
@@ -74,7 +96,9 @@ public final class Engine {
             List<String> argv = unshareArgv(unshare, s.fakeroot(), o.pid(), planFile);
             System.out.flush();
             System.err.flush();
+            if (wait) return waitFor(argv, stage2Env(env));
             Exec.execve(unshare.toString(), argv, stage2Env(env));
+            throw new SkiffException(ExitCode.LAUNCH, "execve returned");
         } catch (IOException e) {
             cleanup(runDir);
             throw new SkiffException(ExitCode.LAUNCH, "cannot prepare the container: " + e.getMessage());
@@ -84,6 +108,20 @@ public final class Engine {
         } catch (RuntimeException e) {
             cleanup(runDir);
             throw e;
+        }
+    }
+
+    private static int waitFor(List<String> argv, List<String> env) throws IOException {
+        ProcessBuilder pb = new ProcessBuilder(argv).inheritIO();
+        pb.environment().clear();
+        for (String e : env) pb.environment().put(e.substring(0, e.indexOf('=')), e.substring(e.indexOf('=') + 1));
+        Process p = pb.start();
+        while (true) {
+            try {
+                return p.waitFor();
+            } catch (InterruptedException e) {
+                // keep waiting: the payload decides when it ends
+            }
         }
     }
 
@@ -139,7 +177,8 @@ public final class Engine {
      * before anything is mounted; other missing mount points are created by stage 2 (see Underlay).
      */
     static LaunchPlan plan(Spec spec, Path root, Path runDir, Options o, String cwd) throws IOException {
-        boolean overlay = o.writableTmpfs();
+        boolean overlay = o.writableTmpfs() && !o.writableRoot();
+        boolean creatable = o.writableTmpfs() || o.writableRoot();
         List<LaunchPlan.PlanMount> mounts = new ArrayList<>();
         for (Mount m : spec.mounts()) {
             boolean user = o.userMounts().contains(m);
@@ -147,7 +186,7 @@ public final class Engine {
             if (dst == null || !dst.startsWith("/"))
                 throw new SkiffException(ExitCode.USAGE, "mount destination " + dst + " must be an absolute path");
             boolean exists = Files.exists(RootPath.resolve(root, dst), LinkOption.NOFOLLOW_LINKS);
-            if (!exists && !o.writableTmpfs()) {
+            if (!exists && !creatable) {
                 if (user) throw new SkiffException(ExitCode.LAUNCH, "-v " + m.source() + ":" + dst + ": " + dst
                         + " does not exist in the image, which is read-only: use an existing directory, or add"
                         + " --writable-tmpfs to create it on a temporary overlay");
@@ -167,7 +206,7 @@ public final class Engine {
                     !opt.contains("bind") || opt.contains("rbind"), opt.contains("nosuid"), opt.contains("nodev"),
                     opt.contains("noexec"), file, user));
         }
-        return new LaunchPlan(root.toString(), overlay, o.writableTmpfs(), runDir.toString(), o.pid(), mounts,
+        return new LaunchPlan(root.toString(), overlay, creatable, runDir.toString(), o.pid(), mounts,
                 spec.process().args(), spec.process().env(), cwd);
     }
 

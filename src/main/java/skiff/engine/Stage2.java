@@ -144,7 +144,8 @@ public final class Stage2 {
             Mounts.umount(scratch.toString(), Mounts.MNT_DETACH);
         } else {
             Mounts.mount(root, root, null, MS_BIND | MS_REC, null);
-            Mounts.restrict(root, MS_RDONLY | MS_NOSUID | MS_NODEV);
+            // writable without an overlay: a persistent container's own tree
+            Mounts.restrict(root, (plan.writable() ? 0 : MS_RDONLY) | MS_NOSUID | MS_NODEV);
         }
         Underlay underlay = new Underlay(Path.of(plan.runDir()));
         for (LaunchPlan.PlanMount m : plan.mounts()) mountOne(plan, rootPath, m, underlay);

@@ -250,6 +250,16 @@ class RunIT {
     }
 
     @Test
+    void persistentContainersAreWritableAndRemovedWithRm() {
+        fx.skiff("create", "--name", "keep", "bb").run().ok();
+        run("run", "keep", "sh", "-c", "echo kept > /f").ok();
+        assertEquals("kept\n", run("run", "keep", "cat", "/f").ok().out());
+        assertEquals("1500\n", run("run", "keep", "id", "-u").ok().out());
+        assertEquals(3, run("run", "--rm", "keep", "sh", "-c", "exit 3").exit());
+        assertFalse(run("ps", "-q").ok().out().contains("keep"), "--rm removes the container after the run");
+    }
+
+    @Test
     void directoryRootfs() {
         assertEquals("1500\n", run("run", "--rootfs-format", "dir", "bb", "id", "-u").ok().out());
     }
