@@ -12,7 +12,7 @@ final class Stage2Command {
     static List<String> java() {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> a = new ArrayList<>(List.of(java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                "-XX:-UsePerfData", "-Xshare:auto", "-Xss1m", "--enable-native-access=ALL-UNNAMED"));
+                "-XX:-UsePerfData", "-Xss1m", "--enable-native-access=ALL-UNNAMED"));
         Path aot = Path.of(jar()).resolveSibling("skiff-stage2.aot");
         if (Files.isRegularFile(aot)) a.addAll(List.of("-XX:AOTCache=" + aot, "-Xlog:aot=off", "-Xlog:cds=off"));
         return a;
