@@ -7,6 +7,9 @@ import skiff.image.ImageConfig;
 import skiff.policy.Policy;
 import skiff.policy.RunRequest;
 import skiff.rootfs.Rootfs;
+import skiff.policy.device.DeviceEdits;
+import skiff.spec.Hooks;
+import skiff.spec.Linux;
 import skiff.spec.Mount;
 import skiff.spec.RunSettings;
 import skiff.spec.Spec;
@@ -85,6 +88,7 @@ public final class Engine {
             ImageConfig.Config cfg = config == null ? null : config.config();
             Spec spec = SpecBuilder.build(cfg, s, root.toString(), standard, o.pid());
             spec = policy.apply(spec, request);
+            warnAboutHooks(spec.hooks());
             String cwd = spec.process().cwd();
             if (s.workdir() == null) {
                 String visible = SpecBuilder.visibleCwd(spec.mounts(), System.getProperty("user.dir"));
@@ -108,6 +112,21 @@ public final class Engine {
         } catch (RuntimeException e) {
             cleanup(runDir);
             throw e;
+        }
+    }
+
+    /**
+     * OCI hooks (site modules, CDI specs) need a runtime that stays to run them at their lifecycle points; this
+     * engine execs away and does not run them yet. Say so rather than drop them silently.
+     */
+    private static void warnAboutHooks(Hooks h) {
+        if (h == null) return;
+        int n = 0;
+        for (List<Hooks.Hook> l : java.util.Arrays.asList(h.prestart(), h.createRuntime(), h.createContainer(),
+                h.startContainer(), h.poststart(), h.poststop())) n += l == null ? 0 : l.size();
+        if (n > 0) {
+            System.err.println("skiff: warning: " + n + " OCI hook(s) asked for by site policy or CDI are not run by this engine");
+            System.err.flush();
         }
     }
 
@@ -205,6 +224,16 @@ public final class Engine {
             mounts.add(new LaunchPlan.PlanMount(kind, m.source(), dst, opt.contains("ro"),
                     !opt.contains("bind") || opt.contains("rbind"), opt.contains("nosuid"), opt.contains("nodev"),
                     opt.contains("noexec"), file, user));
+        }
+        // Device nodes cannot be created in a user namespace: the host's node is bound (policy says which).
+        if (spec.linux() != null) {
+            for (Linux.LinuxDevice dev : spec.linux().devices()) {
+                DeviceEdits.Source src = DeviceEdits.source(spec, dev);
+                if (!Files.exists(src.hostPath()))
+                    throw new SkiffException(ExitCode.LAUNCH, "device " + src.hostPath() + " does not exist on this host");
+                mounts.add(new LaunchPlan.PlanMount("bind", src.hostPath().toString(), dev.path(), !src.writable(), false,
+                        true, false, false, true, false));
+            }
         }
         return new LaunchPlan(root.toString(), overlay, creatable, runDir.toString(), o.pid(), mounts,
                 spec.process().args(), spec.process().env(), cwd);

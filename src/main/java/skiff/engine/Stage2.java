@@ -213,7 +213,7 @@ public final class Stage2 {
         try {
             PivotRoot.chdir(cwd);
         } catch (SysException e) {
-            if (plan.overlay() && plan.writable() && e.errno() == Errno.ENOENT) {
+            if (plan.writable() && e.errno() == Errno.ENOENT) {
                 Files.createDirectories(Path.of(cwd));
                 try {
                     PivotRoot.chdir(cwd);
