@@ -56,11 +56,11 @@ final class Underlay {
                 } else if (Files.isDirectory(e, LinkOption.NOFOLLOW_LINKS)) {
                     Files.createDirectory(copy);
                     Mounts.mount(e.toString(), copy.toString(), null, Mounts.MS_BIND | Mounts.MS_REC, null);
-                } else if (Files.isRegularFile(e, LinkOption.NOFOLLOW_LINKS)) {
+                } else {
+                    // regular files, and device nodes, sockets, fifos (e.g. under /dev): a bind onto an empty file
                     Files.createFile(copy);
                     Mounts.mount(e.toString(), copy.toString(), null, Mounts.MS_BIND, null);
                 }
-                // sockets, fifos and device nodes in an image directory are not mirrored
             }
         }
         Path rel = dir.relativize(target);

@@ -260,6 +260,13 @@ class RunIT {
     }
 
     @Test
+    void policyDevicesAreBoundFromTheHost() {
+        Cmd.Result r = run("run", "--device", "/dev/null:/dev/skiff-null", "bb", "sh", "-c",
+                "test -c /dev/skiff-null && echo char; echo x > /dev/null && echo devnull-ok");
+        assertEquals("char\ndevnull-ok\n", r.ok().out());
+    }
+
+    @Test
     void directoryRootfs() {
         assertEquals("1500\n", run("run", "--rootfs-format", "dir", "bb", "id", "-u").ok().out());
     }
