@@ -72,7 +72,7 @@ final class Underlay {
         sealed.add(dir.toString());
     }
 
-    /** Makes every underlay read-only (their bound entries keep the flags of the image's mount). */
+    /** Makes every underlay read-only; the entries bound into it keep the flags of their own mounts. */
     void seal() throws SysException {
         for (String d : sealed) Mounts.restrict(d, Mounts.MS_RDONLY | Mounts.MS_NOSUID | Mounts.MS_NODEV);
     }
