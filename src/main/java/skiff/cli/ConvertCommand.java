@@ -74,9 +74,9 @@ public final class ConvertCommand implements Callable<Integer> {
         if (image.startsWith("sha256:") || image.startsWith("sha512:")) {
             Digest dg = Digest.parse(image);
             if (!store.hasBlob(dg)) throw notFound(image);
-            d = Descriptor.of(MediaTypes.OCI_MANIFEST, dg, 0);
-            var fromIndex = store.index().stream().filter(x -> x.digest().equals(dg)).findFirst();
-            if (fromIndex.isPresent()) d = fromIndex.get();
+            // The blob says what it is: an index lists "manifests".
+            boolean isIndex = skiff.util.Json.MAPPER.readTree(store.readMetadataBlob(dg)).has("manifests");
+            d = Descriptor.of(isIndex ? MediaTypes.OCI_INDEX : MediaTypes.OCI_MANIFEST, dg, 0);
         } else {
             String name = Reference.parse(image).toString();
             d = store.resolve(name).orElseThrow(() -> notFound(image));

@@ -47,6 +47,7 @@ public final class Flattener {
     private final List<LayerSource> layers;
     private final Limits limits;
     private final Consumer<String> warnings;
+    private final int threads;
 
     private final Dir root = new Dir(IMPLICIT_DIR, -1);
     private long nodes;
@@ -57,9 +58,15 @@ public final class Flattener {
     public record Stats(long directories, long files, long bytes, long symlinks, long specials, long hardlinks) {}
 
     public Flattener(List<LayerSource> layers, Limits limits, Consumer<String> warnings) {
+        this(layers, limits, warnings, Runtime.getRuntime().availableProcessors());
+    }
+
+    /** {@code threads}: how many layers pass 1 may decompress at once (their headers are still applied in order). */
+    public Flattener(List<LayerSource> layers, Limits limits, Consumer<String> warnings, int threads) {
         this.layers = List.copyOf(layers);
         this.limits = limits;
         this.warnings = warnings;
+        this.threads = Math.max(1, threads);
     }
 
     /** Flattens {@code layers} (lowest first) into {@code sink} and calls {@link TreeSink#finish()}. */
@@ -67,9 +74,24 @@ public final class Flattener {
         return new Flattener(layers, limits, warnings).run(sink);
     }
 
+    public static Stats flatten(List<LayerSource> layers, TreeSink sink, Limits limits, Consumer<String> warnings, int threads) throws IOException {
+        return new Flattener(layers, limits, warnings, threads).run(sink);
+    }
+
     public Stats run(TreeSink sink) throws IOException {
         LayerStreams.Budget budget = new LayerStreams.Budget(limits);
-        for (int i = 0; i < layers.size(); i++) readHeaders(i, budget);
+        try {
+            if (threads == 1 || layers.size() <= 1) {
+                for (int i = 0; i < layers.size(); i++) readHeaders(i, budget);
+            } else {
+                readHeadersInParallel(budget);
+            }
+        } catch (OutOfMemoryError e) {
+            // The tree is nearly all this heap holds; dropping it makes room to report the problem.
+            root.children.clear();
+            throw new SkiffException(ExitCode.STORAGE, "not enough memory for the file tree of this image (" + nodes
+                    + " entries so far): give Java more heap, e.g. JAVA_TOOL_OPTIONS=-Xmx8g, or lower [convert] max-entries", e);
+        }
         if (unknownTypes > 0)
             warnings.accept("skipped " + unknownTypes + " tar entries of types an image cannot use (volume labels, multi-volume parts)");
         if (droppedXattrs > 0)
@@ -155,6 +177,76 @@ public final class Flattener {
         try (InputStream in = LayerStreams.open(src, budget); TarArchiveInputStream tar = tar(in)) {
             long index = 0;
             for (TarArchiveEntry e; (e = nextEntry(tar, src)) != null; index++) apply(layer, index, e);
+        }
+    }
+
+    private static final int BATCH = 512;
+    private static final Object END = new Object();
+
+    /**
+     * Pass 1 with the layers decompressed concurrently: one reader per layer (at most {@code threads} at
+     * a time, started in layer order) hands batches of headers through a small bounded queue, and this
+     * thread applies them strictly in layer order. Memory stays bounded (readers ahead block on their
+     * queues), and the first error, of a reader or of the tree, stops everything.
+     */
+    private void readHeadersInParallel(LayerStreams.Budget budget) throws IOException {
+        int n = layers.size();
+        java.util.concurrent.atomic.AtomicBoolean cancelled = new java.util.concurrent.atomic.AtomicBoolean();
+        List<java.util.concurrent.BlockingQueue<Object>> queues = new ArrayList<>();
+        for (int i = 0; i < n; i++) queues.add(new java.util.concurrent.ArrayBlockingQueue<>(16));
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(Math.min(threads, n),
+                Thread.ofPlatform().daemon().name("skiff-layer-", 0).factory());
+        try {
+            // FIFO submission: the earliest unfinished layer always has a running reader, so no deadlock.
+            for (int i = 0; i < n; i++) {
+                int layer = i;
+                pool.execute(() -> readLayer(layer, queues.get(layer), budget, cancelled));
+            }
+            for (int layer = 0; layer < n; layer++) {
+                long index = 0;
+                for (Object o; (o = queues.get(layer).take()) != END; ) {
+                    if (o instanceof RuntimeException e) throw e;
+                    if (o instanceof IOException e) throw e;
+                    if (o instanceof Error e) throw e;
+                    @SuppressWarnings("unchecked") List<TarArchiveEntry> batch = (List<TarArchiveEntry>) o;
+                    for (TarArchiveEntry e : batch) apply(layer, index++, e);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while reading layers");
+        } finally {
+            cancelled.set(true);
+            pool.shutdownNow();
+        }
+    }
+
+    private void readLayer(int layer, java.util.concurrent.BlockingQueue<Object> q, LayerStreams.Budget budget,
+                           java.util.concurrent.atomic.AtomicBoolean cancelled) {
+        LayerSource src = layers.get(layer);
+        try {
+            if (cancelled.get()) return;
+            try (InputStream in = LayerStreams.open(src, budget); TarArchiveInputStream tar = tar(in)) {
+                List<TarArchiveEntry> batch = new ArrayList<>(BATCH);
+                for (TarArchiveEntry e; (e = nextEntry(tar, src)) != null; ) {
+                    if (cancelled.get()) return;
+                    batch.add(e);
+                    if (batch.size() == BATCH) {
+                        q.put(batch);
+                        batch = new ArrayList<>(BATCH);
+                    }
+                }
+                if (!batch.isEmpty()) q.put(batch);
+            }
+            q.put(END);
+        } catch (InterruptedException e) {
+            // cancelled: the applying thread has stopped already
+        } catch (Throwable t) {
+            try {
+                q.put(t);
+            } catch (InterruptedException ignored) {
+                // cancelled
+            }
         }
     }
 

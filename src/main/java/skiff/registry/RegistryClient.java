@@ -14,7 +14,6 @@ import java.io.InputStream;
 import java.net.ConnectException;
 import java.net.URI;
 import java.net.URLEncoder;
-import java.net.http.HttpTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -66,8 +65,7 @@ public final class RegistryClient implements AutoCloseable {
     private final Credentials credentials;
     private final Credentials.UserPass forced;
     private final RetryPolicy retry;
-    private final Transport small = new Transport.Jdk();
-    private final Transport bulk = new Transport.UrlConnection();
+    private final Transport http;
     private final Map<String, Challenge> challenges = new ConcurrentHashMap<>();
     private final Map<String, Token> tokens = new ConcurrentHashMap<>();
     private volatile int preferred;
@@ -90,6 +88,7 @@ public final class RegistryClient implements AutoCloseable {
         this.credentials = credentials;
         this.forced = forced;
         this.retry = retry;
+        this.http = new Transport.UrlConnection(System.getenv());
     }
 
     public static RegistryClient forPull(String domain, RegistryConfig config, Credentials credentials) {
@@ -102,8 +101,7 @@ public final class RegistryClient implements AutoCloseable {
 
     @Override
     public void close() {
-        small.close();
-        bulk.close();
+        http.close();
     }
 
     // ---------------------------------------------------------------- operations
@@ -114,27 +112,25 @@ public final class RegistryClient implements AutoCloseable {
      */
     public void verifyLogin() {
         URI base = endpoints.getLast();
-        try (var r = request(base, "GET", "/v2/", Map.of(), null, false)) {
+        try (var r = request(base, "GET", "/v2/", Map.of(), null)) {
             if (r.status() == 200) return;
             throw httpError(base, r, "checking the login");
         }
     }
 
-    /** HEAD of a manifest: its digest if the registry says it, empty if it does not or the HEAD failed. */
+    /**
+     * HEAD of a manifest: its digest if the registry says it, empty if it answered without one or with an
+     * error status (the GET that follows reports that). Unreachable registries and denials throw.
+     */
     public Optional<Digest> headManifest(String repo, String reference) {
         String path = "/v2/" + repo + "/manifests/" + reference;
-        try {
-            return onEndpoints(base -> {
-                try (var r = request(base, "HEAD", path, Map.of("Accept", MANIFEST_ACCEPT), scope(repo), false)) {
-                    if (r.status() == 404) throw notFound(repo, reference, null);
-                    if (r.status() != 200) return Optional.<Digest>empty();
-                    return r.header("Docker-Content-Digest").map(RegistryClient::parseDigestHeader);
-                }
-            });
-        } catch (SkiffException e) {
-            if (e.exitCode() == ExitCode.IMAGE) throw e;
-            return Optional.empty();
-        }
+        return onEndpoints(base -> {
+            try (var r = request(base, "HEAD", path, Map.of("Accept", MANIFEST_ACCEPT), scope(repo))) {
+                if (r.status() == 404) throw notFound(repo, reference, null);
+                if (r.status() != 200) return Optional.<Digest>empty();
+                return r.header("Docker-Content-Digest").map(RegistryClient::parseDigestHeader);
+            }
+        });
     }
 
     /** GET a manifest or index by tag or digest, bounded in size and verified against its digest. */
@@ -142,7 +138,7 @@ public final class RegistryClient implements AutoCloseable {
         String path = "/v2/" + repo + "/manifests/" + reference;
         Digest wanted = reference.contains(":") ? Digest.parse(reference) : null;
         return onEndpoints(base -> {
-            try (var r = request(base, "GET", path, Map.of("Accept", MANIFEST_ACCEPT), scope(repo), false)) {
+            try (var r = request(base, "GET", path, Map.of("Accept", MANIFEST_ACCEPT), scope(repo))) {
                 int s = r.status();
                 if (s == 404) throw notFound(repo, reference, r);
                 if (s != 200) throw httpError(base, r, "fetching the manifest of " + repo + ":" + reference);
@@ -198,7 +194,7 @@ public final class RegistryClient implements AutoCloseable {
                 Map<String, String> h = from > 0 ? Map.of("Range", "bytes=" + from + "-") : Map.of();
                 try {
                     onEndpoints(base -> {
-                        try (var r = request(base, "GET", path, h, scope(repo), true)) {
+                        try (var r = request(base, "GET", path, h, scope(repo))) {
                             int s = r.status();
                             if (s == 404) throw new SkiffException(ExitCode.REGISTRY, "registry " + base + " does not have blob "
                                     + d.digest() + " of " + repo + " that the manifest lists (the image is broken there)");
@@ -345,14 +341,14 @@ public final class RegistryClient implements AutoCloseable {
      * caller closes the body. Statuses other than those are returned for the caller to judge.
      */
     private Transport.Response request(URI base, String method, String path, Map<String, String> headers,
-                                       String scope, boolean blobBody) {
+                                       String scope) {
         // A mirror gets one try: falling back to the next endpoint beats waiting on a sick mirror.
         int attempts = isMirror(base) ? 1 : retry.attempts();
         Exception last = null;
         for (int attempt = 0; attempt < attempts; attempt++) {
             Duration wait = retry.backoff(attempt);
             try {
-                Transport.Response resp = authenticated(base, method, path, headers, scope, blobBody);
+                Transport.Response resp = authenticated(base, method, path, headers, scope);
                 int s = resp.status();
                 if (s < 500 && s != 429) return resp;
                 Optional<Duration> ra = retryAfter(resp);
@@ -367,14 +363,14 @@ public final class RegistryClient implements AutoCloseable {
             sleep(wait);
         }
         throw new SkiffException(ExitCode.REGISTRY, "cannot reach registry " + base + " (" + describe(last) + ", "
-                + attempts + (attempts == 1 ? " attempt" : " attempts") + "): check the network, the registry address, or a proxy; "
-                + "plain-HTTP registries need 'insecure = true' in config.toml", last);
+                + attempts + (attempts == 1 ? " attempt" : " attempts") + "): check the network, the registry address, or a proxy"
+                + ("https".equals(base.getScheme()) ? "; a plain-HTTP registry needs 'insecure = true' in config.toml" : ""), last);
     }
 
     private static String describe(Exception e) {
         if (e == null) return "no answer";
         if (e instanceof ConnectException) return "connection refused";
-        if (e instanceof HttpTimeoutException) return "timed out";
+        if (e instanceof java.net.SocketTimeoutException) return "timed out";
         String m = e.getMessage();
         return e.getClass().getSimpleName() + (m != null ? ": " + m : "");
     }
@@ -398,10 +394,10 @@ public final class RegistryClient implements AutoCloseable {
 
     /** Sends with cached authorisation; on 401 answers the challenge once and resends. */
     private Transport.Response authenticated(URI base, String method, String path, Map<String, String> headers,
-                                             String scope, boolean blobBody) throws IOException {
+                                             String scope) throws IOException {
         String authority = base.getRawAuthority();
         String auth = cachedAuthorization(base, scope);
-        Transport.Response resp = send(base, method, path, headers, auth, blobBody);
+        Transport.Response resp = send(base, method, path, headers, auth);
         if (resp.status() != 401) return resp;
         Challenge ch = Challenge.pick(resp.all("WWW-Authenticate"));
         String body = errorBody(resp);
@@ -415,7 +411,7 @@ public final class RegistryClient implements AutoCloseable {
         String fresh = authorization(base, ch, scope, up, true);
         if (fresh == null) throw new SkiffException(ExitCode.REGISTRY, "registry " + base + " requires authentication: run 'skiff login "
                 + loginName(base) + "' (or docker login) and pull again");
-        resp = send(base, method, path, headers, fresh, blobBody);
+        resp = send(base, method, path, headers, fresh);
         if (resp.status() == 401) throw denied(base, up, errorBody(resp), scope);
         return resp;
     }
@@ -482,7 +478,7 @@ public final class RegistryClient implements AutoCloseable {
             if (attempt > 0) sleep(retry.backoff(attempt - 1));
             Transport.Response resp;
             try {
-                resp = small.send("GET", u, up != null ? Map.of("Authorization", up.basic()) : Map.of(), Duration.ofSeconds(60));
+                resp = http.send("GET", u, up != null ? Map.of("Authorization", up.basic()) : Map.of(), Duration.ofSeconds(60));
             } catch (IOException e) {
                 last = e;
                 continue;
@@ -526,14 +522,13 @@ public final class RegistryClient implements AutoCloseable {
     }
 
     /** Sends one request and follows redirects itself, dropping credentials when the host changes. */
-    private Transport.Response send(URI base, String method, String path, Map<String, String> headers, String auth,
-                                    boolean blobBody) throws IOException {
+    private Transport.Response send(URI base, String method, String path, Map<String, String> headers, String auth) throws IOException {
         URI u = URI.create(base.toString() + path);
         String a = auth;
         for (int hop = 0; ; hop++) {
             Map<String, String> h = new java.util.HashMap<>(headers);
             if (a != null) h.put("Authorization", a);
-            Transport.Response resp = (blobBody ? bulk : small).send(method, u, h, Duration.ofSeconds(120));
+            Transport.Response resp = http.send(method, u, h, Duration.ofSeconds(120));
             int s = resp.status();
             if (s != 301 && s != 302 && s != 303 && s != 307 && s != 308) return resp;
             Optional<String> loc = resp.header("Location");

@@ -25,7 +25,7 @@ import java.util.Set;
  * format = "squashfs"      # "squashfs" | "dir" | "none": what 'skiff pull' converts to right away
  * compression = "zstd"     # SquashFS compression: "gzip" | "zstd" | "none"
  * level = 3                # gzip 1-9, zstd 1-22; default: the compressor's own
- * threads = 8              # SquashFS compression workers; default: all CPUs
+ * threads = 8              # SquashFS compression workers and layers read at once; default: all CPUs
  * max-entries = 10000000   # limits against hostile layers (see README)
  * max-bytes = 274877906944
  * max-ratio = 1000

@@ -67,15 +67,25 @@ public final class Rootfs {
     public static Path ensure(Store store, Digest manifest, Format format, ConvertSettings settings, Consumer<String> warnings) {
         Path target = path(store, manifest, format);
         if (present(target, format)) return target;
-        try (Locks.Held lock = Locks.exclusive(store.lockFile("convert-" + manifest.hex()))) {
-            if (present(target, format)) return target; // converted while we waited
-            removeLeftovers(store, manifest);
-            Files.createDirectories(target.getParent());
-            write(store, manifest, format, settings, warnings, target, store.tmpDir(), "convert-" + manifest.hex() + "-");
-            return target;
-        } catch (IOException e) {
-            throw failed(manifest, format, e);
+        Path lockFile = store.lockFile("convert-" + manifest.hex());
+        // File locks exclude other processes only; threads of this one queue on the monitor first.
+        synchronized (monitor(lockFile)) {
+            try (Locks.Held lock = Locks.exclusive(lockFile)) {
+                if (present(target, format)) return target; // converted while we waited
+                removeLeftovers(store, manifest);
+                Files.createDirectories(target.getParent());
+                write(store, manifest, format, settings, warnings, target, store.tmpDir(), "convert-" + manifest.hex() + "-");
+                return target;
+            } catch (IOException e) {
+                throw failed(manifest, format, e);
+            }
         }
+    }
+
+    private static final java.util.concurrent.ConcurrentHashMap<Path, Object> MONITORS = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private static Object monitor(Path lockFile) {
+        return MONITORS.computeIfAbsent(lockFile.toAbsolutePath().normalize(), k -> new Object());
     }
 
     /**
@@ -123,19 +133,22 @@ public final class Rootfs {
      */
     public static boolean removeCached(Store store, Digest manifest) {
         boolean any = false;
-        try (Locks.Held lock = Locks.exclusive(store.lockFile("convert-" + manifest.hex()))) {
-            removeLeftovers(store, manifest);
-            Path sqfs = path(store, manifest, Format.SQUASHFS);
-            any |= Files.deleteIfExists(sqfs);
-            Path dir = path(store, manifest, Format.DIR);
-            if (Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
-                Path doomed = store.tmpDir().resolve("convert-" + manifest.hex() + "-removed");
-                Files.move(dir, doomed, StandardCopyOption.ATOMIC_MOVE);
-                deleteTree(doomed);
-                any = true;
+        Path lockFile = store.lockFile("convert-" + manifest.hex());
+        synchronized (monitor(lockFile)) {
+            try (Locks.Held lock = Locks.exclusive(lockFile)) {
+                removeLeftovers(store, manifest);
+                Path sqfs = path(store, manifest, Format.SQUASHFS);
+                any |= Files.deleteIfExists(sqfs);
+                Path dir = path(store, manifest, Format.DIR);
+                if (Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+                    Path doomed = store.tmpDir().resolve("convert-" + manifest.hex() + "-removed");
+                    Files.move(dir, doomed, StandardCopyOption.ATOMIC_MOVE);
+                    deleteTree(doomed);
+                    any = true;
+                }
+            } catch (IOException e) {
+                throw new SkiffException(ExitCode.STORAGE, "cannot remove the converted root filesystems of " + manifest + ": " + e.getMessage());
             }
-        } catch (IOException e) {
-            throw new SkiffException(ExitCode.STORAGE, "cannot remove the converted root filesystems of " + manifest + ": " + e.getMessage());
         }
         return any;
     }
@@ -148,24 +161,31 @@ public final class Rootfs {
 
     private static void write(Store store, Digest manifest, Format format, ConvertSettings settings, Consumer<String> warnings,
                               Path output, Path tmpParent, String tmpPrefix) throws IOException {
-        ImageManifest m;
+        if (!store.hasBlob(manifest))
+            throw new SkiffException(ExitCode.IMAGE, "image " + manifest + " is not in the store " + store.layout() + " (pull it first)");
+        ImageManifest m = null;
         try {
             m = store.manifest(manifest);
         } catch (SkiffException e) {
-            throw new SkiffException(ExitCode.IMAGE, "image " + manifest + " is not in the store " + store.layout() + " (pull it first)", e);
+            throw e; // corrupt blob: its own message says what to do
+        } catch (IOException | RuntimeException e) {
+            // not JSON of a manifest's shape: m stays null
         }
+        if (m == null || m.config() == null || m.config().digest() == null || (m.mediaType() != null && !skiff.image.MediaTypes.isManifest(m.mediaType())))
+            throw new SkiffException(ExitCode.IMAGE, manifest + " is not an image manifest (an index, a config or another"
+                    + " artifact): name the image, or the manifest of one platform");
         List<LayerSource> layers = m.layers().stream().map(d -> LayerSource.of(store, d)).toList();
         Path tmp = null;
         try (AutoCloseable gc = gcShared(store)) {
             if (format == Format.DIR) {
                 tmp = Files.createTempDirectory(tmpParent, tmpPrefix);
-                Flattener.flatten(layers, new DirectorySink(tmp, warnings), settings.limits(), warnings);
+                Flattener.flatten(layers, new DirectorySink(tmp, warnings), settings.limits(), warnings, settings.threads());
                 Files.move(tmp, output, StandardCopyOption.ATOMIC_MOVE);
             } else {
                 tmp = Files.createTempFile(tmpParent, tmpPrefix, ".sqfs");
                 Files.delete(tmp); // the writer creates its output itself
                 try (SquashfsWriter w = newWriter(tmp, settings, warnings)) {
-                    Flattener.flatten(layers, w, settings.limits(), warnings);
+                    Flattener.flatten(layers, w, settings.limits(), warnings, settings.threads());
                 }
                 try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
                     ch.force(true);

@@ -87,6 +87,35 @@ class ContainersTest {
     }
 
     @Test
+    void leftoversOfKilledCommandsAreSweptButLiveBuildsAreNot() throws Exception {
+        Path cdir = Files.createDirectories(Containers.dir(storage));
+        // A create killed mid-copy: its temporary directory stays, nobody holds its build lock.
+        Path dead = Files.createDirectories(cdir.resolve(".tmp-big-0123456789abcdef/rootfs/ro"));
+        Files.setAttribute(dead, "unix:mode", 0555);
+        Files.createDirectories(storage.resolve("locks"));
+        Files.writeString(storage.resolve("locks/container-build-0123456789abcdef.lock"), "");
+        // An rm killed while deleting.
+        Files.createDirectories(cdir.resolve(".trash-old-abcdefabcdef/rootfs/etc"));
+        // A create in progress (in this JVM, holding its lock while it populates) must survive the sweep.
+        var during = new java.util.concurrent.atomic.AtomicReference<List<String>>();
+        Containers.build(storage, "live", TEMPLATE, rootfs -> {
+            tree("x").populate(rootfs);
+            Containers.sweepLeftovers(storage);
+            try (var s = Files.list(cdir)) {
+                during.set(s.map(p -> p.getFileName().toString()).sorted().toList());
+            }
+        });
+        assertEquals(1, during.get().size(), "only the live build's own directory is left during it: " + during.get());
+        assertTrue(during.get().getFirst().startsWith(".tmp-live-"), during.get().toString());
+        try (var s = Files.list(cdir)) {
+            assertEquals(List.of("live"), s.map(p -> p.getFileName().toString()).toList());
+        }
+        try (var s = Files.list(storage.resolve("locks"))) {
+            assertTrue(s.noneMatch(p -> p.getFileName().toString().startsWith("container-build-")), "build locks are removed");
+        }
+    }
+
+    @Test
     void racingThreadsClaimANameOnce() throws Exception {
         int n = 6;
         ExecutorService pool = Executors.newFixedThreadPool(n);

@@ -25,10 +25,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class FlattenerTest {
     final List<String> warnings = new ArrayList<>();
 
+    /** Flattens with layers read one by one and concurrently: both must emit exactly the same. */
     RecordingSink flatten(LayerSource... layers) throws IOException {
         RecordingSink sink = new RecordingSink();
-        Flattener.flatten(List.of(layers), sink, Limits.defaults(), warnings::add);
+        Flattener.flatten(List.of(layers), sink, Limits.defaults(), warnings::add, 1);
         assertTrue(sink.finished);
+        RecordingSink parallel = new RecordingSink();
+        List<String> w2 = new ArrayList<>();
+        Flattener.flatten(List.of(layers), parallel, Limits.defaults(), w2::add, 4);
+        assertEquals(sink.order, parallel.order);
+        assertEquals(sink.entries, parallel.entries);
+        assertEquals(warnings, w2);
         return sink;
     }
 
@@ -91,6 +98,20 @@ class FlattenerTest {
         assertFalse(sink.entries.containsKey("dir/f"));
         assertEquals("file 644 recreated", sink.entries.get("dir/g"));
         assertTrue(sink.entries.keySet().stream().noneMatch(p -> p.contains(".wh.")), sink.entries.toString());
+    }
+
+    @Test
+    void anImageWithoutLayersIsAnEmptyRoot() throws Exception {
+        var sink = flatten();
+        assertEquals(Map.of("", "dir 755"), sink.entries);
+    }
+
+    @Test
+    void aZeroByteBlobIsAnEmptyLayerAndAGlobalPaxHeaderIsNoFile() throws Exception {
+        var sink = flatten(new LayerSource("zero", Compression.NONE, () -> new java.io.ByteArrayInputStream(new byte[0])),
+                Tars.layer("git-archive-like", new Tars().globalPaxHeader("comment", "0123abcd").file("a/file", "hello").bytes()));
+        assertEquals(Map.of("", "dir 755", "a", "dir 755", "a/file", "file 644 hello"), sink.entries);
+        assertEquals(List.of(), warnings);
     }
 
     @Test

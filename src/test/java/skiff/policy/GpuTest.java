@@ -167,4 +167,12 @@ class GpuTest {
         assertFalse(binds.keySet().stream().anyMatch(k -> k.contains("libcudart") || k.contains("libnvrtc")),
                 "the CUDA toolkit belongs to the image, not the driver: " + binds.keySet());
     }
+
+    @Test
+    void ldconfigIsFoundInSbinEvenOffAUsersPath() {
+        String found = NvidiaDriver.locate("ldconfig", "/nonexistent");
+        assertTrue(found != null && found.matches("/(usr/)?(local/)?sbin/ldconfig"), String.valueOf(found));
+        assertNull(NvidiaDriver.locate("no-such-tool-xyz", "/usr/bin"));
+        assertFalse(LdCache.parse(NvidiaDriver.ldconfig("ldconfig").get()).isEmpty(), "this host's own cache parses");
+    }
 }

@@ -129,4 +129,13 @@ class SiteConfigTest {
         f.policy();
         assertTrue(f.warnings.stream().anyMatch(w -> w.contains("unknown setting 'alow'")), f.warnings.toString());
     }
+
+    @Test
+    void aSiteDirUnderAGroupWritableDirectoryIsNotTrusted() throws Exception {
+        Path open = Fixture.mkdir(tmp.resolve("open"));
+        Fixture f = new Fixture(open).siteToml("[images]\nallow = [\"evil.example/**\"]\n");
+        Files.setPosixFilePermissions(open, PosixFilePermissions.fromString("rwxrwxr-x"));
+        assertEquals(List.of("**"), f.policy().site().images().allow());
+        assertTrue(f.warnings.stream().anyMatch(w -> w.contains("is in " + open) && w.contains("group-writable")), f.warnings.toString());
+    }
 }

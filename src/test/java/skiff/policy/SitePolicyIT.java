@@ -81,6 +81,7 @@ class SitePolicyIT {
                 [modules.extra]
                 description = "an extra variable"
                 env = { set = { EXTRA = "on" } }
+                mounts = [{ source = "%3$s/hello", destination = "/.skiff/extra/hello" }]
                 """.formatted(work, cdi, siteData));
     }
 
@@ -106,8 +107,30 @@ class SitePolicyIT {
     @Test
     void siteMountEnvModuleAndCdiDeviceReachTheContainer() {
         Cmd.Result r = skiff("run", "--module", "extra", "--device", "skiff.test/box=one", IMAGE,
-                "sh", "-c", "cat /site-data/hello /cdi-data/lib.txt; echo \"$SITE_VAR $EXTRA $CDI_ONE\"").ok();
-        assertEquals("from the site\nvendor library\nsite-value on yes\n", r.out());
+                "sh", "-c", "cat /site-data/hello /cdi-data/lib.txt /.skiff/extra/hello; echo \"$SITE_VAR $EXTRA $CDI_ONE\"").ok();
+        assertEquals("from the site\nvendor library\nfrom the site\nsite-value on yes\n", r.out());
+    }
+
+    /** On a GPU node (the integrator's check) the driver must arrive under /.skiff; elsewhere a clear exit 7. */
+    @Test
+    void gpusBringTheDriverInOrFailClearly() {
+        Cmd.Result r = skiff("run", "--gpus", "all", IMAGE, "sh", "-c",
+                "ls /.skiff/nvidia/lib /.skiff/nvidia/bin; echo \"LD=$LD_LIBRARY_PATH\"; test -c /dev/nvidiactl && echo ctl");
+        if (Files.exists(Path.of("/dev/nvidiactl"))) {
+            r.ok();
+            assertTrue(r.out().contains("libcuda.so.1") && r.out().contains("libnvidia-ml.so.1"), r.out());
+            assertTrue(r.out().contains("nvidia-smi"), r.out());
+            assertTrue(r.out().contains("LD=/.skiff/nvidia/lib") && r.out().contains("ctl"), r.out());
+        } else {
+            assertEquals(7, r.exit(), r.toString());
+            assertTrue(r.err().contains("NVIDIA"), r.err());
+        }
+    }
+
+    @Test
+    void devicesOutsideTheSiteListAreRefused() {
+        Cmd.Result r = skiff("run", "--device", "/dev/loop-control", IMAGE, "true");
+        assertEquals(Files.exists(Path.of("/dev/loop-control")) ? 6 : 7, r.exit(), r.toString());
     }
 
     @Test

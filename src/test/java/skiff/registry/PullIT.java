@@ -371,6 +371,19 @@ class PullIT {
     }
 
     @Test
+    void goesThroughTheHttpProxyOfTheEnvironment() throws Exception {
+        // The fault proxy forwards whatever it gets to the registry, so it can play a forward proxy for a
+        // registry name that does not resolve at all.
+        Path cfg = Files.createDirectories(home.resolve(".config/skiff")).resolve("config.toml");
+        Files.writeString(cfg, "[registries.\"registry.invalid:5000\"]\ninsecure = true\n");
+        String name = "registry.invalid:5000/test/other:1";
+        var r = RegistryTestSupport.skiff(storage, home, "pull", name).env("http_proxy", "http://" + proxy.host()).run().ok();
+        assertTrue(r.out().startsWith("Pulled " + name + "@sha256:"), r.out());
+        assertFalse(proxy.seen("GET", "/blobs/").isEmpty());
+        skopeoInspect(storage, name);
+    }
+
+    @Test
     void quietModePrintsOnlyTheDigestAndNoProgress() {
         var r = pull("-q", ref("test/other:1")).ok();
         assertTrue(r.out().strip().matches("sha256:[0-9a-f]{64}"), r.out());

@@ -69,6 +69,16 @@ class ConvertIT {
         assertEquals("root:x:0:\n", Files.readString(p.resolve("etc/group.link")), "the hard link keeps the lower layer's content");
         assertFalse(Files.exists(p.resolve("etc/removed")));
 
+        // SquashFS as the same user: a file of theirs, holding the image's owners.
+        Path sqfs = Path.of(Cmd.skiff(storage, "convert", IMAGE).asTestUser().run().ok().out().strip());
+        assertEquals(1500, (int) Files.getAttribute(sqfs, "unix:uid"));
+        String listing = Cmd.of("unsquashfs", "-lln", sqfs.toString(), "ro/kept").run().ok().out();
+        assertTrue(listing.contains("-rw-r--r-- 0/0"), listing);
+
+        // By manifest digest, as 'skiff images --digests' shows it: the same cached tree.
+        assertEquals(p.toString(), Cmd.skiff(storage, "convert", "--format", "dir", manifest(storage, IMAGE).toString())
+                .asTestUser().run().ok().out().strip());
+
         // Again: reused, same path, quick.
         assertEquals(p.toString(), Cmd.skiff(storage, "convert", "--format", "dir", IMAGE).asTestUser().run().ok().out().strip());
 

@@ -66,6 +66,20 @@ class RootfsTest {
     }
 
     @Test
+    void threadsOfOneProcessShareOneConversion(@TempDir Path tmp) throws Exception {
+        Path storage = tmp.resolve("storage");
+        Digest d = image(tmp, storage);
+        Store store = Store.open(storage);
+        try (var pool = java.util.concurrent.Executors.newFixedThreadPool(4)) {
+            List<java.util.concurrent.Future<Path>> results = new ArrayList<>();
+            for (int i = 0; i < 4; i++)
+                results.add(pool.submit(() -> Rootfs.ensure(store, d, Rootfs.Format.DIR, ConvertSettings.defaults(), w -> {})));
+            for (var r : results) assertEquals(Rootfs.path(store, d, Rootfs.Format.DIR), r.get());
+        }
+        assertEquals("hello\n", Files.readString(Rootfs.path(store, d, Rootfs.Format.DIR).resolve("etc/motd")));
+    }
+
+    @Test
     void aFailedConversionLeavesNothingVisibleAndLeftoversOfAKilledOneAreRemoved(@TempDir Path tmp) throws Exception {
         Path storage = tmp.resolve("storage");
         Digest d = image(tmp, storage);
@@ -123,6 +137,17 @@ class RootfsTest {
         assertEquals(6, e.exitCode().code);
         assertEquals("invalid configuration in " + cfg.resolve("config.toml")
                 + ": [convert] format must be \"squashfs\", \"dir\" or \"none\", not \"tarball\"", e.getMessage());
+    }
+
+    @Test
+    void anIndexOrAConfigIsNotConvertedAsAnImage(@TempDir Path tmp) throws Exception {
+        Path storage = tmp.resolve("storage");
+        Digest d = image(tmp, storage);
+        Store store = Store.open(storage);
+        Digest config = store.manifest(d).config().digest();
+        var e = assertThrows(SkiffException.class, () -> Rootfs.ensure(store, config, Rootfs.Format.DIR, ConvertSettings.defaults(), w -> {}));
+        assertEquals(3, e.exitCode().code, e.getMessage());
+        assertFalse(Files.exists(Rootfs.path(store, config, Rootfs.Format.DIR)));
     }
 
     @Test

@@ -88,7 +88,7 @@ public final class ConfigLoader {
                 w.accept("skiff: warning: cannot list " + dropIns + ": " + e.getMessage());
             }
         }
-        ObjectNode merged = JsonNodeFactory.instance.objectNode();
+        ObjectNode merged = siteFiles.isEmpty() ? null : JsonNodeFactory.instance.objectNode();
         Map<String, String> sources = new HashMap<>();
         List<Path> read = new ArrayList<>();
         for (Path f : siteFiles) {
