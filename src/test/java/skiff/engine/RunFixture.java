@@ -69,9 +69,9 @@ final class RunFixture {
 
     /** Hands the store and runtime directory to the test user (the image trees keep their owners). */
     void handOver() {
-        Cmd.of("chown", "-R", Cmd.TEST_USER + ":", storage.resolve("oci").toString(), storage.resolve("sqfs").toString(),
-                xdg.toString()).run().ok();
-        Cmd.of("chown", Cmd.TEST_USER + ":", storage.toString(), storage.resolve("dir").toString()).run().ok();
+        Cmd.of("find", storage.toString(), "-path", storage.resolve("dir") + "/*", "-prune", "-o", "-exec", "chown",
+                Cmd.TEST_USER + ":", "{}", "+").run().ok();
+        Cmd.of("chown", "-R", Cmd.TEST_USER + ":", xdg.toString()).run().ok();
         Cmd.of("chmod", "700", xdg.toString()).run().ok();
     }
 

@@ -250,6 +250,23 @@ class RunIT {
     }
 
     @Test
+    void persistentContainersAreWritableAndRemovedWithRm() {
+        fx.skiff("create", "--name", "keep", "bb").run().ok();
+        run("run", "keep", "sh", "-c", "echo kept > /f").ok();
+        assertEquals("kept\n", run("run", "keep", "cat", "/f").ok().out());
+        assertEquals("1500\n", run("run", "keep", "id", "-u").ok().out());
+        assertEquals(3, run("run", "--rm", "keep", "sh", "-c", "exit 3").exit());
+        assertFalse(run("ps", "-q").ok().out().contains("keep"), "--rm removes the container after the run");
+    }
+
+    @Test
+    void policyDevicesAreBoundFromTheHost() {
+        Cmd.Result r = run("run", "--device", "/dev/null:/dev/skiff-null", "bb", "sh", "-c",
+                "test -c /dev/skiff-null && echo char; echo x > /dev/null && echo devnull-ok");
+        assertEquals("char\ndevnull-ok\n", r.ok().out());
+    }
+
+    @Test
     void directoryRootfs() {
         assertEquals("1500\n", run("run", "--rootfs-format", "dir", "bb", "id", "-u").ok().out());
     }
