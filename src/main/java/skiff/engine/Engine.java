@@ -104,7 +104,7 @@ public final class Engine {
             System.out.flush();
             System.err.flush();
             if (wait) return waitFor(argv, stage2Env(env));
-            // AOT training (skiff.cli.AotTraining): the very same execve, of a path that cannot exist, so the whole
+            // AOT training (the CLI's AotTraining): the very same execve, of a path that cannot exist, so the whole
             // run path up to and through the downcall is recorded while this JVM stays.
             Exec.execve(Boolean.getBoolean(AOT_TRAINING) ? "/nonexistent/skiff-aot-training" : unshare.toString(), argv,
                     stage2Env(env));
