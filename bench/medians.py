@@ -3,7 +3,7 @@
 
 Each round runs every command once (2 warm-up rounds first), so all see the same neighbours on a shared
 machine; prints the median and min wall time and the median CPU (user+sys of the whole process tree)."""
-# usage: t.py RUNS label1 'cmd1' label2 'cmd2' ...
+import os, resource, statistics, subprocess, sys, time
 runs=int(sys.argv[1]); pairs=list(zip(sys.argv[2::2], sys.argv[3::2]))
 def once(c):
     r0=resource.getrusage(resource.RUSAGE_CHILDREN); s=time.perf_counter()
