@@ -220,7 +220,9 @@ public final class Stage2 {
                         + " does not exist in the image, which is read-only: use an existing directory, or add"
                         + " --writable-tmpfs to create it on a temporary overlay");
             }
-            underlay.create(root, target, m.file());
+            // A device node under a new name (--device A:/dev/B, CDI hostPath): /dev is the host's, rbound; the
+            // mirror keeps every other node (each bound onto the tmpfs) and adds the new mount point.
+            underlay.create(root, target, m.file(), target.startsWith(root.resolve("dev")));
         }
         String t = target.toString();
         switch (m.kind()) {

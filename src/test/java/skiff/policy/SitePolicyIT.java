@@ -210,6 +210,18 @@ class SitePolicyIT {
         assertEquals("00 00 00 00\nothers", r.out().strip().replaceAll("[ \t]+", " ").replaceAll("(?m)^ ", ""));
     }
 
+    /** Run by root, who could write the host's /dev: the new node's mount point must not land there. */
+    @Test
+    void aDeviceUnderANewNameLeavesTheHostsDevAlone() {
+        Path probe = Path.of("/dev/skiff-wiring-probe");
+        Cmd.Result r = Cmd.skiff(storage, "run", "--rootfs-format", "dir", "--device", "/dev/zero:" + probe, IMAGE,
+                "test", "-c", probe.toString()).env("SKIFF_SITE_DIR", site.toString()).run();
+        boolean leaked = Files.exists(probe, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        if (leaked) Cmd.of("rm", "-f", probe.toString()).run();
+        r.ok();
+        assertFalse(leaked, "skiff left " + probe + " on the host");
+    }
+
     /** The image's /data is a link to /etc: binding onto it would cover /etc, which the site keeps. */
     @Test
     void bindDestinationsAreResolvedThroughTheImagesSymlinks() {
