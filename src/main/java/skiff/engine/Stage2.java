@@ -222,7 +222,9 @@ public final class Stage2 {
             }
             // A device node under a new name (--device A:/dev/B, CDI hostPath): /dev is the host's, rbound; the
             // mirror keeps every other node (each bound onto the tmpfs) and adds the new mount point.
-            underlay.create(root, target, m.file(), target.startsWith(root.resolve("dev")));
+            // (Not /dev itself: an image without /dev gets its mount point as any other.)
+            Path dev = root.resolve("dev");
+            underlay.create(root, target, m.file(), target.startsWith(dev) && !target.equals(dev));
         }
         String t = target.toString();
         switch (m.kind()) {

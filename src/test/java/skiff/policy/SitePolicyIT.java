@@ -82,6 +82,11 @@ class SitePolicyIT {
                     {"version": "1.0.0", "hook": {"path": "%s", "args": ["hook.sh", "%s"], "env": ["PATH=/bin:/usr/bin", "MARK=%s"]},
                      "when": {"commands": ["^/bin/echo$"]}, "stages": ["%s"]}
                     """.formatted(hook, stage, hookDir.resolve("out"), stage));
+        Path slow = Files.writeString(hookDir.resolve("slow.sh"), "#!/bin/sh\nexec sleep 30\n");
+        Files.setPosixFilePermissions(slow, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.writeString(hooksD.resolve("30-slow.json"), """
+                {"version": "1.0.0", "hook": {"path": "%s", "env": ["PATH=/bin:/usr/bin"], "timeout": 1}, "when": {"commands": ["^/bin/env$"]}, "stages": ["createContainer"]}
+                """.formatted(slow));
         Files.writeString(hooksD.resolve("20-fail.json"), """
                 {"version": "1.0.0", "hook": {"path": "%s", "timeout": 5}, "when": {"commands": ["^/bin/pwd$"]}, "stages": ["createRuntime"]}
                 """.formatted(failing));
@@ -271,5 +276,11 @@ class SitePolicyIT {
         assertEquals(125, r.exit(), r.toString());
         assertTrue(r.err().contains("createRuntime hook " + hookDir.resolve("fail.sh")) && r.err().contains("no licence left"), r.err());
         assertEquals("", r.out());
+
+        long t0 = System.nanoTime();
+        Cmd.Result slow = skiff("run", IMAGE, "/bin/env");
+        assertEquals(125, slow.exit(), slow.toString());
+        assertTrue(slow.err().contains("createContainer hook " + hookDir.resolve("slow.sh") + " timed out after 1s"), slow.err());
+        assertTrue(System.nanoTime() - t0 < 20_000_000_000L, "the hook was not killed in time");
     }
 }
