@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Records an AOT cache (JEP 483/514) for bin/skiff from a short training run: class loading and linking
-# of picocli, Jackson and skiff's own classes then come from the cache at every start.
+# Records an AOT cache (JEP 483/514) for bin/skiff from one training run, skiff.cli.AotTraining, which
+# goes through the common commands (--version, help, images, inspect, tag, save, load, rmi, prune, error
+# paths) in one JVM against a throw-away store: the classes they load and link then come from the cache
+# at every start. bin/skiff ignores the cache once the jar is newer, so re-run this after every build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rm -f target/skiff.aot
-train=$(mktemp -d)
-SKIFF_STORAGE=$train SKIFF_AOT_TRAIN=1 JAVA_TOOL_OPTIONS="-XX:AOTCacheOutput=target/skiff.aot -Xlog:aot=off -Xlog:cds=off" \
-  bin/skiff images >/dev/null 2>&1 || true
-rm -rf "$train"
-[ -f target/skiff.aot ] || echo "ci/aot.sh: no AOT cache written; skiff still works, it just starts slower" >&2
+aot=$PWD/target/skiff.aot
+rm -f "$aot" "$aot.tmp" "$aot.tmp.config"
+# The cache is written beside the final name and renamed, so a concurrent bin/skiff never maps half a file.
+SKIFF_AOT_TRAIN=1 JAVA_TOOL_OPTIONS="-XX:AOTCacheOutput=$aot.tmp -Xlog:aot=off -Xlog:cds=off" \
+  bin/skiff >/dev/null 2>&1 || true
+if [ -f "$aot.tmp" ]; then
+  mv -f "$aot.tmp" "$aot"
+else
+  echo "ci/aot.sh: no AOT cache written; skiff still works, it just starts slower" >&2
+fi

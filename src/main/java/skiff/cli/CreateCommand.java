@@ -32,7 +32,7 @@ public final class CreateCommand implements Callable<Integer> {
     }
 
     private Integer doCall() throws java.io.IOException {
-        ContainerMetadata m = Containers.create(main.store(), image, name);
+        ContainerMetadata m = Containers.create(main.store(), image, name, main.env(), w -> System.err.println("skiff: warning: " + w));
         System.out.println(m.name());
         return 0;
     }

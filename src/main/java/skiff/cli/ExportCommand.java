@@ -42,23 +42,25 @@ public final class ExportCommand implements Callable<Integer> {
 
     private Integer doCall() throws java.io.IOException {
         Container c = Containers.get(main.storageDir(), name);
-        int skipped;
+        RootfsExport.Skipped skipped;
         if (output.equals("-")) {
-            if (System.console() != null)
+            // Since Java 22 System.console() exists even when redirected; isTerminal() says whether it is a terminal.
+            if (System.console() != null && System.console().isTerminal())
                 throw new SkiffException(ExitCode.USAGE, "refusing to write a tar archive to a terminal: redirect standard output or use -o FILE");
             OutputStream out = new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 1 << 16);
             skipped = RootfsExport.write(c.rootfs(), out);
             out.flush();
         } else {
-            int[] n = {0};
+            RootfsExport.Skipped[] n = {null};
+            // 0644 as tar or cp would leave it (the temporary file would otherwise keep its private 0600).
             AtomicFiles.write(Path.of(output), out -> {
                 OutputStream b = new BufferedOutputStream(out, 1 << 16);
                 n[0] = RootfsExport.write(c.rootfs(), b);
                 b.flush();
-            });
+            }, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
             skipped = n[0];
         }
-        if (skipped > 0) System.err.println("skiff: warning: " + skipped + " socket(s) left out of the archive");
+        if (skipped.warning() != null) System.err.println("skiff: warning: " + skipped.warning());
         return 0;
     }
 }

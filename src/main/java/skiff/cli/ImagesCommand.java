@@ -13,7 +13,6 @@ import skiff.util.Json;
 import skiff.util.SkiffException;
 
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
@@ -87,9 +86,10 @@ public final class ImagesCommand implements Callable<Integer> {
 
     /** The converted root filesystems present for this image (the FORMATS column). */
     static List<String> formats(Store store, Digest manifest) {
+        var present = Rootfs.formatsPresent(store, manifest);
         List<String> f = new ArrayList<>();
         for (Rootfs.Format fmt : Rootfs.Format.values())
-            if (Files.exists(Rootfs.path(store, manifest, fmt))) f.add(fmt.name().toLowerCase(Locale.ROOT));
+            if (present.contains(fmt)) f.add(fmt.name().toLowerCase(Locale.ROOT));
         return f;
     }
 

@@ -55,7 +55,8 @@ public final class ImportCommand implements Callable<Integer> {
         var store = main.store();
         RootfsImport.Result r;
         try (InputStream in = file.equals("-") ? System.in : Files.newInputStream(Path.of(file))) {
-            r = RootfsImport.importImage(store, in, file.equals("-") ? "standard input" : file, refName);
+            r = RootfsImport.importImage(store, in, file.equals("-") ? "standard input" : file, refName,
+                    skiff.rootfs.ConvertSettings.load(main.env()).limits());
         } catch (NoSuchFileException e) {
             throw new SkiffException(ExitCode.USAGE, "cannot import " + file + ": no such file");
         }
@@ -65,9 +66,10 @@ public final class ImportCommand implements Callable<Integer> {
             System.out.println(r.manifest());
             return 0;
         }
-        var layer = r.imageManifest().layers().getFirst().digest();
         ContainerMetadata template = new ContainerMetadata(null, null, refName == null ? "" : refName, r.manifest(), null, r.config());
-        ContainerMetadata m = Containers.build(main.storageDir(), name, template, rootfs -> RootfsImport.extract(store, layer, rootfs));
+        // The layer package's flattener unpacks it, with the same checks and conventions as any pulled image.
+        ContainerMetadata m = Containers.build(main.storageDir(), name, template, rootfs -> Containers.populateFromImage(
+                store, r.manifest(), main.env(), w -> System.err.println("skiff: warning: " + w), rootfs));
         System.out.println(m.name());
         return 0;
     }

@@ -35,6 +35,8 @@ public final class LoadCommand implements Callable<Integer> {
         Path file = input;
         Path spool = null;
         try {
+            if (file == null && System.console() != null && System.console().isTerminal())
+                throw new SkiffException(ExitCode.USAGE, "no archive given: use -i FILE or pipe one into standard input");
             if (file == null || file.toString().equals("-")) {
                 // The archive index needs random access; standard input is spooled to disk, never to memory.
                 spool = Files.createTempFile(store.tmpDir(), "load-stdin-", ".tar");
@@ -55,6 +57,9 @@ public final class LoadCommand implements Callable<Integer> {
                 }
             }
             return 0;
+        } catch (java.io.IOException e) {
+            throw new SkiffException(ExitCode.STORAGE, "cannot load " + (input == null ? "standard input" : input) + ": " + e
+                    + " (check free space and permissions in " + store.storage() + ")");
         } finally {
             if (spool != null) Files.deleteIfExists(spool);
         }

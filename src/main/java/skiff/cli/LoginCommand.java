@@ -17,9 +17,9 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 /** {@code skiff login}: checks credentials against the registry, then saves them (0600). */
-@Command(name = "login", description = {
-        "Log in to a registry: the credentials are checked with the registry, then saved in",
-        "~/.config/skiff/auth.json (mode 0600, Docker's config.json format)."})
+@Command(name = "login", mixinStandardHelpOptions = true, description = {
+        "Log in to a registry: the credentials are checked with the registry, then",
+        "saved in ~/.config/skiff/auth.json (mode 0600, Docker's config.json format)."})
 public final class LoginCommand implements Callable<Integer> {
     @ParentCommand
     Main main;

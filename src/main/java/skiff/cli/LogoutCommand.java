@@ -8,7 +8,7 @@ import skiff.registry.Credentials;
 import java.util.concurrent.Callable;
 
 /** {@code skiff logout}: forgets skiff's saved credentials for a registry (Docker's file is left alone). */
-@Command(name = "logout", description = "Remove the credentials 'skiff login' saved for a registry.")
+@Command(name = "logout", mixinStandardHelpOptions = true, description = "Remove the credentials 'skiff login' saved for a registry.")
 public final class LogoutCommand implements Callable<Integer> {
     @ParentCommand
     Main main;

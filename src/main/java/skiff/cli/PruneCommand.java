@@ -28,7 +28,13 @@ public final class PruneCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Store store = main.store();
-        Gc.Result r = Gc.collect(store, new Gc.Options(cacheDirs(store), Duration.ofMinutes(Math.max(0, tmpAgeMinutes))));
+        Gc.Result r;
+        try {
+            r = Gc.collect(store, new Gc.Options(cacheDirs(store), Duration.ofMinutes(Math.max(0, tmpAgeMinutes))));
+        } catch (java.io.IOException e) {
+            throw new skiff.util.SkiffException(skiff.util.ExitCode.STORAGE, "cannot prune " + store.storage() + ": " + e
+                    + " (check permissions: files there must belong to you)");
+        }
         System.out.println(r.summary());
         return 0;
     }

@@ -9,16 +9,23 @@ import skiff.reference.Reference;
 import skiff.registry.Credentials;
 import skiff.registry.RegistryClient;
 import skiff.registry.RegistryConfig;
+import skiff.policy.Policy;
+import skiff.rootfs.ConvertSettings;
+import skiff.rootfs.Rootfs;
 import skiff.store.Puller;
+import skiff.util.ExitCode;
+import skiff.util.SkiffException;
 import skiff.util.Dirs;
 
 import java.util.concurrent.Callable;
 
 /** {@code skiff pull}: registry → store. */
-@Command(name = "pull", description = {
+@Command(name = "pull", mixinStandardHelpOptions = true, description = {
         "Pull an image from a registry into the local store.",
-        "Prints 'Pulled NAME@DIGEST' (DIGEST: what the reference resolved to at the registry, the index's for",
-        "multi-platform images); with -q only the DIGEST. Shows progress on a terminal."})
+        "Prints 'Pulled NAME@DIGEST', DIGEST being what REF resolved to at the",
+        "registry (the index's digest for a multi-platform image); -q prints only",
+        "DIGEST. Shows progress on a terminal. The image is then converted",
+        "(SquashFS by default) so that 'skiff run' starts at once."})
 public final class PullCommand implements Callable<Integer> {
     /** Layers downloaded at once. */
     static final int PARALLEL = 4;
@@ -33,19 +40,32 @@ public final class PullCommand implements Callable<Integer> {
     @Option(names = {"-q", "--quiet"}, description = "No progress; print only the digest.")
     boolean quiet;
 
+    @Option(names = "--convert", paramLabel = "squashfs|dir|none",
+            description = "Convert the image right after the pull (default: [convert] format in config.toml, else squashfs).")
+    String convert;
+
     @Parameters(paramLabel = "REF", description = "Image reference, e.g. ubuntu:24.04, ghcr.io/org/img@sha256:...")
     String ref;
 
     @Override
     public Integer call() throws Exception {
         Reference r = Reference.parse(ref);
+        // Site image policy is judged before anything is fetched.
+        Policy.load(main.env()).checkImage(r.toString(), r.digest() != null);
+        ConvertSettings conversion = ConvertSettings.load(main.env());
+        if (convert != null) conversion = conversion.withFormat(switch (convert) {
+            case "squashfs" -> Rootfs.Format.SQUASHFS;
+            case "dir" -> Rootfs.Format.DIR;
+            case "none" -> null;
+            default -> throw new SkiffException(ExitCode.USAGE, "--convert must be squashfs, dir or none, not '" + convert + "'");
+        });
         Platform wanted = platform != null ? Platform.parse(platform) : Platform.host();
         RegistryConfig config = RegistryConfig.load(Dirs.userConfig(main.env()).resolve("config.toml"));
         Credentials creds = Credentials.fromEnv(main.env());
         var store = main.store();
-        boolean tty = !quiet && System.console() != null && System.console().isTerminal();
+        boolean tty = !quiet && System.console() != null && System.console().isTerminal() && stderrIsTerminal();
         try (RegistryClient client = RegistryClient.forPull(r.domain(), config, creds);
-             PullProgress progress = tty ? new PullProgress(System.err) : null) {
+             PullProgress progress = tty ? new PullProgress(System.err, r.toString()) : null) {
             Puller.Listener listener = progress != null ? progress : new Puller.Listener() {
                 @Override
                 public void warning(String message) {
@@ -54,6 +74,7 @@ public final class PullCommand implements Callable<Integer> {
             };
             Puller.Result res = new Puller(store, client, listener, PARALLEL).pull(r, wanted, platform != null);
             if (progress != null) progress.finish();
+            Rootfs.afterPull(store, res.manifest().digest(), conversion);
             if (quiet) {
                 System.out.println(res.repoDigest());
             } else {
@@ -61,5 +82,15 @@ public final class PullCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** Console.isTerminal() looks at stdin/stdout; the progress goes to stderr, which may be redirected alone. */
+    static boolean stderrIsTerminal() {
+        try {
+            String t = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/2")).toString();
+            return t.startsWith("/dev/pts/") || t.startsWith("/dev/tty");
+        } catch (java.io.IOException | UnsupportedOperationException e) {
+            return false;
+        }
     }
 }

@@ -25,7 +25,7 @@ final class PullProgress implements Puller.Listener, AutoCloseable {
     private final Thread painter;
     private int drawn;
     private volatile boolean stop;
-    private String name = "";
+    private String name;
 
     private static final class Item {
         final long size;
@@ -38,8 +38,9 @@ final class PullProgress implements Puller.Listener, AutoCloseable {
         }
     }
 
-    PullProgress(PrintStream out) {
+    PullProgress(PrintStream out, String name) {
         this.out = out;
+        this.name = name;
         this.painter = Thread.ofPlatform().daemon().name("skiff-progress").start(() -> {
             while (!stop) {
                 paint();
@@ -122,7 +123,8 @@ final class PullProgress implements Puller.Listener, AutoCloseable {
                 lines++;
             }
         }
-        sb.append(String.format(Locale.ROOT, "%s  %s %s / %s  %s/s%n", name, bar(done, total, 20), size(done), size(total),
+        if (items.isEmpty()) sb.append("resolving ").append(name).append(" ...").append(System.lineSeparator());
+        else sb.append(String.format(Locale.ROOT, "%s  %s %s / %s  %s/s%n", name, bar(done, total, 20), size(done), size(total),
                 size((long) (fetched / secs))));
         lines++;
         // Move up over the previous frame and clear to the end of the screen, then draw the new one.

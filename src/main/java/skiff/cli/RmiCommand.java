@@ -28,6 +28,15 @@ public final class RmiCommand implements Callable<Integer> {
     @Parameters(arity = "1..*", paramLabel = "REF", description = "Image name or id.")
     List<String> refs;
 
+    private static String exactName(Store store, String ref) throws java.io.IOException {
+        try {
+            String n = skiff.reference.Reference.parse(ref).toString();
+            return store.resolve(n).isPresent() ? n : null;
+        } catch (SkiffException e) {
+            return null;
+        }
+    }
+
     @Override
     public Integer call() throws Exception {
         Store store = main.store();
@@ -35,6 +44,12 @@ public final class RmiCommand implements Callable<Integer> {
         ExitCode code = ExitCode.IMAGE;
         for (String ref : refs) {
             try {
+                // A name present in index.json is removed even when its blobs are missing or corrupt.
+                String exact = exactName(store, ref);
+                if (exact != null) {
+                    if (store.untag(exact)) System.out.println("Untagged: " + exact);
+                    continue;
+                }
                 List<StoredImage> images = StoredImage.find(store, ref);
                 if (images.isEmpty()) {
                     failures.add("no image '" + ref + "'");
@@ -62,7 +77,13 @@ public final class RmiCommand implements Callable<Integer> {
                 if (e.exitCode() != ExitCode.IMAGE) code = e.exitCode();
             }
         }
-        Gc.Result r = Gc.collect(store, Gc.Options.blobsAndCaches(PruneCommand.cacheDirs(store)));
+        Gc.Result r;
+        try {
+            r = Gc.collect(store, Gc.Options.blobsAndCaches(PruneCommand.cacheDirs(store)));
+        } catch (java.io.IOException e) {
+            throw new SkiffException(ExitCode.STORAGE, "names removed, but deleting unused blobs in " + store.storage() + " failed: " + e
+                    + " (check permissions, then run 'skiff prune')");
+        }
         for (var d : r.blobs()) System.out.println("Deleted: " + d);
         if (!r.blobs().isEmpty() || !r.caches().isEmpty()) System.out.println(r.summary());
         System.out.flush();

@@ -6,12 +6,14 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
+import skiff.container.Container;
+import skiff.container.Containers;
 import skiff.engine.Engine;
 import skiff.engine.Identity;
 import skiff.image.Descriptor;
 import skiff.image.Digest;
+import skiff.image.ImageConfig;
 import skiff.image.ImageIndex;
-import skiff.image.ImageManifest;
 import skiff.image.MediaTypes;
 import skiff.image.Platform;
 import skiff.policy.Policy;
@@ -30,11 +32,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 
 /** {@code skiff run}: runs a command in a new container from an image; the payload replaces this process. */
 @Command(name = "run", modelTransformer = RunCommand.StopAtImage.class, sortOptions = false,
-        description = {"Run a command in a new container of IMAGE (a read-only image; the payload runs as you).",
+        description = {"Run a command in a new container of IMAGE (read-only), or in the persistent CONTAINER (writable).",
+                "The payload runs as you, and takes over this process.",
                 "Options must come before IMAGE: everything after it is the command and its arguments."})
 public final class RunCommand implements Callable<Integer> {
     @ParentCommand
@@ -78,7 +82,7 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--pid", description = "Run in a new PID namespace with a minimal init and a fresh /proc.")
     boolean pid;
 
-    @Option(names = "--rm", description = "Remove the container after it exits (for images, nothing is kept anyway).")
+    @Option(names = "--rm", description = "Remove the persistent container after it exits (for images, nothing is kept anyway).")
     boolean rm;
 
     @Option(names = "--name", paramLabel = "NAME", description = "Name of this container (informational for images).")
@@ -90,7 +94,7 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--rootfs-format", paramLabel = "squashfs|dir", description = "Run from the SquashFS image (default) or a directory tree.")
     String rootfsFormat = "squashfs";
 
-    @Parameters(index = "0", paramLabel = "IMAGE", description = "Image name or reference.")
+    @Parameters(index = "0", paramLabel = "IMAGE|CONTAINER", description = "A persistent container's name, else an image name or reference.")
     String image;
 
     @Parameters(index = "1..*", paramLabel = "COMMAND", description = "Command and arguments (default: the image's Entrypoint + Cmd).")
@@ -114,20 +118,32 @@ public final class RunCommand implements Callable<Integer> {
             case "dir" -> Rootfs.Format.DIR;
             default -> throw new SkiffException(ExitCode.USAGE, "--rootfs-format must be squashfs or dir, not " + rootfsFormat);
         };
-        // Seam for persistent containers (skiff.container): once Containers.find(storageDir, name) is in main,
-        // try the argument as a container name first and run its writable rootfs (DIR) with its image config.
         Store store = main.store();
-        Reference ref;
-        try {
-            ref = Reference.parse(image);
-        } catch (SkiffException e) {
-            throw new SkiffException(ExitCode.IMAGE, "'" + image + "' is neither a container nor a valid image name: " + e.getMessage());
+        Policy policy = Policy.load(hostEnv);
+        // A persistent container of that name first (its writable rootfs, its image's config), else an image.
+        Optional<Container> container = Containers.find(main.storageDir(), image);
+        String imageName;
+        Digest manifestDigest;
+        ImageConfig config;
+        if (container.isPresent()) {
+            Container c = container.get();
+            imageName = c.image();
+            manifestDigest = c.manifest();
+            config = c.config();
+        } else {
+            Reference ref;
+            try {
+                ref = Reference.parse(image);
+            } catch (SkiffException e) {
+                throw new SkiffException(ExitCode.IMAGE, "'" + image + "' is neither a container nor a valid image name: " + e.getMessage());
+            }
+            Descriptor d = store.resolve(ref.toString()).orElseThrow(() -> new SkiffException(ExitCode.IMAGE,
+                    "image " + ref + " is not in the store: pull it first with 'skiff pull " + image + "'"));
+            imageName = ref.toString();
+            manifestDigest = manifestFor(store, d);
+            config = store.config(store.manifest(manifestDigest));
+            policy.checkImage(imageName, ref.digest() != null);
         }
-        Descriptor d = store.resolve(ref.toString()).orElseThrow(() -> new SkiffException(ExitCode.IMAGE,
-                "image " + ref + " is not in the store: pull it first with 'skiff pull " + image + "'"));
-        Digest manifestDigest = manifestFor(store, d);
-        ImageManifest manifest = store.manifest(manifestDigest);
-        var config = store.config(manifest);
 
         List<Mount> userMounts = new ArrayList<>();
         for (String v : volumes) userMounts.add(parseVolume(v));
@@ -144,13 +160,18 @@ public final class RunCommand implements Callable<Integer> {
                 id.gid(), id.name(), id.home(), hostEnv);
         if (workdir != null && !workdir.startsWith("/"))
             throw new SkiffException(ExitCode.USAGE, "-w " + workdir + ": the working directory must be an absolute path");
-        RunRequest request = new RunRequest(ref.toString(), manifestDigest, List.copyOf(userMounts),
+        RunRequest request = new RunRequest(imageName, manifestDigest, List.copyOf(userMounts),
                 List.copyOf(policyOptions.devices), policyOptions.gpus, List.copyOf(policyOptions.modules), hostEnv,
                 id.uid(), id.gid(), id.name(), id.groupNames());
-        Policy policy = Policy.load(hostEnv);
-        Engine.run(store, manifestDigest, config,
-                new Engine.Options(settings, userMounts, noHome, hostAuth, writableTmpfs, pid, format),
-                policy, request, hostEnv, id);
+        Engine.Options options = new Engine.Options(settings, userMounts, noHome, hostAuth, writableTmpfs, pid, format,
+                container.map(Container::rootfs).orElse(null));
+        if (rm && container.isPresent()) {
+            // The one case where skiff must outlive the payload: to remove the container afterwards.
+            int status = Engine.runAndWait(store, manifestDigest, config, options, policy, request, hostEnv, id);
+            Containers.remove(main.storageDir(), image);
+            return status;
+        }
+        Engine.run(store, manifestDigest, config, options, policy, request, hostEnv, id);
         throw new SkiffException(ExitCode.LAUNCH, "the container did not start");
     }
 

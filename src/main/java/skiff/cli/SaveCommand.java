@@ -56,6 +56,16 @@ public final class SaveCommand implements Callable<Integer> {
         }
         List<DockerArchive.Item> items = new ArrayList<>();
         byManifest.forEach((k, i) -> items.add(new DockerArchive.Item(i, tags.get(k))));
+        // Shared gc lock: a concurrent rmi or prune waits instead of deleting blobs being written out.
+        try (var gc = store.gcShared()) {
+            write(store, items);
+        } catch (java.io.IOException e) {
+            throw new SkiffException(ExitCode.STORAGE, "cannot save to " + (output == null ? "standard output" : output) + ": " + e.getMessage());
+        }
+        return 0;
+    }
+
+    private void write(Store store, List<DockerArchive.Item> items) throws java.io.IOException {
         if (output == null || output.equals("-")) {
             if (System.console() != null && System.console().isTerminal())
                 throw new SkiffException(ExitCode.USAGE, "refusing to write a tar archive to a terminal: use -o FILE or redirect standard output");
@@ -74,7 +84,6 @@ public final class SaveCommand implements Callable<Integer> {
                 throw new SkiffException(ExitCode.STORAGE, "cannot write " + target + ": " + e.getMessage() + " (check the directory exists and is writable)");
             }
         }
-        return 0;
     }
 
     private static boolean isName(Store store, String ref, StoredImage i) {

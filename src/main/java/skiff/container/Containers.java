@@ -1,5 +1,7 @@
 package skiff.container;
 
+import skiff.image.Digest;
+import skiff.rootfs.ConvertSettings;
 import skiff.rootfs.Rootfs;
 import skiff.store.Store;
 import skiff.util.AtomicFiles;
@@ -11,6 +13,7 @@ import skiff.util.SkiffException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.DirectoryStream;
+import java.nio.file.LinkOption;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
@@ -21,7 +24,9 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.function.Consumer;
 
 /**
  * Persistent containers: {@code STORAGE/containers/NAME/} holds {@code rootfs/} (a writable copy of an
@@ -134,14 +139,29 @@ public final class Containers {
         return out;
     }
 
-    /** Creates container {@code name} (generated when null) from an image of the store; returns its metadata. */
-    public static ContainerMetadata create(Store store, String image, String name) throws IOException {
+    /**
+     * Creates container {@code name} (generated when null) from an image of the store; returns its metadata.
+     * When the image's directory rootfs is cached it is copied (cp -a: reflinks make that nearly free);
+     * otherwise the layers are flattened straight into the container, so no second copy lands in the cache.
+     */
+    public static ContainerMetadata create(Store store, String image, String name, Map<String, String> env,
+                                           Consumer<String> warnings) throws IOException {
         ResolvedImage img = ResolvedImage.resolve(store, image);
         Path storageDir = store.storage();
         if (name != null) checkFree(storageDir, name);
-        Path source = Rootfs.ensure(store, img.manifest(), Rootfs.Format.DIR);
         ContainerMetadata m = new ContainerMetadata(null, null, img.name(), img.manifest(), null, img.config());
-        return build(storageDir, name, m, rootfs -> Trees.copy(source, rootfs));
+        return build(storageDir, name, m, rootfs -> populateFromImage(store, img.manifest(), env, warnings, rootfs));
+    }
+
+    /** Fills {@code rootfs} (which must not exist) with the image's flattened tree. */
+    public static void populateFromImage(Store store, Digest manifest, Map<String, String> env, Consumer<String> warnings,
+                                         Path rootfs) throws IOException {
+        Path cached = Rootfs.path(store, manifest, Rootfs.Format.DIR);
+        if (Files.isDirectory(cached, LinkOption.NOFOLLOW_LINKS)) {
+            Trees.copy(cached, rootfs);
+        } else {
+            Rootfs.convertTo(store, manifest, Rootfs.Format.DIR, ConvertSettings.load(env), warnings, rootfs);
+        }
     }
 
     /**
@@ -151,27 +171,105 @@ public final class Containers {
     public static ContainerMetadata build(Path storageDir, String name, ContainerMetadata template, Populator populator) throws IOException {
         if (name != null) checkFree(storageDir, name);
         Path cdir = Files.createDirectories(dir(storageDir));
-        Path tmp = Files.createTempDirectory(cdir, ".tmp-" + (name != null ? name : "new") + "-");
-        try {
-            populator.populate(tmp.resolve(ROOTFS));
-            ContainerMetadata m = template.withId(ContainerNames.newId())
-                    .withCreated(Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
-            while (true) {
-                String n = name != null ? name : ContainerNames.generate(c -> Files.exists(cdir.resolve(c)));
-                AtomicFiles.write(tmp.resolve(METADATA), Json.bytes(m.withName(n)));
-                synchronized (CLAIM) {
-                    try (var l = Locks.exclusive(lockFile(storageDir))) {
-                        if (Files.exists(cdir.resolve(n))) {
-                            if (name == null) continue; // a generated name was taken meanwhile: draw another
-                            throw inUse(n);
+        sweepLeftovers(storageDir);
+        // The build lock is taken before the directory exists and held until it is renamed into place, so a
+        // sweeper that gets the lock knows the directory belongs to a create that died.
+        String token = ContainerNames.newId().substring(0, 16);
+        Path tmp = cdir.resolve(".tmp-" + (name != null ? name : "new") + "-" + token);
+        try (BuildLock lock = BuildLock.acquire(buildLockFile(storageDir, token))) {
+            Files.createDirectory(tmp);
+            try {
+                populator.populate(tmp.resolve(ROOTFS));
+                ContainerMetadata m = template.withId(ContainerNames.newId())
+                        .withCreated(Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
+                while (true) {
+                    String n = name != null ? name : ContainerNames.generate(c -> Files.exists(cdir.resolve(c)));
+                    AtomicFiles.write(tmp.resolve(METADATA), Json.bytes(m.withName(n)));
+                    synchronized (CLAIM) {
+                        try (var l = Locks.exclusive(lockFile(storageDir))) {
+                            if (Files.exists(cdir.resolve(n))) {
+                                if (name == null) continue; // a generated name was taken meanwhile: draw another
+                                throw inUse(n);
+                            }
+                            Files.move(tmp, cdir.resolve(n), StandardCopyOption.ATOMIC_MOVE);
                         }
-                        Files.move(tmp, cdir.resolve(n), StandardCopyOption.ATOMIC_MOVE);
                     }
+                    return m.withName(n);
                 }
-                return m.withName(n);
+            } finally {
+                if (Files.exists(tmp)) Trees.delete(tmp);
             }
-        } finally {
-            if (Files.exists(tmp)) Trees.delete(tmp);
+        }
+    }
+
+    private static Path buildLockFile(Path storageDir, String token) {
+        return storageDir.resolve("locks").resolve("container-build-" + token + ".lock");
+    }
+
+    /** A non-blocking exclusive lock on a build's lock file; deleted with the lock when the build ends. */
+    private record BuildLock(Path file, java.nio.channels.FileChannel channel) implements AutoCloseable {
+        static BuildLock acquire(Path file) throws IOException {
+            Files.createDirectories(file.getParent());
+            var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.CREATE,
+                    java.nio.file.StandardOpenOption.WRITE);
+            ch.lock();
+            return new BuildLock(file, ch);
+        }
+
+        /** The lock if nobody holds it (the builder is gone), else empty. */
+        static Optional<BuildLock> tryAcquire(Path file) {
+            try {
+                var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.CREATE,
+                        java.nio.file.StandardOpenOption.WRITE);
+                try {
+                    if (ch.tryLock() != null) return Optional.of(new BuildLock(file, ch));
+                } catch (java.nio.channels.OverlappingFileLockException e) {
+                    // held by a build in this very JVM
+                }
+                ch.close();
+            } catch (IOException e) {
+                // cannot tell: leave it
+            }
+            return Optional.empty();
+        }
+
+        @Override
+        public void close() throws IOException {
+            try {
+                Files.deleteIfExists(file);
+            } finally {
+                channel.close();
+            }
+        }
+    }
+
+    /**
+     * Best effort: deletes what killed commands left: {@code .tmp-*} directories of creates whose build
+     * lock nobody holds any more, and {@code .trash-*} directories of interrupted removals.
+     */
+    static void sweepLeftovers(Path storageDir) {
+        Path cdir = dir(storageDir);
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(cdir, ".{tmp,trash}-*")) {
+            for (Path p : ds) {
+                String n = p.getFileName().toString();
+                try {
+                    if (n.startsWith(".trash-")) {
+                        Trees.delete(p);
+                        continue;
+                    }
+                    String token = n.substring(n.lastIndexOf('-') + 1);
+                    if (!token.matches("[0-9a-f]{16}")) continue;
+                    Optional<BuildLock> dead = BuildLock.tryAcquire(buildLockFile(storageDir, token));
+                    if (dead.isEmpty()) continue;
+                    try (BuildLock l = dead.get()) {
+                        Trees.delete(p);
+                    }
+                } catch (IOException | RuntimeException e) {
+                    // another process may be deleting it right now; a later sweep tries again
+                }
+            }
+        } catch (IOException ignored) {
+            // nothing to sweep
         }
     }
 
@@ -228,6 +326,7 @@ public final class Containers {
             throw new SkiffException(ExitCode.STORAGE, "container '" + name + "' was removed but deleting its files in "
                     + trash + " failed: " + e.getMessage() + " (delete that directory by hand)", e);
         }
+        sweepLeftovers(storageDir);
     }
 
     /** Apparent size of a container's root filesystem in bytes (walks the tree: not cheap). */

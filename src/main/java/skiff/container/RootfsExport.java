@@ -20,13 +20,13 @@ import java.util.Map;
 /**
  * Writes a root filesystem directory as a plain (uncompressed) POSIX tar, as {@code docker export} does:
  * paths relative to the root without a leading "./" (directories end in '/'), numeric owners only,
- * hard links as link entries, entries sorted by name so the same tree gives the same bytes.
+ * hard links as link entries, whole-second times, entries sorted by name so the same tree gives the same bytes.
  *
  * <p>Ownership: a container's files belong to the user who created it, and inside the container (whose
  * user namespace maps that user to root) they appear as root's. The tar records what the container sees:
  * files owned by the exporting user (or group) are written as uid (gid) 0, as Docker's root-owned images
- * expect; other owners (only a root-created container has them) are kept. Extended attributes and
- * sockets are not exported.
+ * expect; other owners (only a root-created container has them) are kept. Of extended attributes
+ * only user.* ones are exported (the JDK reads no others); sockets are not.
  */
 public final class RootfsExport {
     private final Path root;
@@ -34,6 +34,7 @@ public final class RootfsExport {
     private final int selfGid;
     private final Map<Object, String> firstNameOfInode = new HashMap<>();
     private int skipped;
+    private int skippedXattrs;
 
     private RootfsExport(Path root, int selfUid, int selfGid) {
         this.root = root;
@@ -41,8 +42,17 @@ public final class RootfsExport {
         this.selfGid = selfGid;
     }
 
-    /** Writes {@code root} as tar to {@code out} (not closed); returns the number of sockets skipped. */
-    public static int write(Path root, OutputStream out) throws IOException {
+    /** What could not be exported: sockets, and user xattrs whose values are not text. */
+    public record Skipped(int sockets, int xattrs) {
+        public String warning() {
+            if (sockets == 0 && xattrs == 0) return null;
+            return (sockets > 0 ? sockets + " socket(s)" : "") + (sockets > 0 && xattrs > 0 ? " and " : "")
+                    + (xattrs > 0 ? xattrs + " binary extended attribute(s)" : "") + " left out of the archive";
+        }
+    }
+
+    /** Writes {@code root} as tar to {@code out} (not closed). */
+    public static Skipped write(Path root, OutputStream out) throws IOException {
         // /proc/self belongs to the process's effective uid and gid: a portable way to learn them without FFM.
         Path self = Path.of("/proc/self");
         RootfsExport e = new RootfsExport(root, (Integer) Files.getAttribute(self, "unix:uid"),
@@ -54,7 +64,7 @@ public final class RootfsExport {
         e.directoryContents(root, "", tar);
         tar.finish();
         tar.close();
-        return e.skipped;
+        return new Skipped(e.skipped, e.skippedXattrs);
     }
 
     private void directoryContents(Path dir, String prefix, TarArchiveOutputStream tar) throws IOException {
@@ -106,7 +116,10 @@ public final class RootfsExport {
             e.setUserName("");
             e.setGroupName("");
             e.setMode(mode & 07777);
-            e.setModTime(((FileTime) a.get("lastModifiedTime")).toMillis());
+            // Whole seconds, as ustar holds them: sub-second times would cost a PAX header per entry, and
+            // a tree unpacked from the tar would no longer export to the same bytes.
+            e.setModTime(((FileTime) a.get("lastModifiedTime")).to(java.util.concurrent.TimeUnit.SECONDS) * 1000);
+            if (type == 0100000 || type == 0040000) userXattrs(p, e);
             tar.putArchiveEntry(e);
             if (content) {
                 try (InputStream in = Files.newInputStream(p, LinkOption.NOFOLLOW_LINKS)) {
@@ -116,6 +129,31 @@ public final class RootfsExport {
             }
             tar.closeArchiveEntry();
             if (type == 0040000) directoryContents(p, name + "/", tar);
+        }
+    }
+
+    /**
+     * user.* extended attributes as GNU tar and the OCI layer convention write them (PAX SCHILY.xattr.*).
+     * Only these are readable through the JDK; values that are not UTF-8 text are left out, because PAX
+     * header values are written as UTF-8.
+     */
+    private void userXattrs(Path p, TarArchiveEntry e) {
+        var view = Files.getFileAttributeView(p, java.nio.file.attribute.UserDefinedFileAttributeView.class, LinkOption.NOFOLLOW_LINKS);
+        if (view == null) return;
+        try {
+            for (String n : view.list()) {
+                java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(view.size(n));
+                view.read(n, b);
+                b.flip();
+                try {
+                    String v = java.nio.charset.StandardCharsets.UTF_8.newDecoder().decode(b).toString();
+                    e.addPaxHeader("SCHILY.xattr.user." + n, v);
+                } catch (java.nio.charset.CharacterCodingException notText) {
+                    skippedXattrs++;
+                }
+            }
+        } catch (IOException | UnsupportedOperationException ignored) {
+            // the file system has no user xattrs
         }
     }
 

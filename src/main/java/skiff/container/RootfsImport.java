@@ -14,6 +14,7 @@ import skiff.image.ImageConfig;
 import skiff.image.ImageManifest;
 import skiff.image.MediaTypes;
 import skiff.image.Platform;
+import skiff.layer.Limits;
 import skiff.store.Store;
 import skiff.util.ExitCode;
 import skiff.util.Json;
@@ -25,15 +26,11 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributeView;
-import java.nio.file.attribute.FileTime;
 import java.security.DigestOutputStream;
 import java.security.MessageDigest;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
-import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -54,6 +51,11 @@ public final class RootfsImport {
     public record Result(String name, Digest manifest, ImageManifest imageManifest, ImageConfig config, int skipped) {}
 
     public static Result importImage(Store store, InputStream raw, String source, String refName) throws IOException {
+        return importImage(store, raw, source, refName, Limits.defaults());
+    }
+
+    /** As above, with the bounds (entries, path length, bytes, compression ratio) of the user's [convert] settings. */
+    public static Result importImage(Store store, InputStream raw, String source, String refName, Limits limits) throws IOException {
         try (var gc = store.gcShared()) {
             Path tmp = Files.createTempFile(store.tmpDir(), ".import-", ".tar.gz");
             try {
@@ -64,10 +66,14 @@ public final class RootfsImport {
                 try (OutputStream file = Files.newOutputStream(tmp);
                      DigestOutputStream cOut = new DigestOutputStream(new BufferedOutputStream(file, 1 << 16), compressed)) {
                     GzipParameters gp = new GzipParameters();
-                    gp.setCompressionLevel(6);
+                    // Level 1: about 4x faster than the default 6 for ~10% more bytes, and the layer stays local.
+                    gp.setCompressionLevel(java.util.zip.Deflater.BEST_SPEED);
                     GzipCompressorOutputStream gz = new GzipCompressorOutputStream(cOut, gp);
                     DigestOutputStream uOut = new DigestOutputStream(gz, uncompressed);
-                    skipped = rewrite(decompress(raw, source), source, uOut);
+                    Counting compressedIn = new Counting(raw, Long.MAX_VALUE, source);
+                    Counting in = new Counting(decompress(compressedIn, source), limits.maxUncompressedBytes(), source);
+                    in.ratio(compressedIn, limits.maxRatio());
+                    skipped = rewrite(in, source, uOut, limits);
                     uOut.flush();
                     gz.finish();
                     cOut.flush();
@@ -109,7 +115,7 @@ public final class RootfsImport {
         in.mark(8);
         byte[] m = in.readNBytes(4);
         in.reset();
-        if (m.length >= 2 && (m[0] & 0xff) == 0x1f && (m[1] & 0xff) == 0x8b) return new GzipCompressorInputStream(in, true);
+        if (m.length >= 2 && (m[0] & 0xff) == 0x1f && (m[1] & 0xff) == 0x8b) return GzipCompressorInputStream.builder().setInputStream(in).setDecompressConcatenated(true).get();
         if (m.length >= 4 && (m[0] & 0xff) == 0x28 && (m[1] & 0xff) == 0xb5 && (m[2] & 0xff) == 0x2f && (m[3] & 0xff) == 0xfd)
             return new com.github.luben.zstd.ZstdInputStream(in);
         if (m.length >= 3 && m[0] == 'B' && m[1] == 'Z' && m[2] == 'h') return new BZip2CompressorInputStream(in, true);
@@ -119,8 +125,8 @@ public final class RootfsImport {
     }
 
     /** Copies the checked entries of {@code in} into a tar on {@code out}; returns the number left out. */
-    private static int rewrite(InputStream in, String source, OutputStream out) throws IOException {
-        TarPaths paths = new TarPaths(source);
+    private static int rewrite(InputStream in, String source, OutputStream out, Limits limits) throws IOException {
+        TarPaths paths = new TarPaths(source, limits.maxEntries(), limits.maxPathBytes());
         int skipped = 0;
         int entries = 0;
         TarArchiveInputStream tin = new TarArchiveInputStream(in, "UTF-8");
@@ -198,58 +204,55 @@ public final class RootfsImport {
         return skipped;
     }
 
-    /**
-     * Unpacks a layer that {@link #importImage} wrote (so already checked and normalised) into the new
-     * directory {@code rootfs}. Never follows symlinks; as root also sets owners.
-     */
-    public static void extract(Store store, Digest layer, Path rootfs) throws IOException {
-        boolean root = ((Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid")) == 0;
-        Files.createDirectory(rootfs);
-        record DirMeta(Path dir, int mode, long mtime) {}
-        List<DirMeta> dirs = new ArrayList<>();
-        TarPaths paths = new TarPaths(layer.toString());
-        try (InputStream in = new GzipCompressorInputStream(new BufferedInputStream(store.openBlob(layer), 1 << 16))) {
-            TarArchiveInputStream tin = new TarArchiveInputStream(in, "UTF-8");
-            TarArchiveEntry e;
-            while ((e = tin.getNextEntry()) != null) {
-                String name = paths.normalise(e.getName());
-                if (name.isEmpty()) continue;
-                Path p = rootfs.resolve(name);
-                if (e.isDirectory()) {
-                    paths.add(e.getName(), name, TarPaths.Kind.DIR);
-                    Files.createDirectories(p);
-                    dirs.add(new DirMeta(p, e.getMode() & 07777, e.getModTime().getTime()));
-                } else {
-                    paths.add(e.getName(), name, e.isSymbolicLink() ? TarPaths.Kind.SYMLINK : TarPaths.Kind.FILE);
-                    Files.createDirectories(p.getParent());
-                    Files.deleteIfExists(p);
-                    if (e.isSymbolicLink()) {
-                        Files.createSymbolicLink(p, Path.of(e.getLinkName()));
-                    } else if (e.isLink()) {
-                        Files.createLink(p, rootfs.resolve(paths.linkTarget(e.getName(), e.getLinkName())));
-                        continue; // shares the target's metadata
-                    } else {
-                        Files.copy(tin, p);
-                    }
-                }
-                if (root) {
-                    Files.setAttribute(p, "unix:uid", Math.toIntExact(e.getLongUserId()), LinkOption.NOFOLLOW_LINKS);
-                    Files.setAttribute(p, "unix:gid", Math.toIntExact(e.getLongGroupId()), LinkOption.NOFOLLOW_LINKS);
-                }
-                // After chown, which clears setuid bits.
-                if (!e.isSymbolicLink() && !e.isDirectory()) Files.setAttribute(p, "unix:mode", e.getMode() & 07777);
-                if (!e.isDirectory()) {
-                    FileTime t = FileTime.fromMillis(e.getModTime().getTime());
-                    Files.getFileAttributeView(p, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS).setTimes(t, null, null);
-                }
-            }
+    /** Counts bytes read, refusing past {@code max} or, once past the ratio floor, past a compression ratio. */
+    private static final class Counting extends java.io.FilterInputStream {
+        private final long max;
+        private final String source;
+        private Counting compressed;
+        private double maxRatio;
+        private long count;
+
+        Counting(InputStream in, long max, String source) {
+            super(in);
+            this.max = max;
+            this.source = source;
         }
-        // Directory modes last (one without write permission must not stop its own entries), deepest first.
-        for (int i = dirs.size() - 1; i >= 0; i--) {
-            DirMeta d = dirs.get(i);
-            Files.setAttribute(d.dir(), "unix:mode", d.mode());
-            Files.getFileAttributeView(d.dir(), BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
-                    .setTimes(FileTime.fromMillis(d.mtime()), null, null);
+
+        void ratio(Counting compressedSide, double ratio) {
+            this.compressed = compressedSide;
+            this.maxRatio = ratio;
+        }
+
+        private void add(long n) {
+            if (n <= 0) return;
+            count += n;
+            if (count > max)
+                throw new SkiffException(ExitCode.STORAGE, "refusing " + source + ": it unpacks to more than " + max
+                        + " bytes (raise [convert] limits in config.toml if it is genuine)");
+            if (compressed != null && count > Limits.RATIO_FLOOR && compressed.count > 0 && (double) count / compressed.count > maxRatio)
+                throw new SkiffException(ExitCode.STORAGE, "refusing " + source + ": it decompresses more than " + (long) maxRatio
+                        + " times (a decompression bomb?)");
+        }
+
+        @Override
+        public int read() throws IOException {
+            int b = super.read();
+            if (b >= 0) add(1);
+            return b;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            int n = super.read(b, off, len);
+            add(n);
+            return n;
+        }
+
+        @Override
+        public long skip(long n) throws IOException {
+            long k = super.skip(n);
+            add(k);
+            return k;
         }
     }
 }

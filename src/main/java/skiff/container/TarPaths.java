@@ -16,20 +16,24 @@ import java.util.Map;
 final class TarPaths {
     enum Kind { DIR, FILE, SYMLINK, OTHER }
 
-    /** Bounds the memory the bookkeeping may take on a hostile archive. */
-    static final int MAX_ENTRIES = 4_000_000;
-
     private final String source;
+    /** Bounds the memory the bookkeeping may take on a hostile archive (implicit parents count too). */
+    private final long maxEntries;
+    private final int maxPathBytes;
     private final Map<String, Kind> seen = new HashMap<>();
 
-    TarPaths(String source) {
+    TarPaths(String source, long maxEntries, int maxPathBytes) {
         this.source = source;
+        this.maxEntries = maxEntries;
+        this.maxPathBytes = maxPathBytes;
     }
 
     /** The normalised relative name ("" for the root itself). */
     String normalise(String raw) {
         if (raw.indexOf('\0') >= 0) throw bad(raw, "it contains a NUL character");
         if (raw.startsWith("/")) throw bad(raw, "it is an absolute path");
+        if (raw.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > maxPathBytes)
+            throw bad(raw.substring(0, Math.min(raw.length(), 64)) + "...", "its name is longer than " + maxPathBytes + " bytes");
         StringBuilder sb = new StringBuilder();
         for (String c : raw.split("/")) {
             if (c.isEmpty() || c.equals(".")) continue;
@@ -42,8 +46,8 @@ final class TarPaths {
 
     /** Records an entry of {@code kind} at normalised {@code name}; throws if it would escape or clash. */
     void add(String raw, String name, Kind kind) {
-        if (seen.size() >= MAX_ENTRIES) throw bad(raw, "the archive has more than " + MAX_ENTRIES + " entries");
         checkParents(raw, name);
+        if (seen.size() >= maxEntries) throw bad(raw, "the archive has more than " + maxEntries + " entries (raise [convert] limits in config.toml if it is genuine)");
         Kind before = seen.get(name);
         if (before != null && (before == Kind.DIR) != (kind == Kind.DIR))
             throw bad(raw, "it replaces an earlier " + (before == Kind.DIR ? "directory with a non-directory" : "non-directory with a directory"));

@@ -7,6 +7,9 @@ import skiff.image.ImageConfig;
 import skiff.policy.Policy;
 import skiff.policy.RunRequest;
 import skiff.rootfs.Rootfs;
+import skiff.policy.device.DeviceEdits;
+import skiff.spec.Hooks;
+import skiff.spec.Linux;
 import skiff.spec.Mount;
 import skiff.spec.RunSettings;
 import skiff.spec.Spec;
@@ -41,18 +44,40 @@ public final class Engine {
      * @param writableTmpfs --writable-tmpfs
      * @param pid           --pid
      * @param format        root filesystem format
+     * @param containerRoot a persistent container's writable rootfs (used instead of the image's), or null
      */
     public record Options(RunSettings settings, List<Mount> userMounts, boolean noHome, boolean hostAuth,
-                          boolean writableTmpfs, boolean pid, Rootfs.Format format) {}
+                          boolean writableTmpfs, boolean pid, Rootfs.Format format, Path containerRoot) {
+
+        /** The root itself is writable: a persistent container (its tree belongs to the user). */
+        boolean writableRoot() {
+            return containerRoot != null;
+        }
+    }
 
     /** Everything up to the exec; returns only by throwing. */
     public static void run(Store store, Digest manifest, ImageConfig config, Options o, Policy policy,
                            RunRequest request, Map<String, String> env, Identity id) {
+        launch(store, manifest, config, o, policy, request, env, id, false);
+    }
+
+    /**
+     * As {@link #run}, but as a child process, waiting for it and returning its exit status (skiff run --rm on a
+     * persistent container, which must be removed afterwards). Interrupt and termination reach the payload
+     * directly (same process group); this JVM ignores nothing and simply waits.
+     */
+    public static int runAndWait(Store store, Digest manifest, ImageConfig config, Options o, Policy policy,
+                                 RunRequest request, Map<String, String> env, Identity id) {
+        return launch(store, manifest, config, o, policy, request, env, id, true);
+    }
+
+    private static int launch(Store store, Digest manifest, ImageConfig config, Options o, Policy policy,
+                              RunRequest request, Map<String, String> env, Identity id, boolean wait) {
         RunSettings s = o.settings();
         Path runtime = RuntimeDir.resolve(env, id.uid());
         Path unshare = HostTools.unshare(runtime, s.fakeroot());
         long pid = ProcessHandle.current().pid();
-        Path root = switch (o.format()) {
+        Path root = o.containerRoot() != null ? o.containerRoot() : switch (o.format()) {
             case SQUASHFS -> SharedMount.acquire(runtime, Rootfs.ensure(store, manifest, Rootfs.Format.SQUASHFS),
                     manifest.hex(), pid, env);
             case DIR -> Rootfs.ensure(store, manifest, Rootfs.Format.DIR);
@@ -63,6 +88,7 @@ public final class Engine {
             ImageConfig.Config cfg = config == null ? null : config.config();
             Spec spec = SpecBuilder.build(cfg, s, root.toString(), standard, o.pid());
             spec = policy.apply(spec, request);
+            warnAboutHooks(spec.hooks());
             String cwd = spec.process().cwd();
             if (s.workdir() == null) {
                 String visible = SpecBuilder.visibleCwd(spec.mounts(), System.getProperty("user.dir"));
@@ -74,7 +100,9 @@ public final class Engine {
             List<String> argv = unshareArgv(unshare, s.fakeroot(), o.pid(), planFile);
             System.out.flush();
             System.err.flush();
+            if (wait) return waitFor(argv, stage2Env(env));
             Exec.execve(unshare.toString(), argv, stage2Env(env));
+            throw new SkiffException(ExitCode.LAUNCH, "execve returned");
         } catch (IOException e) {
             cleanup(runDir);
             throw new SkiffException(ExitCode.LAUNCH, "cannot prepare the container: " + e.getMessage());
@@ -84,6 +112,35 @@ public final class Engine {
         } catch (RuntimeException e) {
             cleanup(runDir);
             throw e;
+        }
+    }
+
+    /**
+     * OCI hooks (site modules, CDI specs) need a runtime that stays to run them at their lifecycle points; this
+     * engine execs away and does not run them yet. Say so rather than drop them silently.
+     */
+    private static void warnAboutHooks(Hooks h) {
+        if (h == null) return;
+        int n = 0;
+        for (List<Hooks.Hook> l : java.util.Arrays.asList(h.prestart(), h.createRuntime(), h.createContainer(),
+                h.startContainer(), h.poststart(), h.poststop())) n += l == null ? 0 : l.size();
+        if (n > 0) {
+            System.err.println("skiff: warning: " + n + " OCI hook(s) asked for by site policy or CDI are not run by this engine");
+            System.err.flush();
+        }
+    }
+
+    private static int waitFor(List<String> argv, List<String> env) throws IOException {
+        ProcessBuilder pb = new ProcessBuilder(argv).inheritIO();
+        pb.environment().clear();
+        for (String e : env) pb.environment().put(e.substring(0, e.indexOf('=')), e.substring(e.indexOf('=') + 1));
+        Process p = pb.start();
+        while (true) {
+            try {
+                return p.waitFor();
+            } catch (InterruptedException e) {
+                // keep waiting: the payload decides when it ends
+            }
         }
     }
 
@@ -106,15 +163,17 @@ public final class Engine {
         }
     }
 
-    /** /proc, /sys, /dev, /tmp, host name resolution, identity files, home, in that order. */
+    /** /tmp, /proc, /sys, /dev, host name resolution, identity files, home, in that order. */
     static List<Mount> standardMounts(Path root, Path runDir, Identity id, Options o) throws IOException {
         List<Mount> m = new ArrayList<>();
+        // /tmp first: it must be recursive (the kernel refuses a non-recursive bind that would uncover what the
+        // host mounted below it, e.g. this user's image mounts when XDG_RUNTIME_DIR is unset), and before /proc,
+        // /sys and /dev exist under the root, so its copy of the tree stays small.
+        m.add(Mount.bind("/tmp", "/tmp", false));
         m.add(o.pid() ? new Mount("/proc", "proc", "proc", List.of("nosuid", "nodev", "noexec"))
                 : new Mount("/proc", "bind", "/proc", List.of("rbind")));
         m.add(Mount.bind("/sys", "/sys", true));
         m.add(new Mount("/dev", "bind", "/dev", List.of("rbind", "nosuid")));
-        // Not recursive: the image mounts of this very user live under /tmp when XDG_RUNTIME_DIR is unset.
-        m.add(new Mount("/tmp", "bind", "/tmp", List.of("bind", "nosuid", "nodev")));
         for (String f : List.of("/etc/hosts", "/etc/resolv.conf"))
             if (Files.exists(Path.of(f))) m.add(new Mount(f, "bind", f, List.of("bind", "ro", "nosuid", "nodev")));
         boolean fakeroot = o.settings().fakeroot();
@@ -137,7 +196,8 @@ public final class Engine {
      * before anything is mounted; other missing mount points are created by stage 2 (see Underlay).
      */
     static LaunchPlan plan(Spec spec, Path root, Path runDir, Options o, String cwd) throws IOException {
-        boolean overlay = o.writableTmpfs();
+        boolean overlay = o.writableTmpfs() && !o.writableRoot();
+        boolean creatable = o.writableTmpfs() || o.writableRoot();
         List<LaunchPlan.PlanMount> mounts = new ArrayList<>();
         for (Mount m : spec.mounts()) {
             boolean user = o.userMounts().contains(m);
@@ -145,7 +205,7 @@ public final class Engine {
             if (dst == null || !dst.startsWith("/"))
                 throw new SkiffException(ExitCode.USAGE, "mount destination " + dst + " must be an absolute path");
             boolean exists = Files.exists(RootPath.resolve(root, dst), LinkOption.NOFOLLOW_LINKS);
-            if (!exists && !o.writableTmpfs()) {
+            if (!exists && !creatable) {
                 if (user) throw new SkiffException(ExitCode.LAUNCH, "-v " + m.source() + ":" + dst + ": " + dst
                         + " does not exist in the image, which is read-only: use an existing directory, or add"
                         + " --writable-tmpfs to create it on a temporary overlay");
@@ -165,7 +225,17 @@ public final class Engine {
                     !opt.contains("bind") || opt.contains("rbind"), opt.contains("nosuid"), opt.contains("nodev"),
                     opt.contains("noexec"), file, user));
         }
-        return new LaunchPlan(root.toString(), overlay, o.writableTmpfs(), runDir.toString(), o.pid(), mounts,
+        // Device nodes cannot be created in a user namespace: the host's node is bound (policy says which).
+        if (spec.linux() != null) {
+            for (Linux.LinuxDevice dev : spec.linux().devices()) {
+                DeviceEdits.Source src = DeviceEdits.source(spec, dev);
+                if (!Files.exists(src.hostPath()))
+                    throw new SkiffException(ExitCode.LAUNCH, "device " + src.hostPath() + " does not exist on this host");
+                mounts.add(new LaunchPlan.PlanMount("bind", src.hostPath().toString(), dev.path(), !src.writable(), false,
+                        true, false, false, true, false));
+            }
+        }
+        return new LaunchPlan(root.toString(), overlay, creatable, runDir.toString(), o.pid(), mounts,
                 spec.process().args(), spec.process().env(), cwd);
     }
 

@@ -15,7 +15,8 @@ import java.util.List;
  *
  * @param root      host path of the image root (a mount point after stage 2 binds it onto itself)
  * @param overlay   put a tmpfs-backed overlay over the image (--writable-tmpfs, or to create missing mount points)
- * @param writable  leave that overlay writable (--writable-tmpfs); otherwise it is remounted read-only
+ * @param writable  the root stays writable: the tmpfs overlay of --writable-tmpfs, or (without overlay) a
+ *                  persistent container's own tree; otherwise the root is read-only
  * @param runDir    per-run scratch directory on the host, removed by stage 2 before the payload starts
  * @param pidInit   stage 2 runs in a new PID namespace and stays as its init (--pid)
  */

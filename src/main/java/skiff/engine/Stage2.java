@@ -47,12 +47,17 @@ public final class Stage2 {
     }
 
     public static void main(String[] argv) {
+        if (argv.length == 1 && argv[0].equals("--train")) {
+            train();
+            return;
+        }
         LaunchPlan plan = null;
         try {
             Path planFile = Path.of(argv[0]);
             plan = LaunchPlan.read(planFile);
             Files.deleteIfExists(planFile);
             buildRoot(plan);
+            if (plan.pidInit()) Init.warmUp();
             removeTree(Path.of(plan.runDir()));
             PivotRoot.into(plan.root());
             enterWorkingDir(plan);
@@ -75,6 +80,31 @@ public final class Stage2 {
             fail(plan, LAUNCH, "cannot start the container: " + describe(e));
         } catch (SysException | RuntimeException e) {
             fail(plan, LAUNCH, "cannot start the container: " + e.getMessage());
+        }
+    }
+
+    /**
+     * AOT training run (ci/aot-stage2.sh, -XX:AOTCacheOutput): loads and links what a launch uses, including the
+     * downcall handles, without touching any namespace or mount.
+     */
+    static void train() {
+        try {
+            Path dir = Files.createTempDirectory("skiff-stage2-train");
+            LaunchPlan p = new LaunchPlan(dir.toString(), false, false, dir.toString(), false,
+                    List.of(new LaunchPlan.PlanMount("bind", "/tmp", "/tmp", true, true, true, true, false, false, true)),
+                    List.of("true"), List.of("PATH=/usr/bin:/bin"), "/");
+            p.write(dir.resolve("plan"));
+            LaunchPlan q = LaunchPlan.read(dir.resolve("plan"));
+            RootPath.resolve(dir, "/a/../b/c");
+            resolveCommand(q.args().get(0), pathOf(q.env()));
+            Mounts.flags(dir.toString());
+            for (Class<?> c : List.of(PivotRoot.class, Capabilities.class, Fds.class, Exec.class, Errno.class, Underlay.class))
+                Class.forName(c.getName(), true, Stage2.class.getClassLoader());
+            Errno.text(Errno.ENOENT);
+            describe(new java.nio.file.NoSuchFileException("x"));
+            removeTree(dir);
+        } catch (Exception e) {
+            System.err.println("skiff: stage 2 training: " + e);
         }
     }
 
@@ -143,7 +173,8 @@ public final class Stage2 {
             Mounts.umount(scratch.toString(), Mounts.MNT_DETACH);
         } else {
             Mounts.mount(root, root, null, MS_BIND | MS_REC, null);
-            Mounts.restrict(root, MS_RDONLY | MS_NOSUID | MS_NODEV);
+            // writable without an overlay: a persistent container's own tree
+            Mounts.restrict(root, (plan.writable() ? 0 : MS_RDONLY) | MS_NOSUID | MS_NODEV);
         }
         Underlay underlay = new Underlay(Path.of(plan.runDir()));
         for (LaunchPlan.PlanMount m : plan.mounts()) mountOne(plan, rootPath, m, underlay);
@@ -182,7 +213,7 @@ public final class Stage2 {
         try {
             PivotRoot.chdir(cwd);
         } catch (SysException e) {
-            if (plan.overlay() && plan.writable() && e.errno() == Errno.ENOENT) {
+            if (plan.writable() && e.errno() == Errno.ENOENT) {
                 Files.createDirectories(Path.of(cwd));
                 try {
                     PivotRoot.chdir(cwd);
@@ -234,6 +265,23 @@ public final class Stage2 {
     static final class Init {
         private Init() {}
 
+        /**
+         * Loads what ProcessBuilder needs while the JDK's files are still reachable: after pivot_root its first
+         * use would look up a System.Logger backend in the runtime image and fail.
+         */
+        static void warmUp() {
+            System.getLogger("java.lang.ProcessBuilder").isLoggable(System.Logger.Level.DEBUG);
+            if (Files.isExecutable(Path.of("/bin/true"))) {
+                try {
+                    new ProcessBuilder("/bin/true").start().waitFor();
+                } catch (IOException e) {
+                    // only a warm-up
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+
         static int run(String exe, List<String> args, List<String> env) throws IOException {
             List<String> cmd = new java.util.ArrayList<>(args);
             cmd.set(0, exe);
@@ -245,11 +293,11 @@ public final class Stage2 {
             }
             Process p = pb.start();
             long pid = p.pid();
-            for (String sig : List.of("TERM", "INT", "HUP", "USR1", "USR2", "QUIT", "CONT", "WINCH")) {
+            for (String sig : List.of("TERM", "INT", "HUP", "USR1", "USR2", "CONT", "WINCH")) {
                 try {
                     sun.misc.Signal.handle(new sun.misc.Signal(sig), s -> Processes.kill(pid, s.getNumber()));
                 } catch (IllegalArgumentException used) {
-                    // the JVM reserves this one (e.g. QUIT with -Xrs absent): it is not forwarded
+                    // the JVM reserves this one on this platform: it is not forwarded
                 }
             }
             Thread waiter = Thread.ofPlatform().daemon().start(() -> {

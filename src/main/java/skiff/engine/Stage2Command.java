@@ -12,10 +12,23 @@ final class Stage2Command {
     static List<String> java() {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> a = new ArrayList<>(List.of(java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                "-XX:-UsePerfData", "-Xshare:auto", "-Xss1m", "--enable-native-access=ALL-UNNAMED"));
+                "-XX:-UsePerfData", "-Xss1m", "--enable-native-access=ALL-UNNAMED"));
         Path aot = Path.of(jar()).resolveSibling("skiff-stage2.aot");
-        if (Files.isRegularFile(aot)) a.addAll(List.of("-XX:AOTCache=" + aot, "-Xlog:aot=off", "-Xlog:cds=off"));
+        if (fresh(aot)) a.addAll(List.of("-XX:AOTCache=" + aot, "-Xlog:aot=off", "-Xlog:cds=off"));
         return a;
+    }
+
+    /**
+     * Only a cache written after the jar: the JVM does not reliably reject a cache from an older build of the
+     * same jar, and would then run the old classes.
+     */
+    static boolean fresh(Path aot) {
+        try {
+            return Files.isRegularFile(aot)
+                    && Files.getLastModifiedTime(aot).compareTo(Files.getLastModifiedTime(Path.of(jar()))) >= 0;
+        } catch (java.io.IOException e) {
+            return false;
+        }
     }
 
     static String jar() {

@@ -56,11 +56,11 @@ final class Underlay {
                 } else if (Files.isDirectory(e, LinkOption.NOFOLLOW_LINKS)) {
                     Files.createDirectory(copy);
                     Mounts.mount(e.toString(), copy.toString(), null, Mounts.MS_BIND | Mounts.MS_REC, null);
-                } else if (Files.isRegularFile(e, LinkOption.NOFOLLOW_LINKS)) {
+                } else {
+                    // regular files, and device nodes, sockets, fifos (e.g. under /dev): a bind onto an empty file
                     Files.createFile(copy);
                     Mounts.mount(e.toString(), copy.toString(), null, Mounts.MS_BIND, null);
                 }
-                // sockets, fifos and device nodes in an image directory are not mirrored
             }
         }
         Path rel = dir.relativize(target);
@@ -72,7 +72,7 @@ final class Underlay {
         sealed.add(dir.toString());
     }
 
-    /** Makes every underlay read-only (their bound entries keep the flags of the image's mount). */
+    /** Makes every underlay read-only; the entries bound into it keep the flags of their own mounts. */
     void seal() throws SysException {
         for (String d : sealed) Mounts.restrict(d, Mounts.MS_RDONLY | Mounts.MS_NOSUID | Mounts.MS_NODEV);
     }

@@ -47,6 +47,7 @@ public final class Flattener {
     private final List<LayerSource> layers;
     private final Limits limits;
     private final Consumer<String> warnings;
+    private final int threads;
 
     private final Dir root = new Dir(IMPLICIT_DIR, -1);
     private long nodes;
@@ -57,9 +58,15 @@ public final class Flattener {
     public record Stats(long directories, long files, long bytes, long symlinks, long specials, long hardlinks) {}
 
     public Flattener(List<LayerSource> layers, Limits limits, Consumer<String> warnings) {
+        this(layers, limits, warnings, Runtime.getRuntime().availableProcessors());
+    }
+
+    /** {@code threads}: how many layers pass 1 may decompress at once (their headers are still applied in order). */
+    public Flattener(List<LayerSource> layers, Limits limits, Consumer<String> warnings, int threads) {
         this.layers = List.copyOf(layers);
         this.limits = limits;
         this.warnings = warnings;
+        this.threads = Math.max(1, threads);
     }
 
     /** Flattens {@code layers} (lowest first) into {@code sink} and calls {@link TreeSink#finish()}. */
@@ -67,9 +74,24 @@ public final class Flattener {
         return new Flattener(layers, limits, warnings).run(sink);
     }
 
+    public static Stats flatten(List<LayerSource> layers, TreeSink sink, Limits limits, Consumer<String> warnings, int threads) throws IOException {
+        return new Flattener(layers, limits, warnings, threads).run(sink);
+    }
+
     public Stats run(TreeSink sink) throws IOException {
         LayerStreams.Budget budget = new LayerStreams.Budget(limits);
-        for (int i = 0; i < layers.size(); i++) readHeaders(i, budget);
+        try {
+            if (threads == 1 || layers.size() <= 1) {
+                for (int i = 0; i < layers.size(); i++) readHeaders(i, budget);
+            } else {
+                readHeadersInParallel(budget);
+            }
+        } catch (OutOfMemoryError e) {
+            // The tree is nearly all this heap holds; dropping it makes room to report the problem.
+            root.children.clear();
+            throw new SkiffException(ExitCode.STORAGE, "not enough memory for the file tree of this image (" + nodes
+                    + " entries so far): give Java more heap, e.g. JAVA_TOOL_OPTIONS=-Xmx8g, or lower [convert] max-entries", e);
+        }
         if (unknownTypes > 0)
             warnings.accept("skipped " + unknownTypes + " tar entries of types an image cannot use (volume labels, multi-volume parts)");
         if (droppedXattrs > 0)
@@ -155,6 +177,76 @@ public final class Flattener {
         try (InputStream in = LayerStreams.open(src, budget); TarArchiveInputStream tar = tar(in)) {
             long index = 0;
             for (TarArchiveEntry e; (e = nextEntry(tar, src)) != null; index++) apply(layer, index, e);
+        }
+    }
+
+    private static final int BATCH = 512;
+    private static final Object END = new Object();
+
+    /**
+     * Pass 1 with the layers decompressed concurrently: one reader per layer (at most {@code threads} at
+     * a time, started in layer order) hands batches of headers through a small bounded queue, and this
+     * thread applies them strictly in layer order. Memory stays bounded (readers ahead block on their
+     * queues), and the first error, of a reader or of the tree, stops everything.
+     */
+    private void readHeadersInParallel(LayerStreams.Budget budget) throws IOException {
+        int n = layers.size();
+        java.util.concurrent.atomic.AtomicBoolean cancelled = new java.util.concurrent.atomic.AtomicBoolean();
+        List<java.util.concurrent.BlockingQueue<Object>> queues = new ArrayList<>();
+        for (int i = 0; i < n; i++) queues.add(new java.util.concurrent.ArrayBlockingQueue<>(16));
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(Math.min(threads, n),
+                Thread.ofPlatform().daemon().name("skiff-layer-", 0).factory());
+        try {
+            // FIFO submission: the earliest unfinished layer always has a running reader, so no deadlock.
+            for (int i = 0; i < n; i++) {
+                int layer = i;
+                pool.execute(() -> readLayer(layer, queues.get(layer), budget, cancelled));
+            }
+            for (int layer = 0; layer < n; layer++) {
+                long index = 0;
+                for (Object o; (o = queues.get(layer).take()) != END; ) {
+                    if (o instanceof RuntimeException e) throw e;
+                    if (o instanceof IOException e) throw e;
+                    if (o instanceof Error e) throw e;
+                    @SuppressWarnings("unchecked") List<TarArchiveEntry> batch = (List<TarArchiveEntry>) o;
+                    for (TarArchiveEntry e : batch) apply(layer, index++, e);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while reading layers");
+        } finally {
+            cancelled.set(true);
+            pool.shutdownNow();
+        }
+    }
+
+    private void readLayer(int layer, java.util.concurrent.BlockingQueue<Object> q, LayerStreams.Budget budget,
+                           java.util.concurrent.atomic.AtomicBoolean cancelled) {
+        LayerSource src = layers.get(layer);
+        try {
+            if (cancelled.get()) return;
+            try (InputStream in = LayerStreams.open(src, budget); TarArchiveInputStream tar = tar(in)) {
+                List<TarArchiveEntry> batch = new ArrayList<>(BATCH);
+                for (TarArchiveEntry e; (e = nextEntry(tar, src)) != null; ) {
+                    if (cancelled.get()) return;
+                    batch.add(e);
+                    if (batch.size() == BATCH) {
+                        q.put(batch);
+                        batch = new ArrayList<>(BATCH);
+                    }
+                }
+                if (!batch.isEmpty()) q.put(batch);
+            }
+            q.put(END);
+        } catch (InterruptedException e) {
+            // cancelled: the applying thread has stopped already
+        } catch (Throwable t) {
+            try {
+                q.put(t);
+            } catch (InterruptedException ignored) {
+                // cancelled
+            }
         }
     }
 
@@ -379,27 +471,13 @@ public final class Flattener {
         for (int layer = 0; layer < layers.size(); layer++) {
             Map<Long, Inode> want = wanted.get(layer);
             if (want.isEmpty()) continue;
-            LayerSource src = layers.get(layer);
-            try (InputStream in = LayerStreams.open(src, budget); TarArchiveInputStream tar = tar(in)) {
-                long index = 0;
-                int left = want.size();
-                for (TarArchiveEntry e; left > 0 && (e = nextEntry(tar, src)) != null; index++) {
-                    Inode ino = want.get(index);
-                    if (ino == null) continue;
-                    long size = e.isSparse() ? e.getRealSize() : e.getSize();
-                    if (size != ino.size)
-                        throw new SkiffException(ExitCode.STORAGE, "layer " + src.name() + " changed while it was read (entry '"
-                                + e.getName() + "'); the store is being modified or is corrupt: pull the image again");
-                    ExactStream content = new ExactStream(tar, size, src.name(), e.getName());
-                    sink.file(ino.primary, ino.meta, size, content);
-                    content.drain();
-                    files[0]++;
-                    bytes[0] += size;
-                    left--;
-                }
-                if (left > 0)
-                    throw new SkiffException(ExitCode.STORAGE, "layer " + src.name() + " ended early on the second read; the store is being modified or is corrupt: pull the image again");
-            }
+            ContentVisitor emitFile = (ino, size, content) -> {
+                sink.file(ino.primary, ino.meta, size, content);
+                files[0]++;
+                bytes[0] += size;
+            };
+            if (threads > 1) streamContentPrefetched(layers.get(layer), want, budget, emitFile);
+            else streamContent(layers.get(layer), want, budget, emitFile);
         }
 
         walkTree((path, node) -> {
@@ -423,6 +501,162 @@ public final class Flattener {
         });
         sink.finish();
         return new Stats(dirs[0], files[0], bytes[0], links[0], specials[0], hard[0]);
+    }
+
+    @FunctionalInterface
+    private interface ContentVisitor {
+        void visit(Inode ino, long size, InputStream content) throws IOException;
+    }
+
+    /** Hands {@code visitor} the content of every wanted entry of the layer, in tar order, on this thread. */
+    private void streamContent(LayerSource src, Map<Long, Inode> want, LayerStreams.Budget budget, ContentVisitor visitor) throws IOException {
+        try (InputStream in = LayerStreams.open(src, budget); TarArchiveInputStream tar = tar(in)) {
+            long index = 0;
+            int left = want.size();
+            for (TarArchiveEntry e; left > 0 && (e = nextEntry(tar, src)) != null; index++) {
+                Inode ino = want.get(index);
+                if (ino == null) continue;
+                long size = checkedSize(src, e, ino);
+                ExactStream content = new ExactStream(tar, size, src.name(), e.getName());
+                visitor.visit(ino, size, content);
+                content.drain();
+                left--;
+            }
+            if (left > 0) throw endedEarly(src);
+        }
+    }
+
+    private static long checkedSize(LayerSource src, TarArchiveEntry e, Inode ino) {
+        long size = e.isSparse() ? e.getRealSize() : e.getSize();
+        if (size != ino.size)
+            throw new SkiffException(ExitCode.STORAGE, "layer " + src.name() + " changed while it was read (entry '"
+                    + e.getName() + "'); the store is being modified or is corrupt: pull the image again");
+        return size;
+    }
+
+    private static SkiffException endedEarly(LayerSource src) {
+        return new SkiffException(ExitCode.STORAGE, "layer " + src.name() + " ended early on the second read; the store is being modified or is corrupt: pull the image again");
+    }
+
+    private static final int CHUNK = 256 << 10;
+    private static final Object LAYER_END = new Object();
+
+    private record FileStart(Inode ino, long size) {}
+
+    /**
+     * As {@link #streamContent}, with decompression on a reader thread that runs ahead through a bounded
+     * queue of chunks (at most 64 x 256 KiB), so inflating the layer overlaps with the sink's work.
+     */
+    private void streamContentPrefetched(LayerSource src, Map<Long, Inode> want, LayerStreams.Budget budget,
+                                         ContentVisitor visitor) throws IOException {
+        java.util.concurrent.BlockingQueue<Object> q = new java.util.concurrent.ArrayBlockingQueue<>(64);
+        Thread reader = Thread.ofPlatform().daemon().name("skiff-layer-content").start(() -> {
+            try {
+                streamContent(src, want, budget, (ino, size, content) -> {
+                    try {
+                        q.put(new FileStart(ino, size));
+                        for (long left = size; left > 0; ) {
+                            byte[] chunk = content.readNBytes((int) Math.min(CHUNK, left));
+                            if (chunk.length == 0) throw new java.io.EOFException("short read");
+                            q.put(chunk);
+                            left -= chunk.length;
+                        }
+                    } catch (InterruptedException stop) {
+                        throw new java.io.InterruptedIOException();
+                    }
+                });
+                q.put(LAYER_END);
+            } catch (InterruptedException | java.io.InterruptedIOException stop) {
+                // the consumer gave up
+            } catch (Throwable t) {
+                try {
+                    q.put(t);
+                } catch (InterruptedException ignored) {
+                    // the consumer gave up
+                }
+            }
+        });
+        try {
+            for (Object o; (o = take(q)) != LAYER_END; ) {
+                FileStart fs = (FileStart) o;
+                ChunkStream content = new ChunkStream(q, fs.size());
+                visitor.visit(fs.ino(), fs.size(), content);
+                content.drain();
+            }
+        } finally {
+            reader.interrupt();
+            try {
+                reader.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** The next item, rethrowing the reader's failure as it was. */
+    private static Object take(java.util.concurrent.BlockingQueue<Object> q) throws IOException {
+        Object o;
+        try {
+            o = q.take();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while reading a layer");
+        }
+        if (o instanceof IOException e) throw e;
+        if (o instanceof RuntimeException e) throw e;
+        if (o instanceof Error e) throw e;
+        return o;
+    }
+
+    /** Exactly {@code size} bytes from the reader's chunks. */
+    private static final class ChunkStream extends InputStream {
+        private final java.util.concurrent.BlockingQueue<Object> q;
+        private long left;
+        private byte[] chunk = new byte[0];
+        private int pos;
+
+        ChunkStream(java.util.concurrent.BlockingQueue<Object> q, long size) {
+            this.q = q;
+            this.left = size;
+        }
+
+        private boolean fill() throws IOException {
+            if (left <= 0) return false;
+            if (pos < chunk.length) return true;
+            chunk = (byte[]) take(q);
+            pos = 0;
+            return true;
+        }
+
+        @Override
+        public int read() throws IOException {
+            if (!fill()) return -1;
+            left--;
+            return chunk[pos++] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            if (len == 0) return 0;
+            if (!fill()) return -1;
+            int n = (int) Math.min(Math.min(len, chunk.length - pos), left);
+            System.arraycopy(chunk, pos, b, off, n);
+            pos += n;
+            left -= n;
+            return n;
+        }
+
+        @Override
+        public int available() {
+            return (int) Math.min(left, chunk.length - pos);
+        }
+
+        void drain() throws IOException {
+            byte[] buf = new byte[8192];
+            while (read(buf, 0, buf.length) > 0) {
+                // the sink stopped early: skip the rest so the next file starts at its own chunks
+            }
+        }
     }
 
     @FunctionalInterface

@@ -20,7 +20,8 @@ final class LayerStreams {
     /** Bytes read so far in one pass, shared by all layers of the pass (the total limit spans them). */
     static final class Budget {
         private final Limits limits;
-        long uncompressed;
+        /** Layers may be read by several threads at once (pass 1). */
+        final java.util.concurrent.atomic.AtomicLong uncompressed = new java.util.concurrent.atomic.AtomicLong();
 
         Budget(Limits limits) {
             this.limits = limits;
@@ -102,9 +103,9 @@ final class LayerStreams {
 
         private void add(long n) {
             count += n;
-            budget.uncompressed += n;
+            long total = budget.uncompressed.addAndGet(n);
             Limits l = budget.limits;
-            if (budget.uncompressed > l.maxUncompressedBytes())
+            if (total > l.maxUncompressedBytes())
                 throw new SkiffException(ExitCode.STORAGE, "image layers expand to more than " + l.maxUncompressedBytes()
                         + " bytes (at layer " + layer + "): refusing to convert a possible decompression bomb"
                         + " (raise [convert] max-bytes in config.toml if the image is genuine)");

@@ -21,7 +21,8 @@ import java.util.concurrent.TimeUnit;
  * Runs the OCI hooks of a {@link Spec} (runtime-spec config.md "POSIX-platform Hooks"). Each hook is
  * executed with its {@code path}, {@code args[1..]} as arguments ({@code args[0]} is the conventional
  * program name; the JVM cannot set argv[0] apart from the path), exactly its {@code env} (nothing
- * inherited), and the container state JSON on stdin. A hook that exits non-zero, cannot start, or
+ * inherited), and the container state JSON on stdin; its stdout and stderr are captured (never mixed
+ * into the payload's output) and the last line is quoted if it fails. A hook that exits non-zero, cannot start, or
  * outlives its {@code timeout} (seconds; killed) stops the launch: SkiffException(LAUNCH) naming it.
  *
  * <p>When the engine calls each stage (skiff execs the payload and keeps no process behind):
@@ -50,6 +51,7 @@ public final class HookRunner {
 
     /** A hook without a timeout may run this long before skiff gives up on it. */
     public static final int DEFAULT_TIMEOUT_S = 60;
+    private static final int MAX_CAPTURE = 64 * 1024;
 
     private HookRunner() {}
 
@@ -90,7 +92,8 @@ public final class HookRunner {
                 int eq = e.indexOf('=');
                 if (eq > 0) pb.environment().put(e.substring(0, eq), e.substring(eq + 1));
             }
-        pb.redirectOutput(ProcessBuilder.Redirect.INHERIT);
+        // The payload's stdout is the user's data: a hook's chatter goes to the capture, not there.
+        pb.redirectErrorStream(true);
         String name = stage.specName + " hook " + h.path();
         int timeout = h.timeout() != null && h.timeout() > 0 ? h.timeout() : DEFAULT_TIMEOUT_S;
         java.lang.Process p;
@@ -101,8 +104,17 @@ public final class HookRunner {
         }
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         Thread drain = Thread.ofVirtual().start(() -> {
-            try (InputStream in = p.getErrorStream()) {
-                in.transferTo(err);
+            try (InputStream in = p.getInputStream()) {
+                byte[] buf = new byte[8192];
+                for (int n; (n = in.read(buf)) > 0; ) {
+                    // Keep only the tail, bounded: the last line is what the error message quotes.
+                    if (err.size() > MAX_CAPTURE) {
+                        byte[] keep = java.util.Arrays.copyOfRange(err.toByteArray(), err.size() - MAX_CAPTURE / 2, err.size());
+                        err.reset();
+                        err.write(keep);
+                    }
+                    err.write(buf, 0, n);
+                }
             } catch (IOException ignored) {
                 // the hook was killed
             }

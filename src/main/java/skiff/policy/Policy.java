@@ -295,15 +295,33 @@ public final class Policy {
         if (allow.stream().noneMatch(g -> Glob.matches(g, rs)))
             throw new SkiffException(ExitCode.POLICY, "--device " + d.hostPath() + (rs.equals(d.hostPath()) ? "" : " (" + rs + ")")
                     + " denied: the site allows only " + String.join(", ", allow) + "; ask the administrator");
+        host.probe().stat(real);  // a device node at all, before where it goes
         String dest = BindPolicy.resolveDestination(d.containerPath(), null);
-        if (dest.startsWith("/.skiff/") || dest.equals("/.skiff"))
-            throw new SkiffException(ExitCode.POLICY, "--device " + d.hostPath() + ": destination " + dest + " is reserved for skiff");
+        if (!dest.startsWith("/dev/"))
+            throw new SkiffException(ExitCode.POLICY, "--device " + d.hostPath() + ":" + d.containerPath()
+                    + ": device nodes go under /dev in the container; choose a path such as /dev/" + real.getFileName());
         return DeviceEdits.add(spec, real, dest, d.permissions(), host.probe());
     }
 
     /** For the engine: the host node to bind for a device of the final spec, and its access. */
     public static DeviceEdits.Source deviceSource(Spec spec, skiff.spec.Linux.LinuxDevice device) {
         return DeviceEdits.source(spec, device);
+    }
+
+    /**
+     * For an engine that realises devices as bind mounts: one bind per {@code linux.devices} entry, host
+     * node onto the container path, {@code nosuid} but never {@code nodev} (that would make the node
+     * useless), read-only without 'w'. The mount point must be creatable as a file under /dev.
+     */
+    public static List<Mount> deviceBinds(Spec spec) {
+        List<Mount> out = new ArrayList<>();
+        if (spec.linux() == null) return out;
+        for (skiff.spec.Linux.LinuxDevice d : spec.linux().devices()) {
+            DeviceEdits.Source src = DeviceEdits.source(spec, d);
+            out.add(new Mount(d.path(), "bind", src.hostPath().toString(),
+                    src.writable() ? List.of("bind", "nosuid") : List.of("bind", "ro", "nosuid")));
+        }
+        return out;
     }
 
     /** Description of what a module adds, one line per item, for 'skiff modules'. */

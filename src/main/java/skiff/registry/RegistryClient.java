@@ -14,16 +14,11 @@ import java.io.InputStream;
 import java.net.ConnectException;
 import java.net.URI;
 import java.net.URLEncoder;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.net.http.HttpTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
@@ -70,7 +65,7 @@ public final class RegistryClient implements AutoCloseable {
     private final Credentials credentials;
     private final Credentials.UserPass forced;
     private final RetryPolicy retry;
-    private final HttpClient http;
+    private final Transport http;
     private final Map<String, Challenge> challenges = new ConcurrentHashMap<>();
     private final Map<String, Token> tokens = new ConcurrentHashMap<>();
     private volatile int preferred;
@@ -93,12 +88,7 @@ public final class RegistryClient implements AutoCloseable {
         this.credentials = credentials;
         this.forced = forced;
         this.retry = retry;
-        // HTTP/1.1: parallel blob downloads get their own connections, and no h2c upgrade dance on plain HTTP.
-        this.http = HttpClient.newBuilder()
-                .version(HttpClient.Version.HTTP_1_1)
-                .followRedirects(HttpClient.Redirect.NEVER)
-                .connectTimeout(Duration.ofSeconds(30))
-                .build();
+        this.http = new Transport.UrlConnection(System.getenv());
     }
 
     public static RegistryClient forPull(String domain, RegistryConfig config, Credentials credentials) {
@@ -122,28 +112,25 @@ public final class RegistryClient implements AutoCloseable {
      */
     public void verifyLogin() {
         URI base = endpoints.getLast();
-        try (var r = new Closing(request(base, "GET", "/v2/", Map.of(), null, true))) {
-            int s = r.resp.statusCode();
-            if (s == 200) return;
-            throw httpError(base, "/v2/", r.resp, "checking the login");
+        try (var r = request(base, "GET", "/v2/", Map.of(), null)) {
+            if (r.status() == 200) return;
+            throw httpError(base, r, "checking the login");
         }
     }
 
-    /** HEAD of a manifest: its digest if the registry says it, empty if it does not or the HEAD failed. */
+    /**
+     * HEAD of a manifest: its digest if the registry says it, empty if it answered without one or with an
+     * error status (the GET that follows reports that). Unreachable registries and denials throw.
+     */
     public Optional<Digest> headManifest(String repo, String reference) {
         String path = "/v2/" + repo + "/manifests/" + reference;
-        try {
-            return onEndpoints(base -> {
-                try (var r = new Closing(request(base, "HEAD", path, Map.of("Accept", MANIFEST_ACCEPT), scope(repo), false))) {
-                    if (r.resp.statusCode() == 404) throw notFound(repo, reference, null);
-                    if (r.resp.statusCode() != 200) return Optional.<Digest>empty();
-                    return r.resp.headers().firstValue("Docker-Content-Digest").map(RegistryClient::parseDigestHeader);
-                }
-            });
-        } catch (SkiffException e) {
-            if (e.exitCode() == ExitCode.IMAGE) throw e;
-            return Optional.empty();
-        }
+        return onEndpoints(base -> {
+            try (var r = request(base, "HEAD", path, Map.of("Accept", MANIFEST_ACCEPT), scope(repo))) {
+                if (r.status() == 404) throw notFound(repo, reference, null);
+                if (r.status() != 200) return Optional.<Digest>empty();
+                return r.header("Docker-Content-Digest").map(RegistryClient::parseDigestHeader);
+            }
+        });
     }
 
     /** GET a manifest or index by tag or digest, bounded in size and verified against its digest. */
@@ -151,28 +138,28 @@ public final class RegistryClient implements AutoCloseable {
         String path = "/v2/" + repo + "/manifests/" + reference;
         Digest wanted = reference.contains(":") ? Digest.parse(reference) : null;
         return onEndpoints(base -> {
-            try (var r = new Closing(request(base, "GET", path, Map.of("Accept", MANIFEST_ACCEPT), scope(repo), false))) {
-                int s = r.resp.statusCode();
-                if (s == 404) throw notFound(repo, reference, r.resp);
-                if (s != 200) throw httpError(base, path, r.resp, "fetching the manifest of " + repo + ":" + reference);
-                long len = r.resp.headers().firstValueAsLong("Content-Length").orElse(-1);
+            try (var r = request(base, "GET", path, Map.of("Accept", MANIFEST_ACCEPT), scope(repo))) {
+                int s = r.status();
+                if (s == 404) throw notFound(repo, reference, r);
+                if (s != 200) throw httpError(base, r, "fetching the manifest of " + repo + ":" + reference);
+                long len = r.contentLength();
                 if (len > MAX_MANIFEST) throw tooBig(repo, reference, len);
                 byte[] data;
                 try {
-                    data = readBounded(r.resp.body(), MAX_MANIFEST);
+                    data = readBounded(r.body(), MAX_MANIFEST);
                 } catch (IOException e) {
                     throw new SkiffException(ExitCode.REGISTRY, "connection to " + base + " failed while reading the manifest of "
                             + repo + ":" + reference + ": " + e.getMessage() + " (try again)", e);
                 }
                 if (data == null) throw tooBig(repo, reference, -1);
-                Digest header = r.resp.headers().firstValue("Docker-Content-Digest").map(RegistryClient::parseDigestHeader).orElse(null);
+                Digest header = r.header("Docker-Content-Digest").map(RegistryClient::parseDigestHeader).orElse(null);
                 Digest expect = wanted != null ? wanted : header;
                 Digest actual = expect != null ? digestOf(expect.algorithm(), data) : Digest.sha256(data);
                 if (expect != null && !expect.equals(actual))
                     throw new SkiffException(ExitCode.REGISTRY, "manifest of " + repo + ":" + reference + " from " + base
                             + " does not match its digest (expected " + expect + ", got " + actual + "); nothing was stored (try again, or report the registry)");
                 if (!actual.algorithm().equals("sha256")) actual = Digest.sha256(data);
-                String ct = r.resp.headers().firstValue("Content-Type").orElse(null);
+                String ct = r.header("Content-Type").orElse(null);
                 return new Manifest(data, mediaTypeOf(data, ct, repo, reference), actual);
             }
         });
@@ -187,8 +174,8 @@ public final class RegistryClient implements AutoCloseable {
      */
     public void downloadBlob(String repo, Descriptor d, Path partial, LongConsumer progress) throws IOException {
         String path = "/v2/" + repo + "/blobs/" + d.digest();
-        try (FileChannel ch = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
-            MessageDigest md = d.digest().newMessageDigest();
+        try (FileChannel ch = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+             Hasher md = Hasher.of(d.digest(), d.size())) {
             long have = ch.size();
             if (have > d.size()) {
                 ch.truncate(0);
@@ -207,26 +194,26 @@ public final class RegistryClient implements AutoCloseable {
                 Map<String, String> h = from > 0 ? Map.of("Range", "bytes=" + from + "-") : Map.of();
                 try {
                     onEndpoints(base -> {
-                        try (var r = new Closing(request(base, "GET", path, h, scope(repo), false))) {
-                            int s = r.resp.statusCode();
+                        try (var r = request(base, "GET", path, h, scope(repo))) {
+                            int s = r.status();
                             if (s == 404) throw new SkiffException(ExitCode.REGISTRY, "registry " + base + " does not have blob "
                                     + d.digest() + " of " + repo + " that the manifest lists (the image is broken there)");
                             long start;
-                            if (s == 206 && from > 0 && rangeStart(r.resp) == from) {
+                            if (s == 206 && from > 0 && rangeStart(r) == from) {
                                 start = from;
                             } else if (s == 200) {
                                 start = 0;
                             } else if (s == 416 || s == 206) {
                                 start = -1; // unusable range answer: start over below
                             } else {
-                                throw httpError(base, path, r.resp, "downloading blob " + d.digest());
+                                throw httpError(base, r, "downloading blob " + d.digest());
                             }
                             if (start < 0) {
                                 truncate(ch, md);
                                 throw new RangeRestart();
                             }
                             if (start == 0 && from > 0) truncate(ch, md);
-                            copy(r.resp.body(), ch, md, d, progress);
+                            copy(r.body(), ch, md, d, progress);
                             return null;
                         } catch (IOException e) {
                             throw new Cut(e);
@@ -242,13 +229,15 @@ public final class RegistryClient implements AutoCloseable {
                 if (have == d.size()) break;
                 if (lastCut == null) lastCut = new IOException("the registry closed the connection after " + have + " of " + d.size() + " bytes");
             }
-            String actual = HexFormat.of().formatHex(md.digest());
+            String actual = md.hex();
             if (!actual.equals(d.digest().hex())) {
                 ch.truncate(0);
                 throw new SkiffException(ExitCode.REGISTRY, "blob " + d.digest() + " of " + repo + " from " + domain
                         + " does not match its digest (got " + d.digest().algorithm() + ":" + actual + "); it was discarded and nothing was stored (try again, or report the registry)");
             }
-            ch.force(true);
+            // Durable before the caller renames it into the store (as containerd does), so a crash cannot
+            // leave a named blob with missing data; fdatasync suffices, the size is in the data.
+            ch.force(false);
         }
     }
 
@@ -268,13 +257,13 @@ public final class RegistryClient implements AutoCloseable {
         }
     }
 
-    private static void truncate(FileChannel ch, MessageDigest md) throws IOException {
+    private static void truncate(FileChannel ch, Hasher md) throws IOException {
         ch.truncate(0);
         ch.position(0);
         md.reset();
     }
 
-    private static void rehash(FileChannel ch, long have, MessageDigest md) throws IOException {
+    private static void rehash(FileChannel ch, long have, Hasher md) throws IOException {
         ByteBuffer buf = ByteBuffer.allocate(1 << 20);
         long pos = 0;
         while (pos < have) {
@@ -282,13 +271,12 @@ public final class RegistryClient implements AutoCloseable {
             if (have - pos < buf.capacity()) buf.limit((int) (have - pos));
             int n = ch.read(buf, pos);
             if (n < 0) throw new IOException("partial download shrank while re-reading it");
-            buf.flip();
-            md.update(buf);
+            md.update(buf.array(), 0, n);
             pos += n;
         }
     }
 
-    private static void copy(InputStream in, FileChannel ch, MessageDigest md, Descriptor d, LongConsumer progress) throws IOException {
+    private static void copy(InputStream in, FileChannel ch, Hasher md, Descriptor d, LongConsumer progress) throws IOException {
         long have = ch.position();
         byte[] buf = new byte[1 << 20];
         int n;
@@ -307,9 +295,9 @@ public final class RegistryClient implements AutoCloseable {
         }
     }
 
-    private static long rangeStart(HttpResponse<?> resp) {
+    private static long rangeStart(Transport.Response resp) {
         // Content-Range: bytes START-END/TOTAL
-        String cr = resp.headers().firstValue("Content-Range").orElse("");
+        String cr = resp.header("Content-Range").orElse("");
         var m = java.util.regex.Pattern.compile("bytes (\\d+)-\\d+/(\\d+|\\*)").matcher(cr.trim());
         return m.matches() ? Long.parseLong(m.group(1)) : -1;
     }
@@ -352,20 +340,20 @@ public final class RegistryClient implements AutoCloseable {
      * One logical request with retries on connection errors, 5xx and 429, after authentication. The
      * caller closes the body. Statuses other than those are returned for the caller to judge.
      */
-    private HttpResponse<InputStream> request(URI base, String method, String path, Map<String, String> headers,
-                                              String scope, boolean login) {
+    private Transport.Response request(URI base, String method, String path, Map<String, String> headers,
+                                       String scope) {
         // A mirror gets one try: falling back to the next endpoint beats waiting on a sick mirror.
         int attempts = isMirror(base) ? 1 : retry.attempts();
         Exception last = null;
         for (int attempt = 0; attempt < attempts; attempt++) {
             Duration wait = retry.backoff(attempt);
             try {
-                HttpResponse<InputStream> resp = authenticated(base, method, path, headers, scope, login);
-                int s = resp.statusCode();
+                Transport.Response resp = authenticated(base, method, path, headers, scope);
+                int s = resp.status();
                 if (s < 500 && s != 429) return resp;
                 Optional<Duration> ra = retryAfter(resp);
                 if (attempt == attempts - 1) return resp;
-                closeQuietly(resp);
+                resp.close();
                 if (ra.isPresent()) wait = ra.get().compareTo(retry.maxDelay()) > 0 ? retry.maxDelay() : ra.get();
                 last = new IOException("HTTP " + s);
             } catch (IOException e) {
@@ -375,20 +363,20 @@ public final class RegistryClient implements AutoCloseable {
             sleep(wait);
         }
         throw new SkiffException(ExitCode.REGISTRY, "cannot reach registry " + base + " (" + describe(last) + ", "
-                + attempts + (attempts == 1 ? " attempt" : " attempts") + "): check the network, the registry address, or a proxy; "
-                + "plain-HTTP registries need 'insecure = true' in config.toml", last);
+                + attempts + (attempts == 1 ? " attempt" : " attempts") + "): check the network, the registry address, or a proxy"
+                + ("https".equals(base.getScheme()) ? "; a plain-HTTP registry needs 'insecure = true' in config.toml" : ""), last);
     }
 
     private static String describe(Exception e) {
         if (e == null) return "no answer";
         if (e instanceof ConnectException) return "connection refused";
-        if (e instanceof HttpTimeoutException) return "timed out";
+        if (e instanceof java.net.SocketTimeoutException) return "timed out";
         String m = e.getMessage();
         return e.getClass().getSimpleName() + (m != null ? ": " + m : "");
     }
 
-    private static Optional<Duration> retryAfter(HttpResponse<?> resp) {
-        Optional<String> v = resp.headers().firstValue("Retry-After");
+    private static Optional<Duration> retryAfter(Transport.Response resp) {
+        Optional<String> v = resp.header("Retry-After");
         if (v.isEmpty()) return Optional.empty();
         String s = v.get().trim();
         try {
@@ -405,13 +393,13 @@ public final class RegistryClient implements AutoCloseable {
     }
 
     /** Sends with cached authorisation; on 401 answers the challenge once and resends. */
-    private HttpResponse<InputStream> authenticated(URI base, String method, String path, Map<String, String> headers,
-                                                    String scope, boolean login) throws IOException {
+    private Transport.Response authenticated(URI base, String method, String path, Map<String, String> headers,
+                                             String scope) throws IOException {
         String authority = base.getRawAuthority();
-        String auth = cachedAuthorization(base, scope, login);
-        HttpResponse<InputStream> resp = send(base, method, path, headers, auth);
-        if (resp.statusCode() != 401) return resp;
-        Challenge ch = Challenge.pick(resp.headers().allValues("WWW-Authenticate"));
+        String auth = cachedAuthorization(base, scope);
+        Transport.Response resp = send(base, method, path, headers, auth);
+        if (resp.status() != 401) return resp;
+        Challenge ch = Challenge.pick(resp.all("WWW-Authenticate"));
         String body = errorBody(resp);
         Credentials.UserPass up = credentialsFor(base);
         if (ch == null) throw new SkiffException(ExitCode.REGISTRY, "registry " + base + " refused the request (401) without saying how to authenticate");
@@ -424,7 +412,7 @@ public final class RegistryClient implements AutoCloseable {
         if (fresh == null) throw new SkiffException(ExitCode.REGISTRY, "registry " + base + " requires authentication: run 'skiff login "
                 + loginName(base) + "' (or docker login) and pull again");
         resp = send(base, method, path, headers, fresh);
-        if (resp.statusCode() == 401) throw denied(base, up, errorBody(resp), scope);
+        if (resp.status() == 401) throw denied(base, up, errorBody(resp), scope);
         return resp;
     }
 
@@ -448,7 +436,7 @@ public final class RegistryClient implements AutoCloseable {
         return credentials == null ? null : credentials.lookup(host).orElse(null);
     }
 
-    private String cachedAuthorization(URI base, String scope, boolean login) throws IOException {
+    private String cachedAuthorization(URI base, String scope) throws IOException {
         Challenge ch = challenges.get(base.getRawAuthority());
         if (ch == null) return null;
         return authorization(base, ch, scope, credentialsFor(base), false);
@@ -488,21 +476,16 @@ public final class RegistryClient implements AutoCloseable {
         Exception last = null;
         for (int attempt = 0; attempt < retry.attempts(); attempt++) {
             if (attempt > 0) sleep(retry.backoff(attempt - 1));
-            HttpRequest.Builder b = HttpRequest.newBuilder(u).GET().timeout(Duration.ofSeconds(60));
-            if (up != null) b.header("Authorization", up.basic());
-            HttpResponse<InputStream> resp;
+            Transport.Response resp;
             try {
-                resp = http.send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
+                resp = http.send("GET", u, up != null ? Map.of("Authorization", up.basic()) : Map.of(), Duration.ofSeconds(60));
             } catch (IOException e) {
                 last = e;
                 continue;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException("interrupted", e);
             }
-            int s = resp.statusCode();
+            int s = resp.status();
             if (s >= 500 || s == 429) {
-                closeQuietly(resp);
+                resp.close();
                 last = new IOException("HTTP " + s);
                 continue;
             }
@@ -516,7 +499,10 @@ public final class RegistryClient implements AutoCloseable {
                 String body = errorBody(resp);
                 throw new SkiffException(ExitCode.REGISTRY, "token service " + realm + " answered HTTP " + s + " " + registryError(body).trim());
             }
-            byte[] data = readBounded(resp.body(), 1 << 20);
+            byte[] data;
+            try (resp) {
+                data = readBounded(resp.body(), 1 << 20);
+            }
             if (data == null) throw new SkiffException(ExitCode.REGISTRY, "token service " + realm + " sent an oversized answer");
             JsonNode n;
             try {
@@ -536,25 +522,17 @@ public final class RegistryClient implements AutoCloseable {
     }
 
     /** Sends one request and follows redirects itself, dropping credentials when the host changes. */
-    private HttpResponse<InputStream> send(URI base, String method, String path, Map<String, String> headers, String auth) throws IOException {
+    private Transport.Response send(URI base, String method, String path, Map<String, String> headers, String auth) throws IOException {
         URI u = URI.create(base.toString() + path);
         String a = auth;
         for (int hop = 0; ; hop++) {
-            HttpRequest.Builder b = HttpRequest.newBuilder(u).method(method, HttpRequest.BodyPublishers.noBody())
-                    .timeout(Duration.ofSeconds(120));
-            headers.forEach(b::header);
-            if (a != null) b.header("Authorization", a);
-            HttpResponse<InputStream> resp;
-            try {
-                resp = http.send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException("interrupted", e);
-            }
-            int s = resp.statusCode();
+            Map<String, String> h = new java.util.HashMap<>(headers);
+            if (a != null) h.put("Authorization", a);
+            Transport.Response resp = http.send(method, u, h, Duration.ofSeconds(120));
+            int s = resp.status();
             if (s != 301 && s != 302 && s != 303 && s != 307 && s != 308) return resp;
-            Optional<String> loc = resp.headers().firstValue("Location");
-            closeQuietly(resp);
+            Optional<String> loc = resp.header("Location");
+            resp.close();
             if (loc.isEmpty() || hop >= MAX_REDIRECTS)
                 throw new SkiffException(ExitCode.REGISTRY, "registry " + base + " redirected " + path + " badly (" + s + ", hop " + hop + ")");
             URI next = u.resolve(loc.get());
@@ -566,27 +544,6 @@ public final class RegistryClient implements AutoCloseable {
     }
 
     // ---------------------------------------------------------------- helpers
-
-    private static final class Closing implements AutoCloseable {
-        final HttpResponse<InputStream> resp;
-
-        Closing(HttpResponse<InputStream> resp) {
-            this.resp = resp;
-        }
-
-        @Override
-        public void close() {
-            closeQuietly(resp);
-        }
-    }
-
-    private static void closeQuietly(HttpResponse<InputStream> resp) {
-        try {
-            resp.body().close();
-        } catch (IOException ignored) {
-            // the connection is dropped, nothing to keep
-        }
-    }
 
     /** Reads at most {@code max} bytes; null if there were more. */
     static byte[] readBounded(InputStream in, long max) throws IOException {
@@ -602,7 +559,7 @@ public final class RegistryClient implements AutoCloseable {
         return out.toByteArray();
     }
 
-    private static String errorBody(HttpResponse<InputStream> resp) {
+    private static String errorBody(Transport.Response resp) {
         try (InputStream in = resp.body()) {
             byte[] b = in.readNBytes(MAX_ERROR_BODY);
             return new String(b, StandardCharsets.UTF_8);
@@ -629,13 +586,13 @@ public final class RegistryClient implements AutoCloseable {
         return "";
     }
 
-    private SkiffException httpError(URI base, String path, HttpResponse<InputStream> resp, String what) {
+    private SkiffException httpError(URI base, Transport.Response resp, String what) {
         String detail = registryError(errorBody(resp));
-        return new SkiffException(ExitCode.REGISTRY, "registry " + base + " answered HTTP " + resp.statusCode() + " " + what
+        return new SkiffException(ExitCode.REGISTRY, "registry " + base + " answered HTTP " + resp.status() + " " + what
                 + (detail.isEmpty() ? "" : " (" + detail + ")"));
     }
 
-    private SkiffException notFound(String repo, String reference, HttpResponse<InputStream> resp) {
+    private SkiffException notFound(String repo, String reference, Transport.Response resp) {
         String detail = resp == null ? "" : registryError(errorBody(resp));
         String sep = reference.contains(":") ? "@" : ":";
         return new SkiffException(ExitCode.IMAGE, "image " + domain + "/" + repo + sep + reference + " not found"
@@ -656,7 +613,7 @@ public final class RegistryClient implements AutoCloseable {
     }
 
     static Digest digestOf(String algorithm, byte[] data) {
-        MessageDigest md = new Digest(algorithm, algorithm.equals("sha256") ? "0".repeat(64) : "0".repeat(128)).newMessageDigest();
+        java.security.MessageDigest md = new Digest(algorithm, algorithm.equals("sha256") ? "0".repeat(64) : "0".repeat(128)).newMessageDigest();
         return new Digest(algorithm, HexFormat.of().formatHex(md.digest(data)));
     }
 

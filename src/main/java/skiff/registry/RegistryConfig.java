@@ -37,6 +37,8 @@ public record RegistryConfig(Path file, Map<String, Settings> registries) {
 
     public static RegistryConfig load(Path file) {
         JsonNode root;
+        // The TOML mapper costs a noticeable part of start-up: only build it when there is a file.
+        if (!Files.exists(file)) return new RegistryConfig(file, Map.of());
         try {
             root = new TomlMapper().readTree(Files.readAllBytes(file));
         } catch (NoSuchFileException e) {

@@ -1,14 +1,46 @@
 package skiff.rootfs;
 
 import skiff.image.Digest;
+import skiff.image.ImageManifest;
+import skiff.layer.Flattener;
+import skiff.layer.LayerSource;
+import skiff.squashfs.SquashfsWriter;
 import skiff.store.Store;
 import skiff.util.ExitCode;
+import skiff.util.Locks;
 import skiff.util.SkiffException;
 
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileSystemException;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.Consumer;
 
-// PLACEHOLDER API (issue 3 implements it; the engine codes against these signatures).
-/** Converted root filesystems, cached by image manifest digest beside the OCI layout. */
+/**
+ * Converted root filesystems, cached by image manifest digest beside the OCI layout:
+ * {@code STORAGE/sqfs/HEX.sqfs} and {@code STORAGE/dir/HEX/}.
+ *
+ * <p>A conversion streams the layer blobs through the {@link Flattener} into a SquashFS writer or a
+ * {@link DirectorySink}, writing under {@code STORAGE/tmp} and renaming the result into place, so a cached
+ * path is either complete or absent: an interrupted conversion leaves only a temporary name, removed by
+ * the next conversion of that image. One conversion per image runs at a time ({@code locks/convert-HEX.lock});
+ * other callers wait for it and reuse its result.
+ */
 public final class Rootfs {
     private Rootfs() {}
 
@@ -23,12 +55,218 @@ public final class Rootfs {
     }
 
     /**
-     * The image's root filesystem in {@code format}, converting it first when it is not cached yet.
+     * The image's root filesystem in {@code format}, converting it first when it is not cached yet, with
+     * the settings of the user's config.toml ({@link ConvertSettings#load}); warnings go to stderr.
      * Concurrent callers for the same image wait for one conversion; the result appears atomically.
      */
     public static Path ensure(Store store, Digest manifest, Format format) {
-        Path p = path(store, manifest, format);
-        if (java.nio.file.Files.exists(p)) return p;
-        throw new SkiffException(ExitCode.STORAGE, "conversion to " + format + " is not implemented yet");
+        return ensure(store, manifest, format, ConvertSettings.load(System.getenv()), Rootfs::warn);
+    }
+
+    /** As {@link #ensure(Store, Digest, Format)}, with explicit settings and a receiver for warnings. */
+    public static Path ensure(Store store, Digest manifest, Format format, ConvertSettings settings, Consumer<String> warnings) {
+        Path target = path(store, manifest, format);
+        if (present(target, format)) return target;
+        Path lockFile = store.lockFile("convert-" + manifest.hex());
+        // File locks exclude other processes only; threads of this one queue on the monitor first.
+        synchronized (monitor(lockFile)) {
+            try (Locks.Held _ = Locks.exclusive(lockFile)) {
+                if (present(target, format)) return target; // converted while we waited
+                removeLeftovers(store, manifest);
+                Files.createDirectories(target.getParent());
+                write(store, manifest, format, settings, warnings, target, store.tmpDir(), "convert-" + manifest.hex() + "-");
+                return target;
+            } catch (IOException e) {
+                throw failed(manifest, format, e);
+            }
+        }
+    }
+
+    private static final java.util.concurrent.ConcurrentHashMap<Path, Object> MONITORS = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private static Object monitor(Path lockFile) {
+        return MONITORS.computeIfAbsent(lockFile.toAbsolutePath().normalize(), k -> new Object());
+    }
+
+    /**
+     * Converts the image into {@code output} (not the cache), atomically: a temporary sibling renamed into
+     * place. An existing file is replaced; an existing directory is refused.
+     */
+    public static Path convertTo(Store store, Digest manifest, Format format, ConvertSettings settings,
+                                 Consumer<String> warnings, Path output) {
+        Path out = output.toAbsolutePath().normalize();
+        try {
+            if (Files.isDirectory(out, LinkOption.NOFOLLOW_LINKS))
+                throw new SkiffException(ExitCode.USAGE, out + " already exists as a directory; remove it or choose another output path");
+            if (format == Format.DIR && Files.exists(out, LinkOption.NOFOLLOW_LINKS))
+                throw new SkiffException(ExitCode.USAGE, out + " already exists; remove it or choose another output path");
+            Path parent = out.getParent();
+            if (parent == null || !Files.isDirectory(parent))
+                throw new SkiffException(ExitCode.USAGE, "cannot write " + out + ": " + parent + " is not a directory");
+            write(store, manifest, format, settings, warnings, out, parent, ".tmp-" + out.getFileName() + "-");
+            return out;
+        } catch (IOException e) {
+            throw failed(manifest, format, e);
+        }
+    }
+
+    /**
+     * Converts right after 'skiff pull' as the user's config asks ({@code [convert] format}, default
+     * squashfs; "none" converts nothing). Returns the converted path, if any. Warnings go to stderr.
+     */
+    public static Optional<Path> afterPull(Store store, Digest manifest, Map<String, String> env) {
+        return afterPull(store, manifest, ConvertSettings.load(env));
+    }
+
+    /** As {@link #afterPull(Store, Digest, Map)} with settings already resolved (e.g. 'pull --convert'). */
+    public static Optional<Path> afterPull(Store store, Digest manifest, ConvertSettings s) {
+        if (s.format() == null) return Optional.empty();
+        return Optional.of(ensure(store, manifest, s.format(), s, Rootfs::warn));
+    }
+
+    /** The formats already converted for this image (for 'skiff images'). */
+    public static Set<Format> formatsPresent(Store store, Digest manifest) {
+        Set<Format> out = EnumSet.noneOf(Format.class);
+        for (Format f : Format.values()) if (present(path(store, manifest, f), f)) out.add(f);
+        return out;
+    }
+
+    /**
+     * Removes the cached conversions of an image (for 'skiff rmi'/'prune'); returns whether any existed.
+     * A directory is first renamed away, so it disappears at once even if deleting it takes a while.
+     */
+    public static boolean removeCached(Store store, Digest manifest) {
+        boolean any = false;
+        Path lockFile = store.lockFile("convert-" + manifest.hex());
+        synchronized (monitor(lockFile)) {
+            try (Locks.Held _ = Locks.exclusive(lockFile)) {
+                removeLeftovers(store, manifest);
+                Path sqfs = path(store, manifest, Format.SQUASHFS);
+                any |= Files.deleteIfExists(sqfs);
+                Path dir = path(store, manifest, Format.DIR);
+                if (Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+                    Path doomed = store.tmpDir().resolve("convert-" + manifest.hex() + "-removed");
+                    Files.move(dir, doomed, StandardCopyOption.ATOMIC_MOVE);
+                    deleteTree(doomed);
+                    any = true;
+                }
+            } catch (IOException e) {
+                throw new SkiffException(ExitCode.STORAGE, "cannot remove the converted root filesystems of " + manifest + ": " + e.getMessage());
+            }
+        }
+        return any;
+    }
+
+    // ------------------------------------------------------------------------------------------------
+
+    private static boolean present(Path p, Format f) {
+        return f == Format.DIR ? Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS) : Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS);
+    }
+
+    private static void write(Store store, Digest manifest, Format format, ConvertSettings settings, Consumer<String> warnings,
+                              Path output, Path tmpParent, String tmpPrefix) throws IOException {
+        if (!store.hasBlob(manifest))
+            throw new SkiffException(ExitCode.IMAGE, "image " + manifest + " is not in the store " + store.layout() + " (pull it first)");
+        ImageManifest m = null;
+        try {
+            m = store.manifest(manifest);
+        } catch (SkiffException e) {
+            throw e; // corrupt blob: its own message says what to do
+        } catch (IOException | RuntimeException e) {
+            // not JSON of a manifest's shape: m stays null
+        }
+        if (m == null || m.config() == null || m.config().digest() == null || (m.mediaType() != null && !skiff.image.MediaTypes.isManifest(m.mediaType())))
+            throw new SkiffException(ExitCode.IMAGE, manifest + " is not an image manifest (an index, a config or another"
+                    + " artifact): name the image, or the manifest of one platform");
+        List<LayerSource> layers = m.layers().stream().map(d -> LayerSource.of(store, d)).toList();
+        Path tmp = null;
+        try (AutoCloseable _ = gcShared(store)) {
+            if (format == Format.DIR) {
+                tmp = Files.createTempDirectory(tmpParent, tmpPrefix);
+                Flattener.flatten(layers, new DirectorySink(tmp, warnings), settings.limits(), warnings, settings.threads());
+                Files.move(tmp, output, StandardCopyOption.ATOMIC_MOVE);
+            } else {
+                tmp = Files.createTempFile(tmpParent, tmpPrefix, ".sqfs");
+                Files.delete(tmp); // the writer creates its output itself
+                try (SquashfsWriter w = newWriter(tmp, settings, warnings)) {
+                    Flattener.flatten(layers, w, settings.limits(), warnings, settings.threads());
+                }
+                try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                    ch.force(true);
+                }
+                Files.move(tmp, output, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            }
+            tmp = null;
+        } catch (AtomicMoveNotSupportedException e) {
+            throw new IOException("cannot rename into " + output.getParent() + " atomically: " + e.getMessage(), e);
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IOException(e);
+        } finally {
+            if (tmp != null) deleteTree(tmp);
+        }
+    }
+
+    private static SquashfsWriter newWriter(Path tmp, ConvertSettings settings, Consumer<String> warnings) throws IOException {
+        try {
+            return new SquashfsWriter(tmp, settings.squashfsOptions(warnings));
+        } catch (UnsupportedOperationException e) {
+            throw new SkiffException(ExitCode.STORAGE, "SquashFS output is not available in this build (" + e.getMessage() + "); use --format dir");
+        }
+    }
+
+    /** Holds the store's gc lock shared, so 'skiff prune' cannot delete blobs being read. */
+    private static AutoCloseable gcShared(Store store) throws IOException {
+        try {
+            return store.gcShared();
+        } catch (OverlappingFileLockException e) {
+            return () -> {}; // this process holds it already (e.g. 'pull' converting right away)
+        }
+    }
+
+    /** Temporary outputs of killed conversions of this image; only called under its convert lock. */
+    private static void removeLeftovers(Store store, Digest manifest) throws IOException {
+        Path tmp = store.storage().resolve("tmp");
+        if (!Files.isDirectory(tmp)) return;
+        try (var s = Files.newDirectoryStream(tmp, "convert-" + manifest.hex() + "-*")) {
+            for (Path p : s) deleteTree(p);
+        }
+    }
+
+    /** Deletes a tree without following symlinks, making directories writable first (images have 0555 ones). */
+    static void deleteTree(Path root) throws IOException {
+        if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) return;
+        Files.walkFileTree(root, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
+                Files.setAttribute(dir, "unix:mode", 0700, LinkOption.NOFOLLOW_LINKS);
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+                Files.delete(file);
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult postVisitDirectory(Path dir, IOException exc) throws IOException {
+                if (exc != null) throw exc;
+                Files.delete(dir);
+                return FileVisitResult.CONTINUE;
+            }
+        });
+    }
+
+    private static SkiffException failed(Digest manifest, Format format, IOException e) {
+        String why = e instanceof FileSystemException fse && fse.getReason() != null ? fse.getFile() + ": " + fse.getReason() : e.getMessage();
+        String hint = why != null && why.contains("No space left") ? "free some space or set --storage elsewhere" : "check the storage directory";
+        return new SkiffException(ExitCode.STORAGE, "cannot convert image " + manifest.shortHex() + " to "
+                + format.name().toLowerCase(Locale.ROOT) + ": " + why + " (" + hint + ")", e);
+    }
+
+    private static void warn(String s) {
+        System.err.println("skiff: warning: " + s);
     }
 }

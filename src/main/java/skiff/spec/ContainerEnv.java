@@ -38,7 +38,7 @@ public final class ContainerEnv {
             String term = host.get("TERM");
             if (term != null) env.put("TERM", term);
         }
-        env.put("HOME", s.fakeroot() && s.cleanEnv() ? "/root" : s.home());
+        env.put("HOME", s.home());
         env.put("USER", s.fakeroot() ? "root" : s.userName());
         env.put("LOGNAME", s.fakeroot() ? "root" : s.userName());
         for (String e : imageEnv == null ? List.<String>of() : imageEnv) {

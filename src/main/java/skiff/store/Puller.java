@@ -320,7 +320,8 @@ public final class Puller {
         }
         Path ingest = Files.createDirectories(store.tmpDir().resolve("ingest"));
         String key = d.digest().algorithm() + "-" + d.digest().hex();
-        try (var lock = Locks.exclusive(ingest.resolve(key + ".lock"))) {
+        Path lockFile = ingest.resolve(key + ".lock");
+        try (var lock = Locks.exclusive(lockFile)) {
             // Another process may have finished it while this one waited for the lock.
             if (store.hasBlob(d.digest())) {
                 listener.blobDone(d, false);
@@ -330,6 +331,8 @@ public final class Puller {
             listener.blobStarted(d);
             client.downloadBlob(repo, d, part, n -> listener.blobProgress(d, n));
             store.commitBlob(part, d.digest());
+            // Safe to unlink while held: whoever waits on it, or opens a new one, finds the blob committed.
+            Files.deleteIfExists(lockFile);
         }
         listener.blobDone(d, true);
         return true;

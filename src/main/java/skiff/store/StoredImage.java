@@ -32,7 +32,7 @@ public record StoredImage(Descriptor entry, String name, Digest manifestDigest, 
                           Digest configDigest, ImageConfig config) {
 
     /** Annotation the pull records on an entry: the digest of the index the manifest was chosen from. */
-    public static final String INDEX_DIGEST = "dev.skiff.index.digest";
+    public static final String INDEX_DIGEST = Puller.INDEX_DIGEST;
 
     /** Null-safe media type checks: descriptors written by other tools may lack a media type. */
     public static boolean isIndex(String mediaType) {
@@ -45,9 +45,13 @@ public record StoredImage(Descriptor entry, String name, Digest manifestDigest, 
 
     private static final Pattern ID_PREFIX = Pattern.compile("(?:sha256:)?[0-9a-f]{4,64}");
 
-    /** The digest the image was pulled by: the index digest annotation when present, else the entry's digest. */
+    /**
+     * The digest the registry knows the image by (NAME@DIGEST pulls it again): what the pull recorded,
+     * else the index digest, else the entry's own digest (for images that came from elsewhere).
+     */
     public Digest repoDigest() {
-        String a = entry.annotation(INDEX_DIGEST);
+        String a = entry.annotation(Puller.REPO_DIGEST);
+        if (a == null) a = entry.annotation(INDEX_DIGEST);
         if (a != null) {
             try {
                 return Digest.parse(a);

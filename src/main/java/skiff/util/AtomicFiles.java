@@ -27,7 +27,25 @@ public final class AtomicFiles {
     public static Path tempSibling(Path target) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
         Files.createDirectories(dir);
-        return Files.createTempFile(dir, ".tmp-" + target.getFileName() + "-", "");
+        return createTemp(dir, ".tmp-" + target.getFileName() + "-", "");
+    }
+
+    private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
+
+    /**
+     * A new empty file with an unpredictable name, created O_EXCL with the process umask applied, unlike
+     * {@link Files#createTempFile}, which forces 0600: what skiff writes (saved archives, images, blobs
+     * of a store shared by a group) must end up with the permissions users expect of any other tool.
+     */
+    public static Path createTemp(Path dir, String prefix, String suffix) throws IOException {
+        for (int i = 0; ; i++) {
+            Path p = dir.resolve(prefix + Long.toUnsignedString(RANDOM.nextLong(), 36) + suffix);
+            try {
+                return Files.createFile(p);
+            } catch (java.nio.file.FileAlreadyExistsException e) {
+                if (i > 100) throw e;
+            }
+        }
     }
 
     public static void write(Path target, byte[] data) throws IOException {

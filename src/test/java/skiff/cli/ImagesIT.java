@@ -165,7 +165,8 @@ class ImagesIT {
             byte[] mb = Json.bytes(nm);
             newManifest = s.putBlob(mb);
             prune = Cmd.skiff(storage, "prune").start();
-            assertFalse(prune.waitFor(1500, TimeUnit.MILLISECONDS), "prune must wait for the gc lock");
+            awaitBlockedOn(s.lockFile("gc"), prune);
+            assertTrue(prune.isAlive(), "prune must wait for the gc lock");
             s.tag("docker.io/library/added:1", Descriptor.of(base.mediaType(), newManifest, mb.length));
         }
         assertTrue(prune.waitFor(60, TimeUnit.SECONDS));
@@ -175,6 +176,54 @@ class ImagesIT {
         assertFalse(s.hasBlob(garbage));
         assertTrue(s.hasBlob(newManifest));
         Cmd.of("skopeo", "inspect", "oci:" + s.layout() + ":docker.io/library/added:1").run().ok();
+    }
+
+    @Test
+    void formatsShowConvertedRootfsAndRmiDeletesIt() throws Exception {
+        Path storage = tmp.resolve("storage");
+        TwoImages.into(tmp, storage);
+        Store s = Store.open(storage);
+        Digest base = s.resolve(TwoImages.BASE).orElseThrow().digest();
+        Path sqfs = skiff.rootfs.Rootfs.ensure(s, base, skiff.rootfs.Rootfs.Format.SQUASHFS);
+        assertTrue(Files.isRegularFile(sqfs));
+        String out = Cmd.skiff(storage, "images").run().ok().out();
+        assertTrue(out.lines().anyMatch(l -> l.startsWith("base ") && l.endsWith(" squashfs")), out);
+        assertTrue(out.lines().anyMatch(l -> l.startsWith("localhost:5000/team/app ") && l.endsWith(" -")), out);
+        JsonNode j = Json.MAPPER.readTree(Cmd.skiff(storage, "inspect", "base:1").run().ok().out());
+        assertEquals("squashfs", j.get("formats").get(0).asText());
+        Cmd.Result r = Cmd.skiff(storage, "rmi", "base:1").run().ok();
+        assertTrue(r.out().contains("1 cached root filesystem"), r.out());
+        assertFalse(Files.exists(sqfs));
+    }
+
+    @Test
+    void aCorruptImageIsReportedByImagesAndCanStillBeRemoved() throws Exception {
+        Path storage = tmp.resolve("storage");
+        TwoImages.into(tmp, storage);
+        Store s = Store.open(storage);
+        Digest config = s.manifest(s.resolve(TwoImages.BASE).orElseThrow().digest()).config().digest();
+        Files.writeString(s.blobPath(config), "{\"tampered\":true}");
+        Cmd.Result r = Cmd.skiff(storage, "images").run().ok();
+        assertTrue(r.out().contains("localhost:5000/team/app"), r.out());
+        assertFalse(r.out().lines().anyMatch(l -> l.startsWith("base ")), r.out());
+        assertTrue(r.err().contains(TwoImages.BASE) && r.err().contains("corrupt"), r.err());
+        ImagesIT.assertOneLineError(Cmd.skiff(storage, "inspect", "base:1").run(), 5, "corrupt");
+        r = Cmd.skiff(storage, "rmi", "base:1").run().ok();
+        assertTrue(r.out().contains("Deleted: " + config), r.out());
+        assertEquals("", Cmd.skiff(storage, "images").run().ok().err());
+    }
+
+    /** Waits until the kernel lists a process blocked on {@code lockFile} (a "->" line of /proc/locks). */
+    static void awaitBlockedOn(Path lockFile, Process p) throws Exception {
+        long ino = (long) Files.getAttribute(lockFile, "unix:ino");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (System.nanoTime() < deadline) {
+            for (String l : Files.readAllLines(Path.of("/proc/locks")))
+                if (l.contains("->") && l.matches(".*:" + ino + " .*")) return;
+            if (!p.isAlive()) throw new AssertionError("prune ended without waiting for the gc lock: " + new String(p.getInputStream().readAllBytes()));
+            Thread.sleep(50);
+        }
+        throw new AssertionError("prune never blocked on " + lockFile);
     }
 
     @Test

@@ -5,7 +5,6 @@ import skiff.rootfs.Rootfs;
 import skiff.store.Store;
 import skiff.testing.Cmd;
 import skiff.testing.ImageBuilder;
-import skiff.util.SkiffException;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -35,23 +34,14 @@ final class ContainerFixture {
         Files.writeString(ro.resolve("kept"), "read-only dir\n");
         Files.createSymbolicLink(tree.resolve("etc/abs-link"), Path.of("/etc/passwd"));
         Files.setAttribute(ro, "unix:mode", 0555);
-        ImageBuilder b = ImageBuilder.create(work.resolve("img"))
+        ImageBuilder.create(work.resolve("img"))
                 .layerFromDir(tree)
                 .config("--config.cmd", "/bin/sh", "--config.env", "FIXTURE=1")
                 .copyInto(storage, IMAGE);
         Store store = Store.open(storage);
         Digest manifest = store.resolve(IMAGE).orElseThrow().digest();
-        try {
-            Rootfs.ensure(store, manifest, Rootfs.Format.DIR);
-        } catch (SkiffException e) {
-            if (!e.getMessage().contains("not implemented")) throw e;
-            // Until the layer flattener lands in main, fill the directory cache the way it would (with umoci).
-            Path bundle = work.resolve("bundle");
-            Cmd.of("umoci", "unpack", "--image", b.ref(), bundle.toString()).run().ok();
-            Path target = Rootfs.path(store, manifest, Rootfs.Format.DIR);
-            Files.createDirectories(target.getParent());
-            Files.move(bundle.resolve("rootfs"), target);
-        }
+        // The image's directory rootfs in the cache, so create copies it (ContainersIT also covers no cache).
+        Rootfs.ensure(store, manifest, Rootfs.Format.DIR);
     }
 
     /** Gives these trees to the unprivileged test user, and lets it reach them (JUnit's temp dirs are 0700). */

@@ -86,6 +86,25 @@ class ContainersIT {
     }
 
     @Test
+    void withoutACachedRootfsTheImageIsFlattenedStraightIntoTheContainer() throws Exception {
+        skiff("create", "--name", "cached", ContainerFixture.IMAGE).ok();
+        var store = skiff.store.Store.open(storage);
+        var manifest = store.resolve(ContainerFixture.IMAGE).orElseThrow().digest();
+        Path cache = skiff.rootfs.Rootfs.path(store, manifest, skiff.rootfs.Rootfs.Format.DIR);
+        Path saved = work.resolve("saved-cache");
+        Files.move(cache, saved);
+        try {
+            skiff("create", "--name", "direct", ContainerFixture.IMAGE).ok();
+            assertFalse(Files.exists(cache), "no copy of the image was left in the cache");
+            assertEquals(ContainerFixture.describe(rootfs("cached")), ContainerFixture.describe(rootfs("direct")));
+            assertEquals(1500, ContainerFixture.uid(rootfs("direct").resolve("bin/busybox")));
+        } finally {
+            Files.move(saved, cache);
+        }
+        skiff("rm", "cached", "direct").ok();
+    }
+
+    @Test
     void namesAreCheckedAndGeneratedWhenAbsent() {
         String generated = skiff("create", ContainerFixture.IMAGE).ok().out().strip();
         assertTrue(generated.matches("[a-z]+_[a-z]+(_\\d+)?"), generated);

@@ -40,6 +40,9 @@ class ExportImportIT {
         skiff("create", "--name", "src", ContainerFixture.IMAGE).ok();
         Cmd.of("runuser", "-u", Cmd.TEST_USER, "--", "sh", "-c",
                 "echo made-in-container > " + storage.resolve("containers/src/rootfs/root/note")).run().ok();
+        // A user xattr (what DirectorySink keeps of an image's xattrs) travels through export and import.
+        Files.getFileAttributeView(storage.resolve("containers/src/rootfs/root/note"),
+                java.nio.file.attribute.UserDefinedFileAttributeView.class).write("skiff.origin", java.nio.ByteBuffer.wrap("test".getBytes()));
         original = ContainerFixture.describe(storage.resolve("containers/src/rootfs"));
     }
 
@@ -51,6 +54,7 @@ class ExportImportIT {
     void exportIsAPlainRootOwnedTarThatOtherToolsRead() throws Exception {
         Path tar = out.resolve("src.tar");
         skiff("export", "-o", tar.toString(), "src").ok();
+        assertEquals("rw-r--r--", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(tar)));
         String listing = Cmd.of("tar", "--numeric-owner", "-tvf", tar.toString()).run().ok().out();
         assertTrue(listing.contains("root/note"), listing);
         assertTrue(listing.lines().allMatch(l -> l.split("\\s+")[1].equals("0/0")), "all entries root-owned:\n" + listing);
@@ -105,6 +109,8 @@ class ExportImportIT {
         Path back = storage.resolve("containers/back/rootfs");
         assertEquals(original, ContainerFixture.describe(back));
         assertEquals(1500, ContainerFixture.uid(back.resolve("root/note")));
+        var xattrs = Files.getFileAttributeView(back.resolve("root/note"), java.nio.file.attribute.UserDefinedFileAttributeView.class);
+        assertEquals(List.of("skiff.origin"), xattrs.list());
         skiff("export", "-o", out.resolve("back.tar").toString(), "back").ok();
         assertArrayEquals(Files.readAllBytes(tar), Files.readAllBytes(out.resolve("back.tar")));
 

@@ -5,6 +5,7 @@ import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 import org.apache.commons.compress.archivers.tar.TarConstants;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import skiff.layer.Limits;
 import skiff.store.Store;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
@@ -79,6 +80,38 @@ class RootfsImportTest {
     }
 
     @Test
+    void limitsOfTheConvertSettingsBoundTheImport() throws IOException {
+        Store store = Store.open(tmp.resolve("storage"));
+        byte[] big = tar("big", "f", "x".repeat(20_000));
+        var tooBig = assertThrows(SkiffException.class, () -> RootfsImport.importImage(store, new ByteArrayInputStream(big), "t.tar", null,
+                Limits.defaults().withMaxUncompressedBytes(10_000)));
+        assertTrue(tooBig.getMessage().contains("more than 10000 bytes"), tooBig.getMessage());
+
+        byte[] manyLevels = tar("a/b/c/d/e/f", "f", "x");
+        var tooMany = assertThrows(SkiffException.class, () -> RootfsImport.importImage(store, new ByteArrayInputStream(manyLevels), "t.tar", null,
+                Limits.defaults().withMaxEntries(3)));
+        assertTrue(tooMany.getMessage().contains("more than 3 entries"), tooMany.getMessage());
+
+        byte[] longName = tar("n".repeat(5000), "f", "x");
+        var tooLong = assertThrows(SkiffException.class, () -> RootfsImport.importImage(store, new ByteArrayInputStream(longName), "t.tar", null));
+        assertTrue(tooLong.getMessage().contains("longer than 4096 bytes"), tooLong.getMessage());
+
+        // A gzip bomb: 80 MB of zeros in about 80 KB.
+        ByteArrayOutputStream bomb = new ByteArrayOutputStream();
+        try (var gz = new org.apache.commons.compress.compressors.gzip.GzipCompressorOutputStream(bomb);
+             var t = new TarArchiveOutputStream(gz)) {
+            TarArchiveEntry e = new TarArchiveEntry("zeros");
+            e.setSize(80L << 20);
+            t.putArchiveEntry(e);
+            byte[] zeros = new byte[1 << 20];
+            for (int i = 0; i < 80; i++) t.write(zeros);
+            t.closeArchiveEntry();
+        }
+        var bombed = assertThrows(SkiffException.class, () -> RootfsImport.importImage(store, new ByteArrayInputStream(bomb.toByteArray()), "t.tar.gz", null));
+        assertTrue(bombed.getMessage().contains("decompression bomb"), bombed.getMessage());
+    }
+
+    @Test
     void garbageIsABadArchive() {
         var e = refused("this is not a tar archive, just some text that is long enough".repeat(20).getBytes());
         assertTrue(e.getMessage().contains("tar"), e.getMessage());
@@ -92,7 +125,7 @@ class RootfsImportTest {
         var r = RootfsImport.importImage(store, new ByteArrayInputStream(t), "t.tar", "example.org/ok:1");
         assertEquals(2, r.skipped());
         Path rootfs = tmp.resolve("rootfs");
-        RootfsImport.extract(store, r.imageManifest().layers().getFirst().digest(), rootfs);
+        Containers.populateFromImage(store, r.manifest(), Map.of(), w -> {}, rootfs);
         Map<String, String> tree = ContainerFixture.describe(rootfs);
         assertEquals(java.util.Set.of("bin", "bin/tool", "bin/alias", "etc", "etc/conf", "etc/link"), tree.keySet());
         assertEquals("symlink -> ../bin/tool", tree.get("etc/link"));

@@ -25,10 +25,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class FlattenerTest {
     final List<String> warnings = new ArrayList<>();
 
+    /** Flattens with layers read one by one and concurrently: both must emit exactly the same. */
     RecordingSink flatten(LayerSource... layers) throws IOException {
         RecordingSink sink = new RecordingSink();
-        Flattener.flatten(List.of(layers), sink, Limits.defaults(), warnings::add);
+        Flattener.flatten(List.of(layers), sink, Limits.defaults(), warnings::add, 1);
         assertTrue(sink.finished);
+        RecordingSink parallel = new RecordingSink();
+        List<String> w2 = new ArrayList<>();
+        Flattener.flatten(List.of(layers), parallel, Limits.defaults(), w2::add, 4);
+        assertEquals(sink.order, parallel.order);
+        assertEquals(sink.entries, parallel.entries);
+        assertEquals(warnings, w2);
         return sink;
     }
 
@@ -91,6 +98,61 @@ class FlattenerTest {
         assertFalse(sink.entries.containsKey("dir/f"));
         assertEquals("file 644 recreated", sink.entries.get("dir/g"));
         assertTrue(sink.entries.keySet().stream().noneMatch(p -> p.contains(".wh.")), sink.entries.toString());
+    }
+
+    @Test
+    void anImageWithoutLayersIsAnEmptyRoot() throws Exception {
+        var sink = flatten();
+        assertEquals(Map.of("", "dir 755"), sink.entries);
+    }
+
+    @Test
+    void aZeroByteBlobIsAnEmptyLayerAndAGlobalPaxHeaderIsNoFile() throws Exception {
+        var sink = flatten(new LayerSource("zero", Compression.NONE, () -> new java.io.ByteArrayInputStream(new byte[0])),
+                Tars.layer("git-archive-like", new Tars().globalPaxHeader("comment", "0123abcd").file("a/file", "hello").bytes()));
+        assertEquals(Map.of("", "dir 755", "a", "dir 755", "a/file", "file 644 hello"), sink.entries);
+        assertEquals(List.of(), warnings);
+    }
+
+    /** A sink that reads only the first byte of each file, and fails at the file named {@code failAt}. */
+    static final class PickySink implements TreeSink {
+        final Map<String, Integer> firstBytes = new java.util.TreeMap<>();
+        final String failAt;
+
+        PickySink(String failAt) {
+            this.failAt = failAt;
+        }
+
+        @Override
+        public void file(String path, Metadata m, long size, java.io.InputStream content) throws IOException {
+            if (path.equals(failAt)) throw new IOException("disk full at " + path);
+            firstBytes.put(path, content.read());
+        }
+
+        @Override public void directory(String path, Metadata m) {}
+        @Override public void symlink(String path, Metadata m, String target) {}
+        @Override public void special(String path, Metadata m, SpecialType type, int major, int minor) {}
+        @Override public void hardlink(String path, String target) {}
+        @Override public void finish() {}
+    }
+
+    @Test
+    void aSinkMayStopReadingOrFailAndTheReaderThreadsStop() throws Exception {
+        Tars t = new Tars();
+        for (int i = 0; i < 50; i++) t.file("f" + (100 + i), (char) ('A' + i % 26) + "x".repeat(300_000));
+        byte[] tar = t.bytes();
+        for (int threads : new int[] {1, 4}) {
+            PickySink picky = new PickySink(null);
+            Flattener.flatten(List.of(Tars.layer("l", tar)), picky, Limits.defaults(), warnings::add, threads);
+            assertEquals(50, picky.firstBytes.size());
+            assertEquals((int) 'A' + 7, picky.firstBytes.get("f107"), "each file starts at its own first byte");
+            var e = org.junit.jupiter.api.Assertions.assertThrows(IOException.class, () -> Flattener.flatten(
+                    List.of(Tars.layer("l", tar)), new PickySink("f120"), Limits.defaults(), warnings::add, threads));
+            assertEquals("disk full at f120", e.getMessage());
+        }
+        Thread.sleep(100);
+        assertTrue(Thread.getAllStackTraces().keySet().stream().noneMatch(th -> th.getName().startsWith("skiff-layer")),
+                "reader threads left running");
     }
 
     @Test

@@ -28,11 +28,12 @@ class FlattenerVsUmociTest {
         Files.writeString(p, s);
     }
 
-    @Test
-    void trickyLayersFlattenLikeUmoci(@TempDir Path tmp) throws Exception {
-        String longComp = "n".repeat(200);
-        String longDirs = "long/" + "d".repeat(120) + "/" + "e".repeat(120) + "/" + longComp;
-        String longTarget = "../" + "t".repeat(150) + "/" + "u".repeat(150);
+    static final String LONG_DIRS = "long/" + "d".repeat(120) + "/" + "e".repeat(120) + "/" + "n".repeat(200);
+    static final String LONG_TARGET = "../" + "t".repeat(150) + "/" + "u".repeat(150);
+
+    /** The tricky image: GNU tar (gnu format) layers and a pax one, stacked by umoci. */
+    static ImageBuilder trickyImage(Path tmp) throws Exception {
+        String longDirs = LONG_DIRS, longTarget = LONG_TARGET;
 
         Path l1 = Files.createDirectories(tmp.resolve("l1"));
         write(l1.resolve("a/f1"), "original content of f1");
@@ -96,7 +97,13 @@ class FlattenerVsUmociTest {
         ImageBuilder img = ImageBuilder.create(tmp.resolve("img"))
                 .layerFromDir(l1).layerFromDir(l2).layerFromDir(l3).layerFromDir(l4).layerFromTar(paxTar);
         Files.setPosixFilePermissions(l1.resolve("a/b"), PosixFilePermissions.fromString("rwxr-xr-x"));
+        return img;
+    }
 
+    @Test
+    void trickyLayersFlattenLikeUmoci(@TempDir Path tmp) throws Exception {
+        String longDirs = LONG_DIRS, longTarget = LONG_TARGET;
+        ImageBuilder img = trickyImage(tmp);
         List<String> warnings = new ArrayList<>();
         Path ours = tmp.resolve("ours");
         Flattener.Stats stats = Images.flatten(Images.layers(img.layout(), "latest"), ours, warnings);
@@ -129,6 +136,23 @@ class FlattenerVsUmociTest {
         assertEquals("keep/one,keep/two", actual.get("three").links());
         assertEquals("", actual.get("h1").links());
         assertEquals(List.of(), warnings);
+    }
+
+    @Test
+    void trickyLayersIntoSquashfsReadBackByUnsquashfsLikeUmoci(@TempDir Path tmp) throws Exception {
+        ImageBuilder img = trickyImage(tmp);
+        List<String> warnings = new ArrayList<>();
+        var expected = TreeDiff.ownerAccess(TreeDiff.snapshot(Images.umociUnpack(img.layout(), "latest", tmp.resolve("umoci-rootfs")), false));
+        Path sqfs = tmp.resolve("image.sqfs");
+        try (var w = new skiff.squashfs.SquashfsWriter(sqfs, new skiff.squashfs.SquashfsWriter.Options(
+                skiff.squashfs.SquashfsWriter.Compression.ZSTD, null, 2, warnings::add))) {
+            Flattener.flatten(Images.layers(img.layout(), "latest"), w, Limits.defaults(), warnings::add);
+        } catch (UnsupportedOperationException notYet) {
+            org.junit.jupiter.api.Assumptions.abort("SquashFS writer not merged yet");
+        }
+        Path unsquashed = tmp.resolve("unsquashed");
+        Cmd.of("unsquashfs", "-no-progress", "-d", unsquashed.toString(), sqfs.toString()).run().ok();
+        TreeDiff.assertSame(expected, TreeDiff.ownerAccess(TreeDiff.snapshot(unsquashed, false)));
     }
 
     static List<String> list(Path dir) throws Exception {

@@ -13,7 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** Test helpers: the layers of an image in a umoci-made OCI layout, flattening into a directory. */
-final class Images {
+public final class Images {
     private Images() {}
 
     /** The layers of {@code layout:tag}, read straight from the layout (independent of skiff's store). */
@@ -44,7 +44,7 @@ final class Images {
     }
 
     /** umoci's own flattening of the same image into {@code rootfs}, as an independent reference. */
-    static Path umociUnpack(Path layout, String tag, Path rootfs) {
+    public static Path umociUnpack(Path layout, String tag, Path rootfs) {
         Cmd.of("umoci", "raw", "unpack", "--rootless", "--image", layout + ":" + tag, rootfs.toString()).run().ok();
         return rootfs;
     }

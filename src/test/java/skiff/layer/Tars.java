@@ -75,6 +75,19 @@ final class Tars {
         return put(e, d);
     }
 
+    /** A PAX global header ('g'), as 'git archive' writes one first: metadata, never a file. */
+    Tars globalPaxHeader(String key, String value) {
+        // commons-compress writes a 'g' entry's PAX records itself, from its extra headers.
+        TarArchiveEntry e = new TarArchiveEntry("pax_global_header", TarConstants.LF_PAX_GLOBAL_EXTENDED_HEADER, true);
+        e.addPaxHeader(key, value);
+        try {
+            tar.putArchiveEntry(e);
+        } catch (IOException x) {
+            throw new UncheckedIOException(x);
+        }
+        return this;
+    }
+
     Tars symlink(String name, String target) {
         TarArchiveEntry e = new TarArchiveEntry(name, TarConstants.LF_SYMLINK, true);
         e.setLinkName(target);

@@ -133,4 +133,12 @@ class BindPolicyTest {
             Files.delete(shared);
         }
     }
+
+    @Test
+    void aSourceContainingADeniedPathIsDenied() {
+        Fixture.mkdir(tmp.resolve("secret/inner"));
+        assertTrue(denied(Mount.bind(tmp.toString(), "/data", true)).getMessage().contains("contains " + tmp.resolve("secret")));
+        f.siteToml("");  // defaults: allow /, deny /proc /etc/shadow ...
+        assertTrue(denied(Mount.bind("/", "/host", true)).getMessage().contains("contains"));
+    }
 }

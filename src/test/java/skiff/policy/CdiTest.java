@@ -139,4 +139,14 @@ class CdiTest {
         SkiffException e = assertThrows(SkiffException.class, () -> run("bad.com/x=d"));
         assertTrue(e.getMessage().contains(bad.toString()) && e.getMessage().contains("not absolute"), e.getMessage());
     }
+
+    @Test
+    void groupWritableSpecIsIgnored() throws Exception {
+        Path open = f.write("cdi/open.json", """
+                {"cdiVersion": "0.6.0", "kind": "open.com/x", "devices": [{"name": "d", "containerEdits": {"env": ["X=1"]}}]}
+                """);
+        Files.setPosixFilePermissions(open, java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw-r--"));
+        assertThrows(SkiffException.class, () -> run("open.com/x=d"));
+        assertTrue(f.warnings.stream().anyMatch(w -> w.contains(open.toString()) && w.contains("group-writable")), f.warnings.toString());
+    }
 }

@@ -141,4 +141,38 @@ class GpuTest {
                 "libnvidia-gpucomp.so", "libnvidia-allocator.so", "libcudadebugger.so", "libnvidia-cfg.so", "libnvidia-opencl.so",
                 "nvidia-smi", "nvidia-debugdump", "nvidia-persistenced")), l.toString());
     }
+
+    /** `ldconfig -p` recorded on an H100 host (driver 580, libs in /usr/local/nvidia/lib64 and again in /lib). */
+    @Test
+    void recordedH100CacheYieldsTheDriverFromUsrLocalNvidia() throws Exception {
+        String recorded = new String(GpuTest.class.getResourceAsStream("ldconfig-p-h100.txt").readAllBytes());
+        Path fake = Fixture.mkdir(tmp.resolve("h100"));
+        StringBuilder moved = new StringBuilder();
+        for (String line : recorded.split("\n")) {
+            int arrow = line.indexOf("=> ");
+            if (arrow < 0) continue;
+            Path target = Path.of(fake + line.substring(arrow + 3).strip());
+            Files.createDirectories(target.getParent());
+            if (!Files.exists(target)) Files.writeString(target, "ELF");
+            moved.append(line, 0, arrow + 3).append(target).append('\n');
+        }
+        f.ldconfig = moved.toString();
+        f.siteToml("[gpu]\nbin_dirs = [\"" + bin + "\"]\nlib_dirs = []\n");
+        Map<String, String> binds = new java.util.LinkedHashMap<>();
+        for (Mount m : run("all", Map.of("NVIDIA_VISIBLE_DEVICES", "0")).mounts()) binds.put(m.destination(), m.source());
+        assertEquals(fake + "/usr/local/nvidia/lib64/libcuda.so.1", binds.get("/.skiff/nvidia/lib/libcuda.so.1"));
+        for (String soname : List.of("libcuda.so", "libnvidia-ml.so.1", "libnvidia-ptxjitcompiler.so.1", "libnvidia-nvvm.so.4",
+                "libnvidia-gpucomp.so.580.159.04", "libnvidia-allocator.so.1", "libcudadebugger.so.1", "libnvidia-cfg.so.1", "libnvidia-opencl.so.1"))
+            assertTrue(binds.get("/.skiff/nvidia/lib/" + soname).startsWith(fake + "/usr/local/nvidia/lib64/"), soname + " in " + binds);
+        assertFalse(binds.keySet().stream().anyMatch(k -> k.contains("libcudart") || k.contains("libnvrtc")),
+                "the CUDA toolkit belongs to the image, not the driver: " + binds.keySet());
+    }
+
+    @Test
+    void ldconfigIsFoundInSbinEvenOffAUsersPath() {
+        String found = NvidiaDriver.locate("ldconfig", "/nonexistent");
+        assertTrue(found != null && found.matches("/(usr/)?(local/)?sbin/ldconfig"), String.valueOf(found));
+        assertNull(NvidiaDriver.locate("no-such-tool-xyz", "/usr/bin"));
+        assertFalse(LdCache.parse(NvidiaDriver.ldconfig("ldconfig").get()).isEmpty(), "this host's own cache parses");
+    }
 }

@@ -72,6 +72,15 @@ class HooksTest {
         assertEquals(List.of("/h/high"), paths(Stage.CREATE_RUNTIME, apply(f, Fixture.base()).hooks()));
     }
 
+    @Test
+    void hookFileAUserCouldWriteIsIgnored() throws Exception {
+        Fixture f = new Fixture(tmp);
+        Path h = f.write("hooks.d/20-user.json", hook("/h/user", "{\"always\": true}", "[\"createRuntime\"]"));
+        Files.setAttribute(h, "unix:uid", 1500);
+        assertEquals(List.of(), paths(Stage.CREATE_RUNTIME, apply(f, Fixture.base()).hooks()));
+        assertTrue(f.warnings.stream().anyMatch(w -> w.contains(h.toString()) && w.contains("not root")), f.warnings.toString());
+    }
+
     static List<String> paths(Stage st, Hooks h) {
         return st.of(h).stream().map(Hooks.Hook::path).toList();
     }
@@ -98,6 +107,15 @@ class HooksTest {
         assertEquals(Spec.OCI_VERSION, state.get("ociVersion").asText());
         assertEquals("one V nohome", Files.readString(Path.of(out + ".args")).strip());
         HookRunner.run(Stage.POSTSTOP, s, HookRunner.State.of(s, "c1", "stopped", null, "/b"));  // no hooks: nothing
+    }
+
+    @Test
+    void prefixWrapsTheHookCommand() throws Exception {
+        Path out = tmp.resolve("prefixed");
+        Path h = script("p", "echo \"$PREFIXED\" > " + out + "\n");
+        Spec s = Fixture.base().withHooks(Stage.START_CONTAINER.plus(null, new Hooks.Hook(h.toString(), null, null, null)));
+        HookRunner.run(Stage.START_CONTAINER, s, HookRunner.State.of(s, "c", "created", 1, "/b"), List.of("/usr/bin/env", "PREFIXED=yes"));
+        assertEquals("yes", Files.readString(out).strip());
     }
 
     @Test

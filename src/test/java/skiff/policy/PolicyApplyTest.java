@@ -132,6 +132,7 @@ class PolicyApplyTest {
         DeviceEdits.Source src = Policy.deviceSource(s, d);
         assertEquals(Path.of("/dev/null"), src.hostPath());
         assertFalse(src.writable());
+        assertEquals(List.of(new skiff.spec.Mount("/dev/mynull", "bind", "/dev/null", List.of("bind", "ro", "nosuid"))), Policy.deviceBinds(s));
     }
 
     @Test
@@ -154,5 +155,8 @@ class PolicyApplyTest {
                 () -> f.realDevicesPolicy().apply(Fixture.base(), with(List.of("dev/null"), List.of()))).exitCode());
         assertEquals(ExitCode.USAGE, assertThrows(SkiffException.class,
                 () -> f.realDevicesPolicy().apply(Fixture.base(), with(List.of("/dev/null:/dev/x:rwz"), List.of()))).exitCode());
+        f.siteToml("");
+        assertEquals(ExitCode.POLICY, assertThrows(SkiffException.class,
+                () -> f.realDevicesPolicy().apply(Fixture.base(), with(List.of("/dev/null:/etc/passwd"), List.of()))).exitCode());
     }
 }

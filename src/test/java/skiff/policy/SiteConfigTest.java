@@ -122,4 +122,20 @@ class SiteConfigTest {
         assertTrue(f.warnings.stream().anyMatch(w -> w.contains("nosuch")), f.warnings.toString());
         assertTrue(p.config().source("user.run.modules[0]").endsWith("config.toml"));
     }
+
+    @Test
+    void misspelledSettingIsReportedNotSilentlyIgnored() {
+        Fixture f = new Fixture(tmp).siteToml("[binds]\nalow = [\"/home\"]\n");
+        f.policy();
+        assertTrue(f.warnings.stream().anyMatch(w -> w.contains("unknown setting 'alow'")), f.warnings.toString());
+    }
+
+    @Test
+    void aSiteDirUnderAGroupWritableDirectoryIsNotTrusted() throws Exception {
+        Path open = Fixture.mkdir(tmp.resolve("open"));
+        Fixture f = new Fixture(open).siteToml("[images]\nallow = [\"evil.example/**\"]\n");
+        Files.setPosixFilePermissions(open, PosixFilePermissions.fromString("rwxrwxr-x"));
+        assertEquals(List.of("**"), f.policy().site().images().allow());
+        assertTrue(f.warnings.stream().anyMatch(w -> w.contains("is in " + open) && w.contains("group-writable")), f.warnings.toString());
+    }
 }

@@ -123,6 +123,20 @@ class AuthIT {
     }
 
     @Test
+    void loginAsksForUserAndPasswordOnATerminal() throws Exception {
+        // script(1) runs skiff on a pseudo-terminal and types what it reads from its own stdin. (Whether the
+        // password is echoed cannot be checked this way: the terminal echoes type-ahead before skiff asks.)
+        var r = Cmd.of("script", "-qec", Cmd.skiffBin() + " login " + basic.host(), "/dev/null")
+                .env("SKIFF_STORAGE", storage.toString()).env("HOME", home.toString())
+                .env("XDG_CONFIG_HOME", home.resolve(".config").toString())
+                .stdin((USER + "\n" + PASSWORD + "\n").getBytes(StandardCharsets.UTF_8)).run();
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.out().contains("Username:") && r.out().contains("Password:"), r.out());
+        assertTrue(r.out().contains("Login Succeeded"), r.out());
+        assertTrue(Json.MAPPER.readTree(authFile().toFile()).get("auths").has(basic.host()));
+    }
+
+    @Test
     void loginNeedsAPasswordSource() {
         var r = RegistryTestSupport.skiff(storage, home, "login", "-u", USER, basic.host()).run();
         assertEquals(2, r.exit(), r.toString());

@@ -26,13 +26,16 @@ import java.util.concurrent.Executors;
 final class FaultProxy implements AutoCloseable {
     record Seen(String method, String path, String range, long millis) {}
 
-    sealed interface Fault permits Status, Cut, Corrupt {}
+    sealed interface Fault permits Status, Cut, Corrupt, Stall {}
 
     record Status(int code, Map<String, String> headers) implements Fault {}
 
     record Cut(long afterBytes) implements Fault {}
 
     record Corrupt() implements Fault {}
+
+    /** Sends {@code afterBytes} of the body, then nothing more for {@code millis}, then cuts. */
+    record Stall(long afterBytes, long millis) implements Fault {}
 
     private record Rule(String method, String pathPart, Fault fault, boolean sticky) {}
 
@@ -141,6 +144,13 @@ final class FaultProxy implements AutoCloseable {
                     out.write(part);
                     out.flush();
                     // Closing short of Content-Length makes the server drop the connection mid-body.
+                    ex.close();
+                    return;
+                }
+                if (f instanceof Stall st) {
+                    out.write(in.readNBytes((int) st.afterBytes()));
+                    out.flush();
+                    Thread.sleep(st.millis());
                     ex.close();
                     return;
                 }

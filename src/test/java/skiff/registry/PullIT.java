@@ -58,6 +58,9 @@ class PullIT {
         registry.push(oci.skopeoRef(), "test/docker:1", "--format", "v2s2");
         ImageBuilder other = RegistryTestSupport.randomImage(work.resolve("b"), "latest", 2, LAYER, 2);
         registry.push(other.skopeoRef(), "test/other:1");
+        // Layers over 4 MiB take the openssl hashing path.
+        ImageBuilder big = RegistryTestSupport.randomImage(work.resolve("big"), "latest", 2, 6 << 20, 5);
+        registry.push(big.skopeoRef(), "test/big:1");
 
         // A multi-platform index over an amd64 and an arm64 image.
         ImageBuilder amd = RegistryTestSupport.randomImage(work.resolve("m"), "amd64", 1, 1000, 3).config("--architecture", "amd64");
@@ -259,6 +262,65 @@ class PullIT {
         skopeoInspect(storage, name);
     }
 
+    String layerDigest(String repo, String tag, int i) throws Exception {
+        JsonNode m = Json.MAPPER.readTree(RegistryTestSupport.getManifest(registry.host(), repo, tag, MediaTypes.OCI_MANIFEST));
+        return m.path("layers").path(i).path("digest").asText();
+    }
+
+    @Test
+    void bigBlobsAreVerifiedWhileStreamingToo() throws Exception {
+        String name = ref("test/big:1");
+        String layer = layerDigest("test/big", "1", 1);
+        proxy.always("GET", "/blobs/" + layer, new FaultProxy.Corrupt());
+        var r = pull(name);
+        assertEquals(4, r.exit(), r.toString());
+        assertTrue(r.err().contains("does not match its digest"), r.err());
+        assertTrue(Store.open(storage).resolve(name).isEmpty());
+        assertFalse(Store.open(storage).hasBlob(Digest.parse(layer)));
+        assertBlobsVerify(storage);
+        proxy.clear();
+        proxy.once("GET", "/blobs/" + layer, new FaultProxy.Cut(3 << 20));
+        pull(name).ok();
+        assertEquals("bytes=" + (3 << 20) + "-", proxy.seen("GET", "/blobs/" + layer).get(1).range());
+        assertBlobsVerify(storage);
+        skopeoInspect(storage, name);
+    }
+
+    @Test
+    void aKilledPullLeavesNothingVisibleAndTheNextOneResumes() throws Exception {
+        String name = ref("test/big:1");
+        String layer = layerDigest("test/big", "1", 0);
+        proxy.once("GET", "/blobs/" + layer, new FaultProxy.Stall(2 << 20, 60_000));
+        Process p = RegistryTestSupport.skiff(storage, home, "pull", name).start();
+        long end = System.currentTimeMillis() + 60_000;
+        Path part = storage.resolve("tmp/ingest/sha256-" + layer.substring(7) + ".part");
+        while ((!Files.exists(part) || Files.size(part) < (2 << 20)) && System.currentTimeMillis() < end) Thread.sleep(50);
+        p.descendants().forEach(ProcessHandle::destroyForcibly);
+        p.destroyForcibly().waitFor();
+        assertEquals(2 << 20, Files.size(part), "the part holds what arrived before the kill");
+        Store store = Store.open(storage);
+        assertTrue(store.resolve(name).isEmpty(), "a killed pull names nothing");
+        assertFalse(store.hasBlob(Digest.parse(layer)));
+        assertBlobsVerify(storage);
+
+        pull(name).ok();
+        List<FaultProxy.Seen> got = proxy.seen("GET", "/blobs/" + layer);
+        assertEquals("bytes=" + (2 << 20) + "-", got.getLast().range(), "the next pull resumed the part");
+        assertFalse(Files.exists(part));
+        assertBlobsVerify(storage);
+        skopeoInspect(storage, name);
+    }
+
+    @Test
+    void showsProgressOnATerminal() {
+        // script(1) gives skiff a pseudo-terminal as stdout/stderr.
+        var r = Cmd.of("script", "-qec", Cmd.skiffBin() + " pull " + ref("test/other:1"), "/dev/null")
+                .env("SKIFF_STORAGE", storage.toString()).env("HOME", home.toString()).run().ok();
+        assertTrue(r.out().contains("[====================]"), r.out());
+        assertTrue(r.out().contains("296.0 KiB / 296.0 KiB"), r.out());
+        assertTrue(r.out().contains("Pulled " + ref("test/other:1") + "@sha256:"), r.out());
+    }
+
     @Test
     void concurrentPullsOfOverlappingImagesKeepTheStoreSound() throws Exception {
         List<String> names = List.of(ref("test/oci:1"), ref("test/oci:1"), ref("test/other:1"), ref("test/multi:latest"));
@@ -306,6 +368,19 @@ class PullIT {
         assertTrue(bad.err().contains(cfg.toString()) && bad.err().contains("mirrors"), bad.err());
         Files.writeString(cfg, "[registries\nbroken");
         assertEquals(6, pull(name).exit());
+    }
+
+    @Test
+    void goesThroughTheHttpProxyOfTheEnvironment() throws Exception {
+        // The fault proxy forwards whatever it gets to the registry, so it can play a forward proxy for a
+        // registry name that does not resolve at all.
+        Path cfg = Files.createDirectories(home.resolve(".config/skiff")).resolve("config.toml");
+        Files.writeString(cfg, "[registries.\"registry.invalid:5000\"]\ninsecure = true\n");
+        String name = "registry.invalid:5000/test/other:1";
+        var r = RegistryTestSupport.skiff(storage, home, "pull", name).env("http_proxy", "http://" + proxy.host()).run().ok();
+        assertTrue(r.out().startsWith("Pulled " + name + "@sha256:"), r.out());
+        assertFalse(proxy.seen("GET", "/blobs/").isEmpty());
+        skopeoInspect(storage, name);
     }
 
     @Test

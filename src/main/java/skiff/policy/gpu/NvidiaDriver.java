@@ -67,11 +67,29 @@ public final class NvidiaDriver {
         }
     }
 
+    /**
+     * Where {@code command} is: itself when it has a '/', else the first in PATH, then /sbin, /usr/sbin
+     * (ordinary users' PATH often lacks the sbin directories where ldconfig lives); null if nowhere.
+     */
+    public static String locate(String command, String path) {
+        if (command.contains("/")) return Files.isExecutable(Path.of(command)) ? command : null;
+        List<String> dirs = new ArrayList<>();
+        if (path != null) for (String d : path.split(":")) if (!d.isEmpty()) dirs.add(d);
+        dirs.addAll(List.of("/sbin", "/usr/sbin", "/usr/local/sbin"));
+        for (String d : dirs) {
+            Path p = Path.of(d, command);
+            if (Files.isRegularFile(p) && Files.isExecutable(p)) return p.toString();
+        }
+        return null;
+    }
+
     /** Runs {@code ldconfig -p} (a missing or failing ldconfig gives an empty cache: the library dirs still count). */
     public static Supplier<String> ldconfig(String command) {
         return () -> {
+            String exe = locate(command, System.getenv("PATH"));
+            if (exe == null) return "";
             try {
-                java.lang.Process p = new ProcessBuilder(command, "-p").redirectErrorStream(false)
+                java.lang.Process p = new ProcessBuilder(exe, "-p").redirectErrorStream(false)
                         .redirectError(ProcessBuilder.Redirect.DISCARD).start();
                 p.getOutputStream().close();
                 byte[] out = p.getInputStream().readAllBytes();

@@ -54,10 +54,15 @@ public final class BindPolicy {
             throw new SkiffException(ExitCode.POLICY, "bind of " + m.source() + (source.toString().equals(m.source()) ? "" : " (" + source + ")")
                     + " denied: not under a host path the site allows users to bind (" + String.join(", ", allow.stream().map(Path::toString).toList())
                     + "); bind something under those, or ask the administrator");
-        for (Path d : deny)
+        for (Path d : deny) {
             if (under(source, d))
                 throw new SkiffException(ExitCode.POLICY, "bind of " + m.source() + (source.toString().equals(m.source()) ? "" : " (" + source + ")")
                         + " denied: the site forbids binding " + d + "; bind another path");
+            // rbind would bring the denied path along (binding / or /etc exposes /etc/shadow, /proc...).
+            if (under(d, source) && Files.exists(d))
+                throw new SkiffException(ExitCode.POLICY, "bind of " + m.source() + (source.toString().equals(m.source()) ? "" : " (" + source + ")")
+                        + " denied: it contains " + d + ", which the site forbids binding; bind a narrower path");
+        }
         String dest = resolveDestination(m.destination(), rootfs);
         checkDestination(m.destination(), dest);
         return new Mount(dest, m.type(), source.toString(), m.options());

@@ -42,9 +42,12 @@ public final class ConfigLoader {
     public static final Path DEFAULT_SITE_DIR = Path.of("/etc/skiff");
     public static final String DEFAULT = "default";
 
-    static final ObjectMapper TOML = TomlMapper.builder()
-            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-            .build();
+    /** Built on first use: a node without any configuration file pays nothing for TOML on each run. */
+    private static final class Toml {
+        static final ObjectMapper MAPPER = TomlMapper.builder()
+                .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+                .build();
+    }
 
     private static final Set<String> SITE_ONLY = Set.of("binds", "devices", "images", "gpu", "cdi", "hooks",
             "mounts", "env", "modules", "users", "groups");
@@ -85,7 +88,7 @@ public final class ConfigLoader {
                 w.accept("skiff: warning: cannot list " + dropIns + ": " + e.getMessage());
             }
         }
-        ObjectNode merged = JsonNodeFactory.instance.objectNode();
+        ObjectNode merged = siteFiles.isEmpty() ? null : JsonNodeFactory.instance.objectNode();
         Map<String, String> sources = new HashMap<>();
         List<Path> read = new ArrayList<>();
         for (Path f : siteFiles) {
@@ -100,7 +103,7 @@ public final class ConfigLoader {
             merge(merged, obj, "", f.toString(), sources);
             read.add(f);
         }
-        SiteConfig site = bind(merged, SiteConfig.class, siteFiles.isEmpty() ? siteDir : siteFiles.getFirst(), w, true);
+        SiteConfig site = read.isEmpty() ? SiteConfig.EMPTY : bind(merged, SiteConfig.class, siteFiles.getFirst(), w, true);
 
         UserConfig user = UserConfig.EMPTY;
         Path userFile = Dirs.userConfig(env).resolve("config.toml");
@@ -138,7 +141,7 @@ public final class ConfigLoader {
 
     private static JsonNode parse(Path f, boolean site) {
         try {
-            return TOML.readTree(f.toFile());
+            return Toml.MAPPER.readTree(f.toFile());
         } catch (IOException e) {
             String msg = e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst().orElse("");
             throw new SkiffException(ExitCode.POLICY, "invalid configuration " + f + ": " + msg + "; "
@@ -148,7 +151,7 @@ public final class ConfigLoader {
 
     private static <T> T bind(ObjectNode tree, Class<T> type, Path file, Consumer<String> warn, boolean site) {
         try {
-            return TOML.readerFor(type)
+            return Toml.MAPPER.readerFor(type)
                     .withHandler(new DeserializationProblemHandler() {
                         @Override
                         public boolean handleUnknownProperty(DeserializationContext ctxt, JsonParser p, JsonDeserializer<?> d,

@@ -1,5 +1,6 @@
 package skiff.policy.site;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonProperty;
 
 import java.util.List;
@@ -114,6 +115,7 @@ public record SiteConfig(
         public Map<String, String> append() { return append == null ? Map.of() : append; }
         public List<String> unset() { return unset == null ? List.of() : unset; }
 
+        @JsonIgnore
         public boolean isEmpty() {
             return set().isEmpty() && prepend().isEmpty() && append().isEmpty() && unset().isEmpty();
         }

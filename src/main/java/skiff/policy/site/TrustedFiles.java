@@ -6,9 +6,10 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 
 /**
- * Whether a policy file may be believed: a file (or its directory) that anyone but root can write could
- * have been written by the very user the policy restricts. Checked on the resolved path, so a symlink
- * into a user's directory does not help.
+ * Whether a policy file may be believed: a file (or a directory above it) that anyone but root can write
+ * could have been written by the very user the policy restricts. Checked on the resolved path, so a
+ * symlink into a user's directory does not help. A world-writable directory with the sticky bit (/tmp)
+ * is accepted: others cannot rename what they do not own there.
  */
 public final class TrustedFiles {
     private TrustedFiles() {}
@@ -19,10 +20,10 @@ public final class TrustedFiles {
             Path real = p.toRealPath();
             String r = check(real);
             if (r != null) return r;
-            Path parent = real.getParent();
-            if (parent != null && !Files.isDirectory(real)) {
-                r = check(parent);
-                if (r != null) return "its directory " + parent + " " + r;
+            // Every directory above it too: whoever can rename an ancestor can swap the whole tree.
+            for (Path dir = real.getParent(); dir != null; dir = dir.getParent()) {
+                r = check(dir);
+                if (r != null) return "is in " + dir + ", which " + r;
             }
             return null;
         } catch (IOException e) {
@@ -34,8 +35,10 @@ public final class TrustedFiles {
         int uid = (Integer) Files.getAttribute(p, "unix:uid", LinkOption.NOFOLLOW_LINKS);
         int mode = (Integer) Files.getAttribute(p, "unix:mode", LinkOption.NOFOLLOW_LINKS);
         if (uid != 0 && (mode & 0200) != 0) return "is owned by uid " + uid + ", not root";
+        boolean stickyDir = (mode & 01000) != 0 && Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS);
+        if (stickyDir) return null;
         if ((mode & 0020) != 0) return "is group-writable";
-        if ((mode & 0002) != 0 && !((mode & 01000) != 0 && Files.isDirectory(p))) return "is writable by others";
+        if ((mode & 0002) != 0) return "is writable by others";
         return null;
     }
 }

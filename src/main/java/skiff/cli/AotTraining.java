@@ -1,0 +1,97 @@
+package skiff.cli;
+
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
+import skiff.image.Digest;
+import skiff.store.Gc;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * The training run ci/aot.sh records the AOT cache from (JEP 483/514): the commands people start most,
+ * each through {@link Main#run}, against a throw-away store holding one small image loaded from a
+ * docker-archive made here, so the run needs no registry and no external tools. Classes these paths
+ * load and link come from the cache at every later start. Not a user command.
+ */
+public final class AotTraining {
+    private AotTraining() {}
+
+    public static void main(String[] args) throws Exception {
+        // bench/startup.sh fills its store from the same small archive.
+        if (args.length == 2 && args[0].equals("--write-archive")) {
+            archive(Path.of(args[1]));
+            return;
+        }
+        Path dir = Files.createTempDirectory("skiff-aot-");
+        try {
+            String st = dir.resolve("storage").toString();
+            Path archive = archive(dir.resolve("image.tar"));
+            Path saved = dir.resolve("saved.tar");
+            String[][] runs = {
+                    {"--version"},
+                    {"--help"},
+                    {"--storage", st, "images"},
+                    {"--storage", st, "load", "-i", archive.toString()},
+                    {"--storage", st, "images"},
+                    {"--storage", st, "images", "--digests"},
+                    {"--storage", st, "images", "--format", "json"},
+                    {"--storage", st, "images", "-q"},
+                    {"--storage", st, "inspect", "training:1"},
+                    {"--storage", st, "tag", "training:1", "training:2"},
+                    {"--storage", st, "save", "-o", saved.toString(), "training:2"},
+                    {"--storage", st, "rmi", "training:2"},
+                    {"--storage", st, "inspect", "nosuch"},
+                    {"--storage", st, "images", "--bogus"},
+                    {"--storage", st, "rmi", "training:1"},
+                    {"--storage", st, "prune"},
+                    {"--storage", st, "load", "-i", saved.toString()},
+                    {"--storage", st, "images"},
+                    {"run", "--help"},
+                    {"pull", "--help"},
+                    {"completion"},
+            };
+            for (String[] r : runs) Main.run(r);
+        } finally {
+            Gc.deleteTree(dir);
+        }
+    }
+
+    /** A docker-archive with one image "training:1" of one uncompressed layer. */
+    private static Path archive(Path file) throws IOException {
+        ByteArrayOutputStream layer = new ByteArrayOutputStream();
+        try (TarArchiveOutputStream t = new TarArchiveOutputStream(layer)) {
+            byte[] hello = "hello\n".getBytes(StandardCharsets.UTF_8);
+            TarArchiveEntry e = new TarArchiveEntry("etc/hello");
+            e.setSize(hello.length);
+            t.putArchiveEntry(e);
+            t.write(hello);
+            t.closeArchiveEntry();
+        }
+        byte[] layerBytes = layer.toByteArray();
+        Digest diffId = Digest.sha256(layerBytes);
+        byte[] config = ("{\"architecture\":\"amd64\",\"os\":\"linux\",\"created\":\"2024-01-01T00:00:00Z\",\"config\":{\"Cmd\":[\"/bin/sh\"]},"
+                + "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"" + diffId + "\"]}}").getBytes(StandardCharsets.UTF_8);
+        Digest cfg = Digest.sha256(config);
+        byte[] manifest = ("[{\"Config\":\"" + cfg.hex() + ".json\",\"RepoTags\":[\"training:1\"],\"Layers\":[\"" + diffId.hex() + "/layer.tar\"]}]")
+                .getBytes(StandardCharsets.UTF_8);
+        try (OutputStream o = Files.newOutputStream(file); TarArchiveOutputStream t = new TarArchiveOutputStream(o)) {
+            put(t, "manifest.json", manifest);
+            put(t, cfg.hex() + ".json", config);
+            put(t, diffId.hex() + "/layer.tar", layerBytes);
+        }
+        return file;
+    }
+
+    private static void put(TarArchiveOutputStream t, String name, byte[] data) throws IOException {
+        TarArchiveEntry e = new TarArchiveEntry(name);
+        e.setSize(data.length);
+        t.putArchiveEntry(e);
+        t.write(data);
+        t.closeArchiveEntry();
+    }
+}

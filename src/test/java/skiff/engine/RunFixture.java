@@ -1,0 +1,87 @@
+package skiff.engine;
+
+import skiff.image.Descriptor;
+import skiff.image.Digest;
+import skiff.reference.Reference;
+import skiff.rootfs.Rootfs;
+import skiff.store.Store;
+import skiff.testing.Cmd;
+import skiff.testing.ImageBuilder;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+
+/**
+ * A store owned by the test user with images built by umoci (never by skiff), their SquashFS made by mksquashfs
+ * and their directory tree by umoci raw unpack, at the places Rootfs.path names (until Rootfs.ensure converts
+ * on demand, tests provide both formats themselves).
+ */
+final class RunFixture {
+    final Path base;
+    final Path storage;
+    final Path xdg;
+
+    RunFixture(String prefix) throws IOException {
+        base = Files.createTempDirectory(Path.of("/tmp"), prefix);
+        Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxr-xr-x"));
+        storage = base.resolve("storage");
+        xdg = Files.createDirectories(base.resolve("xdg"));
+        Store.open(storage);
+    }
+
+    /** A busybox tree (with /home, without /proc /sys /dev: skiff must create mount points itself). */
+    Path tree(String name) {
+        Path t = ImageBuilder.busyboxTree(base.resolve("trees").resolve(name));
+        try {
+            Files.createDirectories(t.resolve("home"));
+            Files.createDirectories(t.resolve("data"));
+            Files.createDirectories(t.resolve("work/sub"));
+            Files.writeString(t.resolve("etc/notexec.sh"), "echo no\n");
+            Files.createDirectories(t.resolve("scratch"));
+            // Owned by the test user: overlayfs cannot copy up a directory whose owner is not mapped in the
+            // user namespace (EOVERFLOW: uid and gid), so --writable-tmpfs writes only where the image's owner is the user.
+            Files.setAttribute(t.resolve("scratch"), "unix:uid", 1500);
+            Files.setAttribute(t.resolve("scratch"), "unix:gid", 1500);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return t;
+    }
+
+    /** Copies the image into the store as {@code name} and lays out both root filesystem formats. */
+    Digest install(ImageBuilder b, String name) throws IOException {
+        String ref = Reference.parse(name).toString();
+        b.copyInto(storage, ref);
+        Store store = Store.open(storage);
+        Descriptor d = store.resolve(ref).orElseThrow();
+        Path dir = Rootfs.path(store, d.digest(), Rootfs.Format.DIR);
+        Path sqfs = Rootfs.path(store, d.digest(), Rootfs.Format.SQUASHFS);
+        Files.createDirectories(dir.getParent());
+        Files.createDirectories(sqfs.getParent());
+        Path bundle = base.resolve("bundle-" + d.digest().hex());
+        Cmd.of("umoci", "raw", "unpack", "--image", b.ref(), bundle.toString()).run().ok();
+        Cmd.of("mksquashfs", bundle.toString(), sqfs.toString(), "-comp", "gzip", "-noappend", "-quiet").run().ok();
+        Files.move(bundle, dir);
+        return d.digest();
+    }
+
+    /** Hands the store and runtime directory to the test user (the image trees keep their owners). */
+    void handOver() {
+        Cmd.of("find", storage.toString(), "-path", storage.resolve("dir") + "/*", "-prune", "-o", "-exec", "chown",
+                Cmd.TEST_USER + ":", "{}", "+").run().ok();
+        Cmd.of("chown", "-R", Cmd.TEST_USER + ":", xdg.toString()).run().ok();
+        Cmd.of("chmod", "700", xdg.toString()).run().ok();
+    }
+
+    /** bin/skiff ARGS as the test user, from "/" (a working directory not visible in the container). */
+    Cmd skiff(String... args) {
+        return Cmd.skiff(storage, args).env("XDG_RUNTIME_DIR", xdg.toString()).env("SKIFF_MOUNT_IDLE", "1")
+                .asTestUser().dir(Path.of("/"));
+    }
+
+    void close() {
+        Cmd.of("rm", "-rf", base.toString()).run();
+    }
+}

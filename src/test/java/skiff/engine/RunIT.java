@@ -1,0 +1,273 @@
+package skiff.engine;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import skiff.testing.Cmd;
+import skiff.testing.ImageBuilder;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** skiff run as the unprivileged test user: identity, isolation, exit codes, signals, stdio, options. */
+class RunIT {
+    static RunFixture fx;
+
+    @BeforeAll
+    static void images() throws Exception {
+        fx = new RunFixture("skiff-run-it");
+        Path tree = fx.tree("bb");
+        // A setuid-root copy of busybox: it must not gain privilege in the container.
+        Path suid = Files.createDirectories(tree.resolve("suid")).resolve("busybox");
+        Files.copy(tree.resolve("bin/busybox"), suid);
+        Cmd.of("chmod", "4755", suid.toString()).run().ok();
+        fx.install(ImageBuilder.create(fx.base.resolve("img-bb")).layerFromDir(tree).config("--config.cmd", "/bin/sh"), "bb");
+        fx.install(ImageBuilder.create(fx.base.resolve("img-ep")).layerFromDir(fx.tree("ep"))
+                .config("--config.entrypoint", "/bin/echo", "--config.entrypoint", "ep",
+                        "--config.cmd", "c1", "--config.cmd", "c2",
+                        "--config.env", "FOO=img", "--config.env", "HOME=/imagehome", "--config.env", "PATH=/bin:/usr/bin",
+                        "--config.env", "SLURM_JOB_ID=image",
+                        "--config.workingdir", "/work/sub"), "ep");
+        fx.install(ImageBuilder.create(fx.base.resolve("img-none")).layerFromDir(fx.tree("none")), "none");
+        fx.handOver();
+    }
+
+    @AfterAll
+    static void cleanup() throws Exception {
+        Thread.sleep(2500); // the mount reaper's idle period (1 s in tests) and its 1 s tick
+        fx.close();
+    }
+
+    static Cmd.Result run(String... args) {
+        return fx.skiff(args).run();
+    }
+
+    @Test
+    void runsAsTheInvokingUserWithNamesAndNoPrivilege() {
+        Cmd.Result r = run("run", "bb", "sh", "-c",
+                "id -u; id -g; whoami; id -gn; /suid/busybox id -u; grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs)' /proc/self/status;"
+                        + " ls /proc/$$/fd | tr '\\n' ' '; echo; grep ' / / ' /proc/self/mountinfo").ok();
+        List<String> l = r.out().lines().toList();
+        assertEquals("1500", l.get(0));
+        assertEquals("1500", l.get(1));
+        assertEquals(Cmd.TEST_USER, l.get(2));
+        assertEquals(Cmd.TEST_USER, l.get(3));
+        assertEquals("1500", l.get(4), "a setuid-root binary of the image must not run as root");
+        for (int i = 5; i < 10; i++) assertTrue(l.get(i).matches("Cap\\w+:\\s+0+"), "capability left: " + l.get(i));
+        assertEquals("NoNewPrivs:\t1", l.get(10));
+        assertEquals("0 1 2", l.get(11).strip(), "descriptors of the launcher leaked into the payload");
+        assertTrue(l.get(12).matches(".* / / ro,nosuid,nodev\\b.*"), "root must be ro,nosuid,nodev: " + l.get(12));
+    }
+
+    @Test
+    void theImageCannotBeWritten() {
+        Cmd.Result r = run("run", "bb", "sh", "-c", "touch /bin/x || echo refused; mkdir /new || echo refused2");
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.out().contains("refused") && r.out().contains("refused2"), r.toString());
+        assertTrue(r.err().contains("Read-only file system"), r.toString());
+    }
+
+    @Test
+    void exitCodes() {
+        assertEquals(7, run("run", "bb", "sh", "-c", "exit 7").exit());
+        Cmd.Result nf = run("run", "bb", "no-such-command");
+        assertEquals(127, nf.exit(), nf.toString());
+        assertTrue(nf.err().contains("skiff: no-such-command: command not found in the container"), nf.err());
+        Cmd.Result ne = run("run", "bb", "/etc/notexec.sh");
+        assertEquals(126, ne.exit(), ne.toString());
+        Cmd.Result launch = run("run", "-w", "/does/not/exist", "bb", "true");
+        assertEquals(125, launch.exit(), launch.toString());
+        assertTrue(launch.err().startsWith("skiff: ") && launch.err().contains("/does/not/exist"), launch.err());
+        assertEquals(1, launch.err().lines().count(), "one line: " + launch.err());
+        Cmd.Result missingImage = run("run", "not-there", "true");
+        assertEquals(3, missingImage.exit(), missingImage.toString());
+    }
+
+    @Test
+    void stdinIsPipedAndArgumentsAfterTheImageAreNotOptions() {
+        Cmd.Result r = fx.skiff("run", "bb", "cat").stdin("hi\n".getBytes(StandardCharsets.UTF_8)).run().ok();
+        assertEquals("hi\n", r.out());
+        assertEquals("-l x\n", run("run", "bb", "echo", "-l", "x").ok().out());
+    }
+
+    @Test
+    void aTerminalPassesThrough() {
+        String inner = String.join(" ", List.of("env", "SKIFF_STORAGE=" + fx.storage, "XDG_RUNTIME_DIR=" + fx.xdg,
+                Cmd.skiffBin().toString(), "run", "bb", "/bin/busybox", "tty"));
+        Cmd.Result r = Cmd.of("runuser", "-u", Cmd.TEST_USER, "--", "script", "-qec", inner, "/dev/null").dir(Path.of("/")).run();
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.out().contains("/dev/pts/"), r.toString());
+    }
+
+    @Test
+    void sigtermReachesThePayloadWhoseProcessIsSkiffItself() throws Exception {
+        Process p = fx.skiff("run", "bb", "sh", "-c", "trap 'exit 42' TERM; echo ready; while :; do sleep 0.1; done").start();
+        var out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream()));
+        assertEquals("ready", out.readLine());
+        // runuser's child is the process bin/skiff started as; after the execs it is the payload.
+        ProcessHandle payload = p.toHandle().children().findFirst().orElseThrow();
+        assertTrue(payload.info().command().orElse("").endsWith("busybox"), "the skiff process should now be the payload: "
+                + payload.info().command());
+        Cmd.of("kill", "-TERM", Long.toString(payload.pid())).run().ok();
+        assertTrue(p.waitFor(20, TimeUnit.SECONDS));
+        assertEquals(42, p.exitValue());
+    }
+
+    @Test
+    void sigintReachesThePayload() throws Exception {
+        Process p = fx.skiff("run", "bb", "sh", "-c", "trap 'exit 43' INT; echo ready; while :; do sleep 0.1; done").start();
+        var out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream()));
+        assertEquals("ready", out.readLine());
+        ProcessHandle payload = p.toHandle().children().findFirst().orElseThrow();
+        Cmd.of("kill", "-INT", Long.toString(payload.pid())).run().ok();
+        assertTrue(p.waitFor(20, TimeUnit.SECONDS));
+        assertEquals(43, p.exitValue());
+    }
+
+    @Test
+    void entrypointCmdEnvAndWorkingDirFollowTheImageConfig() {
+        assertEquals("ep c1 c2\n", run("run", "ep").ok().out());
+        assertEquals("ep a b\n", run("run", "ep", "a", "b").ok().out());
+        assertEquals("\n", run("run", "--entrypoint", "/bin/echo", "ep").ok().out());
+        assertEquals("x\n", run("run", "--entrypoint", "/bin/echo", "ep", "x").ok().out());
+        Cmd.Result r = fx.skiff("run", "--entrypoint", "", "ep", "sh", "-c",
+                "echo $FOO; echo $HOME; echo $PATH; echo $SLURM_JOB_ID; pwd").env("SLURM_JOB_ID", "42").run().ok();
+        assertEquals(List.of("img", "/home/" + Cmd.TEST_USER, "/bin:/usr/bin", "42", "/work/sub"), r.out().lines().toList());
+        // no Entrypoint, no Cmd: /bin/sh
+        assertEquals("from sh\n", fx.skiff("run", "none").stdin("echo from sh\n".getBytes()).run().ok().out());
+        assertEquals("/\n", run("run", "none", "pwd").ok().out(), "no WorkingDir: /");
+        assertEquals("/work\n", run("run", "-w", "/work", "--entrypoint", "", "ep", "pwd").ok().out());
+    }
+
+    @Test
+    void launcherVariablesPassUnlessCleanenv() {
+        Cmd.Result r = Cmd.skiff(fx.storage, "run", "--entrypoint", "", "ep", "sh", "-c", "echo $SLURM_JOB_ID $PMIX_RANK $HOST_ONLY")
+                .env("XDG_RUNTIME_DIR", fx.xdg.toString()).env("SLURM_JOB_ID", "42").env("PMIX_RANK", "3").env("HOST_ONLY", "h")
+                .asTestUser().dir(Path.of("/")).run().ok();
+        assertEquals("42 3 h\n", r.out());
+        Cmd.Result c = Cmd.skiff(fx.storage, "run", "--cleanenv", "-e", "A=1", "-e", "HOST_ONLY", "--entrypoint", "", "ep", "sh", "-c",
+                        "echo $SLURM_JOB_ID-$A-$HOST_ONLY-$FOO-$USER")
+                .env("XDG_RUNTIME_DIR", fx.xdg.toString()).env("SLURM_JOB_ID", "42").env("HOST_ONLY", "h")
+                .asTestUser().dir(Path.of("/")).run().ok();
+        assertEquals("image-1-h-img-" + Cmd.TEST_USER + "\n", c.out(), "--cleanenv: the image's Env applies, the host's does not");
+    }
+
+    @Test
+    void envFileAndDashE() throws Exception {
+        Path f = fx.base.resolve("vars.env");
+        Files.writeString(f, "# comment\nA=file\nB=file\n");
+        f.toFile().setReadable(true, false);
+        Cmd.Result r = run("run", "--env-file", f.toString(), "-e", "B=cli", "-e", "FOO=cli", "--entrypoint", "", "ep",
+                "sh", "-c", "echo $A $B $FOO").ok();
+        assertEquals("file cli cli\n", r.out());
+    }
+
+    @Test
+    void volumesHomeTmpAndWorkingDirectory() throws Exception {
+        Path data = Files.createDirectories(fx.base.resolve("vol"));
+        Files.writeString(data.resolve("in"), "data\n");
+        Cmd.of("chown", "-R", Cmd.TEST_USER + ":", data.toString()).run().ok();
+        Cmd.Result rw = run("run", "-v", data + ":/data", "bb", "sh", "-c", "cat /data/in; echo out > /data/out").ok();
+        assertEquals("data\n", rw.out());
+        assertEquals("out\n", Files.readString(data.resolve("out")));
+        Cmd.Result ro = run("run", "-v", data + ":/data:ro", "bb", "sh", "-c", "cat /data/in; echo x > /data/out2");
+        assertNotEquals(0, ro.exit(), ro.toString());
+        assertFalse(Files.exists(data.resolve("out2")));
+        // DST missing in the read-only image: a clear refusal before anything runs
+        Cmd.Result missing = run("run", "-v", data + ":/nowhere", "bb", "true");
+        assertEquals(125, missing.exit());
+        assertTrue(missing.err().contains("--writable-tmpfs"), missing.err());
+        Cmd.Result nosrc = run("run", "-v", "/no/such/src:/data", "bb", "true");
+        assertEquals(125, nosrc.exit());
+        assertTrue(nosrc.err().contains("/no/such/src"), nosrc.err());
+        // home is bound (the image has /home but not /home/skiffuser), /tmp is the host's
+        Path marker = Files.writeString(Path.of("/tmp").resolve("skiff-run-it-" + ProcessHandle.current().pid()), "t\n");
+        try {
+            Cmd.Result h = run("run", "bb", "sh", "-c", "cd && pwd && touch .skiff-run-it && cat " + marker).ok();
+            assertEquals("/home/" + Cmd.TEST_USER + "\nt\n", h.out());
+            assertTrue(Files.exists(Path.of("/home", Cmd.TEST_USER, ".skiff-run-it")));
+            Files.delete(Path.of("/home", Cmd.TEST_USER, ".skiff-run-it"));
+        } finally {
+            Files.deleteIfExists(marker);
+        }
+        assertEquals(1, run("run", "--no-home", "bb", "sh", "-c", "test -d /home/" + Cmd.TEST_USER).exit());
+        // the host's working directory is kept when it is visible inside
+        Cmd.Result cwd = fx.skiff("run", "-v", data + ":/data", "bb", "pwd").dir(data).run().ok();
+        assertEquals("/data\n", cwd.out());
+    }
+
+    @Test
+    void writableTmpfsIsDiscardedAtExit() {
+        // Writes go to a tmpfs upper layer where the user may write (the image's /scratch belongs to the test user);
+        // a -v destination missing in the image is created.
+        Cmd.Result r = run("run", "--writable-tmpfs", "-v", fx.base + ":/created/here", "bb", "sh", "-c",
+                "echo x > /scratch/f && cat /scratch/f && test -d /created/here && echo created").ok();
+        assertEquals("x\ncreated\n", r.out());
+        assertEquals(1, run("run", "bb", "test", "-e", "/scratch/f").exit(), "changes are discarded at exit");
+        Cmd.Result ro = run("run", "bb", "sh", "-c", "echo x > /scratch/f");
+        assertNotEquals(0, ro.exit(), "without --writable-tmpfs the image is read-only: " + ro);
+    }
+
+    @Test
+    void fakerootIsUidZeroInside() {
+        Cmd.Result r = run("run", "--fakeroot", "bb", "sh", "-c", "id -u; whoami; grep CapEff /proc/self/status").ok();
+        List<String> l = r.out().lines().toList();
+        assertEquals("0", l.get(0));
+        assertEquals("root", l.get(1));
+        assertTrue(l.get(2).matches("CapEff:\\s+0+"), l.get(2));
+    }
+
+    @Test
+    void pidNamespaceHasAFreshProcAndForwardsTermination() throws Exception {
+        Cmd.Result r = run("run", "--pid", "bb", "sh", "-c",
+                "tr '\\0' ' ' < /proc/1/cmdline; echo; ls /proc | grep -cE '^[0-9]+$'; exit 5");
+        assertEquals(5, r.exit(), r.toString());
+        List<String> l = r.out().lines().toList();
+        assertTrue(l.get(0).contains("skiff.engine.Stage2"), "pid 1 is skiff's init: " + l.get(0));
+        assertTrue(Integer.parseInt(l.get(1)) <= 4, "only the container's processes are visible: " + l.get(1));
+        // the init forwards SIGTERM to the payload (sent here to the whole process group, as a batch system does)
+        Process p = fx.skiff("run", "--pid", "bb", "sh", "-c", "trap 'exit 44' TERM; echo ready; while :; do sleep 0.1; done").start();
+        var out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream()));
+        assertEquals("ready", out.readLine());
+        ProcessHandle init = p.toHandle().descendants().filter(h -> h.info().command().orElse("").endsWith("java")).findFirst().orElseThrow();
+        Cmd.of("kill", "-TERM", Long.toString(init.pid())).run().ok();
+        assertTrue(p.waitFor(20, TimeUnit.SECONDS));
+        assertEquals(44, p.exitValue());
+    }
+
+    @Test
+    void hostauthBindsTheHostsFiles() {
+        Cmd.Result r = run("run", "--hostauth", "bb", "sh", "-c", "grep -c '' /etc/passwd").ok();
+        assertTrue(Integer.parseInt(r.out().strip()) > 2, r.toString());
+    }
+
+    @Test
+    void persistentContainersAreWritableAndRemovedWithRm() {
+        fx.skiff("create", "--name", "keep", "bb").run().ok();
+        run("run", "keep", "sh", "-c", "echo kept > /f").ok();
+        assertEquals("kept\n", run("run", "keep", "cat", "/f").ok().out());
+        assertEquals("1500\n", run("run", "keep", "id", "-u").ok().out());
+        assertEquals(3, run("run", "--rm", "keep", "sh", "-c", "exit 3").exit());
+        assertFalse(run("ps", "-q").ok().out().contains("keep"), "--rm removes the container after the run");
+    }
+
+    @Test
+    void policyDevicesAreBoundFromTheHost() {
+        Cmd.Result r = run("run", "--device", "/dev/null:/dev/skiff-null", "bb", "sh", "-c",
+                "test -c /dev/skiff-null && echo char; echo x > /dev/null && echo devnull-ok");
+        assertEquals("char\ndevnull-ok\n", r.ok().out());
+    }
+
+    @Test
+    void directoryRootfs() {
+        assertEquals("1500\n", run("run", "--rootfs-format", "dir", "bb", "id", "-u").ok().out());
+    }
+}

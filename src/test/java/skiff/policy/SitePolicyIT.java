@@ -1,0 +1,185 @@
+package skiff.policy;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Disabled;
+import org.junit.jupiter.api.Test;
+import skiff.testing.Cmd;
+import skiff.image.Digest;
+import skiff.rootfs.Rootfs;
+import skiff.store.Store;
+import skiff.testing.ImageBuilder;
+import skiff.util.SkiffException;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * skiff run as the unprivileged test user under a site policy in a root-owned SKIFF_SITE_DIR: a site mount,
+ * site environment, a module, a CDI device's env and mount, and refused binds.
+ */
+class SitePolicyIT {
+    static final String IMAGE = "example.org/policy/box:1";
+    static Path work;
+    static Path storage;
+    static Path site;
+
+    @BeforeAll
+    static void setUp() throws IOException {
+        work = Files.createTempDirectory(Path.of("/var/tmp"), "skiff-policy-it-");
+        Files.setPosixFilePermissions(work, PosixFilePermissions.fromString("rwxr-xr-x"));
+        storage = work.resolve("storage");
+        Path img = Files.createDirectories(work.resolve("build"));
+        ImageBuilder b = ImageBuilder.create(img.resolve("img")).layerFromDir(ImageBuilder.busyboxTree(img.resolve("tree")))
+                .config("--config.cmd", "/bin/sh").copyInto(storage, IMAGE);
+        Store store = Store.open(storage);
+        Digest manifest = store.resolve(IMAGE).orElseThrow().digest();
+        try {
+            Rootfs.ensure(store, manifest, Rootfs.Format.DIR);
+        } catch (SkiffException e) {
+            if (!e.getMessage().contains("not implemented")) throw e;
+            // Until the flattener is in main, fill the directory cache as it would (with umoci).
+            Cmd.of("umoci", "unpack", "--image", b.ref(), img.resolve("bundle").toString()).run().ok();
+            Path target = Rootfs.path(store, manifest, Rootfs.Format.DIR);
+            Files.createDirectories(target.getParent());
+            Files.move(img.resolve("bundle/rootfs"), target);
+        }
+        Cmd.of("chown", "-R", Cmd.TEST_USER + ":" + Cmd.TEST_USER, storage.toString()).run().ok();
+
+        Path siteData = Files.createDirectories(work.resolve("site-data"));
+        Files.writeString(siteData.resolve("hello"), "from the site\n");
+        Path cdiData = Files.createDirectories(work.resolve("cdi-data"));
+        Files.writeString(cdiData.resolve("lib.txt"), "vendor library\n");
+        Files.createDirectories(work.resolve("user-data"));
+        Files.writeString(work.resolve("user-data/mine"), "user file\n");
+        Cmd.of("chown", "-R", Cmd.TEST_USER, work.resolve("user-data").toString()).run().ok();
+        Path cdi = Files.createDirectories(work.resolve("cdi"));
+        Files.writeString(cdi.resolve("box.json"), """
+                {"cdiVersion": "0.6.0", "kind": "skiff.test/box",
+                 "devices": [{"name": "one", "containerEdits": {
+                   "env": ["CDI_ONE=yes"],
+                   "deviceNodes": [{"path": "/dev/cdi-null", "hostPath": "/dev/null"}],
+                   "mounts": [{"hostPath": "%s", "containerPath": "/cdi-data", "options": ["ro", "nosuid", "nodev", "bind"]}]}}]}
+                """.formatted(cdiData));
+        site = Files.createDirectories(work.resolve("site"));
+        Files.writeString(site.resolve("site.toml"), """
+                [binds]
+                allow = ["%1$s/user-data", "/proc"]
+                [cdi]
+                spec_dirs = ["%2$s"]
+                [hooks]
+                dirs = []
+                [[mounts]]
+                source = "%3$s"
+                destination = "/site-data"
+                [env]
+                set = { SITE_VAR = "site-value" }
+                [modules.extra]
+                description = "an extra variable"
+                env = { set = { EXTRA = "on" } }
+                mounts = [{ source = "%3$s/hello", destination = "/.skiff/extra/hello" }]
+                """.formatted(work, cdi, siteData));
+    }
+
+    @AfterAll
+    static void tearDown() throws IOException {
+        if (work != null) Cmd.of("rm", "-rf", work.toString()).run();
+    }
+
+    static Cmd.Result skiff(String... args) {
+        String[] a = args;
+        if (args[0].equals("run")) {
+            // The directory rootfs: the SquashFS path is another stage's work in progress. The work tree is under
+            // /var/tmp: with the rootfs under /tmp the engine's /tmp bind fails (EINVAL) at times.
+            a = new String[args.length + 2];
+            a[0] = "run";
+            a[1] = "--rootfs-format";
+            a[2] = "dir";
+            System.arraycopy(args, 1, a, 3, args.length - 1);
+        }
+        return Cmd.skiff(storage, a).env("SKIFF_SITE_DIR", site.toString()).asTestUser().run();
+    }
+
+    @Test
+    void siteMountEnvModuleAndCdiDeviceReachTheContainer() {
+        Cmd.Result r = skiff("run", "--module", "extra", "--device", "skiff.test/box=one", IMAGE,
+                "sh", "-c", "cat /site-data/hello /cdi-data/lib.txt /.skiff/extra/hello; echo \"$SITE_VAR $EXTRA $CDI_ONE\"").ok();
+        assertEquals("from the site\nvendor library\nfrom the site\nsite-value on yes\n", r.out());
+    }
+
+    /** On a GPU node (the integrator's check) the driver must arrive under /.skiff; elsewhere a clear exit 7. */
+    @Test
+    void gpusBringTheDriverInOrFailClearly() {
+        Cmd.Result r = skiff("run", "--gpus", "all", IMAGE, "sh", "-c",
+                "ls /.skiff/nvidia/lib /.skiff/nvidia/bin; echo \"LD=$LD_LIBRARY_PATH\"; test -c /dev/nvidiactl && echo ctl");
+        if (Files.exists(Path.of("/dev/nvidiactl"))) {
+            r.ok();
+            assertTrue(r.out().contains("libcuda.so.1") && r.out().contains("libnvidia-ml.so.1"), r.out());
+            assertTrue(r.out().contains("nvidia-smi"), r.out());
+            assertTrue(r.out().contains("LD=/.skiff/nvidia/lib") && r.out().contains("ctl"), r.out());
+        } else {
+            assertEquals(7, r.exit(), r.toString());
+            assertTrue(r.err().contains("NVIDIA"), r.err());
+        }
+    }
+
+    @Test
+    void devicesOutsideTheSiteListAreRefused() {
+        Cmd.Result r = skiff("run", "--device", "/dev/loop-control", IMAGE, "true");
+        assertEquals(Files.exists(Path.of("/dev/loop-control")) ? 6 : 7, r.exit(), r.toString());
+    }
+
+    @Test
+    void allowedUserBindWorksAndDeniedOnesAreRefusedBeforeLaunch() {
+        assertEquals("user file\n", skiff("run", "-v", work.resolve("user-data") + ":/root", IMAGE, "cat", "/root/mine").ok().out());
+
+        Cmd.Result proc = skiff("run", "-v", "/proc/self:/tmp/in", IMAGE, "true");
+        assertEquals(6, proc.exit(), proc.toString());
+        assertTrue(proc.err().contains("denied"), proc.err());
+
+        Cmd.Result etc = skiff("run", "-v", work.resolve("user-data") + ":/tmp/../etc", IMAGE, "true");
+        assertEquals(6, etc.exit(), etc.toString());
+        assertTrue(etc.err().contains("/etc"), etc.err());
+
+        Cmd.Result outside = skiff("run", "-v", work.resolve("site-data") + ":/tmp/in", IMAGE, "true");
+        assertEquals(6, outside.exit(), outside.toString());
+    }
+
+    @Test
+    void unknownCdiDeviceAndModuleAreClearErrors() {
+        Cmd.Result r = skiff("run", "--device", "skiff.test/box=two", IMAGE, "true");
+        assertEquals(7, r.exit(), r.toString());
+        assertTrue(r.err().contains("skiff.test/box=two"), r.err());
+        Cmd.Result m = skiff("run", "--module", "nope", IMAGE, "true");
+        assertEquals(2, m.exit(), m.toString());
+    }
+
+    @Test
+    void configShowAndModulesTellWhatTheSiteSays() {
+        String show = skiff("config", "show").ok().out();
+        assertTrue(show.contains("env.set.SITE_VAR = \"site-value\"    # " + site.resolve("site.toml")), show);
+        assertTrue(show.contains("binds.deny[0] = \"/proc\"    # default"), show);
+        String modules = skiff("modules").ok().out();
+        assertTrue(modules.contains("extra") && modules.contains("an extra variable") && modules.contains("env EXTRA=on"), modules);
+    }
+
+    @Test
+    void aSiteDirectoryTheUserControlsIsIgnored() throws IOException {
+        Path own = Files.createDirectories(work.resolve("user-site"));
+        Files.writeString(own.resolve("site.toml"), "[binds]\nallow = [\"/\"]\ndeny = []\n");
+        Cmd.of("chown", "-R", Cmd.TEST_USER, own.toString()).run().ok();
+        Cmd.Result r = Cmd.skiff(storage, "config", "show").env("SKIFF_SITE_DIR", own.toString()).asTestUser().run().ok();
+        assertTrue(r.err().contains("ignoring SKIFF_SITE_DIR=" + own), r.err());
+        assertTrue(r.out().contains("# site directory: /etc/skiff"), r.out());
+    }
+
+    @Disabled("the engine does not yet bind Spec.linux.devices (it binds the whole host /dev): see the policy report")
+    @Test
+    void cdiDeviceNodeAppearsAtItsContainerPath() {
+        skiff("run", "--device", "skiff.test/box=one", IMAGE, "test", "-c", "/dev/cdi-null").ok();
+    }
+}
