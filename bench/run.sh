@@ -84,9 +84,9 @@ podman_ok=no
 if true; then
   chmod -R a+rX "$work/lay-bb"
   if as_user skopeo copy --quiet "oci:$work/lay-bb:latest" containers-storage:localhost/skiffbench-bb:latest >"$out/podman.log" 2>&1 \
-     && as_user podman run --rm --network=host localhost/skiffbench-bb:latest /bin/true >>"$out/podman.log" 2>&1; then
+     && as_user podman --runtime runc run --rm --network=host localhost/skiffbench-bb:latest /bin/true >>"$out/podman.log" 2>&1; then
     podman_ok=yes
-    cmds+=("podman run --rm --network=host localhost/skiffbench-bb:latest /bin/true")
+    cmds+=("podman --runtime runc run --rm --network=host localhost/skiffbench-bb:latest /bin/true")
   fi
 fi
 as_user env SKIFF_MOUNT_IDLE=60 hyperfine "${export_opts[@]}" "${cmds[@]}" >/dev/null 2>&1 || as_user hyperfine "${export_opts[@]}" "${cmds[@]}"

@@ -81,7 +81,17 @@ final class RunFixture {
                 .asTestUser().dir(Path.of("/"));
     }
 
+    /** Waits for the mount reaper to unmount this fixture's images (idle 1 s), then removes everything. */
     void close() {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(20);
+        try {
+            while (System.nanoTime() < deadline
+                    && Files.readString(Path.of("/proc/self/mountinfo")).contains(" " + xdg + "/")) Thread.sleep(200);
+        } catch (IOException e) {
+            // remove what can be removed
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         Cmd.of("rm", "-rf", base.toString()).run();
     }
 }
