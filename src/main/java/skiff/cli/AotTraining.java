@@ -57,7 +57,7 @@ public final class AotTraining {
             };
             for (String[] r : runs) Main.run(r);
         } finally {
-            Gc.deleteTree(dir);
+            skiff.util.FileTrees.delete(dir);
         }
     }
 
