@@ -71,7 +71,7 @@ public final class AotTraining {
             // the squashfs path's classes (linking them does not mount anything)
             Class.forName(SharedMount.class.getName(), true, AotTraining.class.getClassLoader());
         } finally {
-            Gc.deleteTree(dir);
+            skiff.util.FileTrees.delete(dir);
         }
     }
 

@@ -4,6 +4,7 @@ import skiff.image.Digest;
 import skiff.rootfs.ConvertSettings;
 import skiff.rootfs.Rootfs;
 import skiff.store.Store;
+import skiff.util.FileTrees;
 import skiff.util.AtomicFiles;
 import skiff.util.ExitCode;
 import skiff.util.Json;
@@ -197,7 +198,7 @@ public final class Containers {
                     return m.withName(n);
                 }
             } finally {
-                if (Files.exists(tmp)) Trees.delete(tmp);
+                if (Files.exists(tmp)) FileTrees.delete(tmp);
             }
         }
     }
@@ -254,7 +255,7 @@ public final class Containers {
                 String n = p.getFileName().toString();
                 try {
                     if (n.startsWith(".trash-")) {
-                        Trees.delete(p);
+                        FileTrees.delete(p);
                         continue;
                     }
                     String token = n.substring(n.lastIndexOf('-') + 1);
@@ -262,7 +263,7 @@ public final class Containers {
                     Optional<BuildLock> dead = BuildLock.tryAcquire(buildLockFile(storageDir, token));
                     if (dead.isEmpty()) continue;
                     try (BuildLock l = dead.get()) {
-                        Trees.delete(p);
+                        FileTrees.delete(p);
                     }
                 } catch (IOException | RuntimeException e) {
                     // another process may be deleting it right now; a later sweep tries again
@@ -321,7 +322,7 @@ public final class Containers {
             }
         }
         try {
-            Trees.delete(trash);
+            FileTrees.delete(trash);
         } catch (IOException e) {
             throw new SkiffException(ExitCode.STORAGE, "container '" + name + "' was removed but deleting its files in "
                     + trash + " failed: " + e.getMessage() + " (delete that directory by hand)", e);

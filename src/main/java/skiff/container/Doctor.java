@@ -1,5 +1,6 @@
 package skiff.container;
 
+import skiff.util.FileTrees;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -213,7 +214,7 @@ public final class Doctor {
             } finally {
                 if (tmp != null) {
                     try {
-                        Trees.delete(tmp);
+                        FileTrees.delete(tmp);
                     } catch (IOException ignored) {
                         // best effort: a leftover empty temp dir
                     }

@@ -4,7 +4,9 @@ import skiff.engine.sys.Exec;
 import skiff.engine.sys.SysException;
 import skiff.image.Digest;
 import skiff.image.ImageConfig;
+import skiff.policy.HookRunner;
 import skiff.policy.Policy;
+import skiff.policy.hooks.Stage;
 import skiff.policy.RunRequest;
 import skiff.rootfs.Rootfs;
 import skiff.policy.device.DeviceEdits;
@@ -90,14 +92,15 @@ public final class Engine {
             List<Mount> standard = standardMounts(root, runDir, id, o);
             ImageConfig.Config cfg = config == null ? null : config.config();
             Spec spec = SpecBuilder.build(cfg, s, root.toString(), standard, o.pid());
-            spec = policy.apply(spec, request);
-            warnAboutHooks(spec.hooks());
+            // The image root lets policy resolve bind destinations through the image's own symlinks.
+            spec = policy.apply(spec, request.withRootfs(root));
+            if (!o.pid()) HookRunner.warnUnsupportedPoststop(spec, System.err);
             String cwd = spec.process().cwd();
             if (s.workdir() == null) {
                 String visible = SpecBuilder.visibleCwd(spec.mounts(), System.getProperty("user.dir"));
                 if (visible != null) cwd = visible;
             }
-            LaunchPlan plan = plan(spec, root, runDir, o, cwd);
+            LaunchPlan plan = plan(spec, root, runDir, o, cwd).withHooks(planHooks(spec, root, pid, o.pid()));
             Path planFile = runDir.resolve("plan");
             plan.write(planFile);
             List<String> argv = unshareArgv(unshare, s.fakeroot(), o.pid(), planFile);
@@ -122,18 +125,21 @@ public final class Engine {
     }
 
     /**
-     * OCI hooks (site modules, CDI specs) need a runtime that stays to run them at their lifecycle points; this
-     * engine execs away and does not run them yet. Say so rather than drop them silently.
+     * The spec's OCI hooks for stage 2, which runs them (StageHooks says where each stage runs). Poststop hooks
+     * only with --pid: otherwise no skiff process outlives the payload (warned about above).
      */
-    private static void warnAboutHooks(Hooks h) {
-        if (h == null) return;
-        int n = 0;
-        for (List<Hooks.Hook> l : java.util.Arrays.asList(h.prestart(), h.createRuntime(), h.createContainer(),
-                h.startContainer(), h.poststart(), h.poststop())) n += l == null ? 0 : l.size();
-        if (n > 0) {
-            System.err.println("skiff: warning: " + n + " OCI hook(s) asked for by site policy or CDI are not run by this engine");
-            System.err.flush();
+    static LaunchPlan.PlanHooks planHooks(Spec spec, Path root, long pid, boolean pidInit) {
+        List<LaunchPlan.PlanHook> l = new ArrayList<>();
+        for (Stage st : Stage.values()) {
+            if (st == Stage.POSTSTOP && !pidInit) continue;
+            for (Hooks.Hook h : st.of(spec.hooks()))
+                l.add(new LaunchPlan.PlanHook(st.specName, h.path(), h.args() == null ? List.of() : h.args(),
+                        h.env() == null ? List.of() : h.env(), h.timeout() == null ? 0 : h.timeout()));
         }
+        if (l.isEmpty()) return LaunchPlan.PlanHooks.NONE;
+        List<String> ann = new ArrayList<>();
+        new java.util.TreeMap<>(spec.annotations()).forEach((k, v) -> { ann.add(k); ann.add(v); });
+        return new LaunchPlan.PlanHooks(l, "skiff-" + pid, root.toString(), ann);
     }
 
     private static int waitFor(List<String> argv, List<String> env) throws IOException {
@@ -206,7 +212,7 @@ public final class Engine {
         boolean creatable = o.writableTmpfs() || o.writableRoot();
         List<LaunchPlan.PlanMount> mounts = new ArrayList<>();
         for (Mount m : spec.mounts()) {
-            boolean user = o.userMounts().contains(m);
+            boolean user = Policy.isUserMount(m);
             String dst = m.destination();
             if (dst == null || !dst.startsWith("/"))
                 throw new SkiffException(ExitCode.USAGE, "mount destination " + dst + " must be an absolute path");

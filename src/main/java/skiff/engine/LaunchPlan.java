@@ -19,9 +19,45 @@ import java.util.List;
  *                  persistent container's own tree; otherwise the root is read-only
  * @param runDir    per-run scratch directory on the host, removed by stage 2 before the payload starts
  * @param pidInit   stage 2 runs in a new PID namespace and stays as its init (--pid)
+ * @param hooks     OCI hooks stage 2 runs (see {@link StageHooks}); {@link PlanHooks#NONE} costs nothing
  */
 public record LaunchPlan(String root, boolean overlay, boolean writable, String runDir, boolean pidInit,
-                         List<PlanMount> mounts, List<String> args, List<String> env, String cwd) {
+                         List<PlanMount> mounts, List<String> args, List<String> env, String cwd, PlanHooks hooks) {
+
+    public LaunchPlan(String root, boolean overlay, boolean writable, String runDir, boolean pidInit,
+                      List<PlanMount> mounts, List<String> args, List<String> env, String cwd) {
+        this(root, overlay, writable, runDir, pidInit, mounts, args, env, cwd, PlanHooks.NONE);
+    }
+
+    public LaunchPlan {
+        if (hooks == null) hooks = PlanHooks.NONE;
+    }
+
+    public LaunchPlan withHooks(PlanHooks h) {
+        return new LaunchPlan(root, overlay, writable, runDir, pidInit, mounts, args, env, cwd, h);
+    }
+
+    /**
+     * One OCI hook (runtime-spec config.md "POSIX-platform Hooks").
+     *
+     * @param stage   its stage's config.json name (prestart, createRuntime, ...)
+     * @param timeout seconds, 0: none given
+     */
+    public record PlanHook(String stage, String path, List<String> args, List<String> env, int timeout) {}
+
+    /**
+     * The hooks and what their state JSON (runtime.md "State") needs.
+     *
+     * @param annotations key, value, key, value... (the spec's annotations)
+     */
+    public record PlanHooks(List<PlanHook> hooks, String id, String bundle, List<String> annotations) {
+        public static final PlanHooks NONE = new PlanHooks(List.of(), "", "", List.of());
+
+        public boolean has(String stage) {
+            for (PlanHook h : hooks) if (h.stage.equals(stage)) return true;
+            return false;
+        }
+    }
 
     /**
      * One mount of the container, in order.
@@ -44,6 +80,19 @@ public record LaunchPlan(String root, boolean overlay, boolean writable, String 
         t.addAll(args);
         t.add(Integer.toString(env.size()));
         t.addAll(env);
+        t.add(Integer.toString(hooks.hooks().size()));
+        for (PlanHook h : hooks.hooks()) {
+            t.addAll(List.of(h.stage(), h.path(), Integer.toString(h.timeout())));
+            t.add(Integer.toString(h.args().size()));
+            t.addAll(h.args());
+            t.add(Integer.toString(h.env().size()));
+            t.addAll(h.env());
+        }
+        if (!hooks.hooks().isEmpty()) {
+            t.addAll(List.of(hooks.id(), hooks.bundle()));
+            t.add(Integer.toString(hooks.annotations().size()));
+            t.addAll(hooks.annotations());
+        }
         StringBuilder sb = new StringBuilder();
         for (String s : t) {
             if (s.indexOf('\0') >= 0) throw new IllegalArgumentException("NUL in launch plan value");
@@ -75,7 +124,19 @@ public record LaunchPlan(String root, boolean overlay, boolean writable, String 
         }
         List<String> args = take(it);
         List<String> env = take(it);
-        return new LaunchPlan(root, overlay, writable, runDir, pid, mounts, args, env, cwd);
+        PlanHooks hooks = PlanHooks.NONE;
+        int nh = Integer.parseInt(it.next());
+        if (nh > 0) {
+            List<PlanHook> l = new ArrayList<>(nh);
+            for (int i = 0; i < nh; i++) {
+                String stage = it.next(), path = it.next();
+                int timeout = Integer.parseInt(it.next());
+                l.add(new PlanHook(stage, path, take(it), take(it), timeout));
+            }
+            String id = it.next(), bundle = it.next();
+            hooks = new PlanHooks(l, id, bundle, take(it));
+        }
+        return new LaunchPlan(root, overlay, writable, runDir, pid, mounts, args, env, cwd, hooks);
     }
 
     private static List<String> take(Iterator<String> it) {

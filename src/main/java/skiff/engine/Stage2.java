@@ -36,6 +36,25 @@ public final class Stage2 {
 
     static final int LAUNCH = 125, NOT_EXECUTABLE = 126, NOT_FOUND = 127;
 
+    /** With --pid: the plan whose poststop hooks run once the payload has exited (the init's last act). */
+    private static LaunchPlan poststop;
+    private static long poststopPid;
+
+    /**
+     * Poststop hooks, once, from whichever of the init's threads ends it first. A failing one cannot stop
+     * anything any more: it is reported and the payload's status kept (runtime-spec: warning only).
+     */
+    private static synchronized void runPoststop() {
+        LaunchPlan p = poststop;
+        poststop = null;
+        if (p == null || !p.hooks().has("poststop")) return;
+        try {
+            StageHooks.run(p, "stopped", poststopPid, "poststop");
+        } catch (Failure f) {
+            System.err.println("skiff: warning: " + f.getMessage().replace("; the container was not started", ""));
+        }
+    }
+
     /** A failure with the exit status to report. */
     static final class Failure extends Exception {
         final int status;
@@ -56,15 +75,25 @@ public final class Stage2 {
             Path planFile = Path.of(argv[0]);
             plan = LaunchPlan.read(planFile);
             Files.deleteIfExists(planFile);
+            boolean hooks = !plan.hooks().hooks().isEmpty();
+            if (hooks) StageHooks.prepare(plan);
             buildRoot(plan);
+            long hostPid = hooks ? StageHooks.hostPid() : 0;
+            if (hooks) StageHooks.run(plan, "created", hostPid, "prestart", "createRuntime", "createContainer");
             if (plan.pidInit()) Init.warmUp();
             removeTree(Path.of(plan.runDir()));
             PivotRoot.into(plan.root());
             enterWorkingDir(plan);
             String exe = resolveCommand(plan.args().get(0), pathOf(plan.env()));
+            if (hooks) {
+                StageHooks.run(plan, "created", hostPid, "startContainer");
+                StageHooks.run(plan, "running", hostPid, "poststart");
+            }
             Capabilities.dropAll();
             Capabilities.noNewPrivs();
             if (plan.pidInit()) {
+                poststop = plan;
+                poststopPid = hostPid;
                 halt(Init.run(exe, plan.args(), plan.env()));
             }
             Fds.closeOnExecAbove2();
@@ -113,6 +142,7 @@ public final class Stage2 {
      * logging would try to load classes from them.
      */
     static void halt(int status) {
+        runPoststop();
         System.out.flush();
         System.err.flush();
         Runtime.getRuntime().halt(status);
@@ -190,7 +220,11 @@ public final class Stage2 {
                         + " does not exist in the image, which is read-only: use an existing directory, or add"
                         + " --writable-tmpfs to create it on a temporary overlay");
             }
-            underlay.create(root, target, m.file());
+            // A device node under a new name (--device A:/dev/B, CDI hostPath): /dev is the host's, rbound; the
+            // mirror keeps every other node (each bound onto the tmpfs) and adds the new mount point.
+            // (Not /dev itself: an image without /dev gets its mount point as any other.)
+            Path dev = root.resolve("dev");
+            underlay.create(root, target, m.file(), target.startsWith(dev) && !target.equals(dev));
         }
         String t = target.toString();
         switch (m.kind()) {

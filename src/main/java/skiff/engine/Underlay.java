@@ -29,7 +29,16 @@ final class Underlay {
     }
 
     void create(Path root, Path target, boolean file) throws IOException, SysException {
-        try {
+        create(root, target, file, false);
+    }
+
+    /**
+     * @param hostTree the target lies in a bind of a host tree that must not be written, such as the container's
+     *                 /dev (the host's /dev, rbound): go straight to the mirror, even where the caller could write
+     *                 (skiff run by root would otherwise leave empty mount points in the host's /dev)
+     */
+    void create(Path root, Path target, boolean file, boolean hostTree) throws IOException, SysException {
+        if (!hostTree) try {
             Files.createDirectories(target.getParent());
             if (file) Files.createFile(target);
             else Files.createDirectory(target);

@@ -169,7 +169,7 @@ public final class Policy {
         userMounts.addAll(r.userMounts());
         steps.add(spec -> {
             List<Mount> out = new ArrayList<>(spec.mounts());
-            for (Mount m : userMounts) out.add(binds.check(m, r.rootfs()));
+            for (Mount m : userMounts) out.add(markUser(binds.check(m, r.rootfs())));
             return spec.withMounts(out);
         });
 
@@ -210,6 +210,25 @@ public final class Policy {
         }
         steps.add(spec -> HookDirs.load(site().hooks().dirs(), host.warn()).apply(spec));
         return steps;
+    }
+
+    /**
+     * Mount option that marks the user's own binds (-v, config.toml [run] mounts) in the resulting spec: the
+     * bind policy rewrites source and destination (real paths), so the engine cannot recognise them by equality.
+     * The engine tells the user, not the site, when such a mount cannot be made. Never passed to the kernel.
+     */
+    public static final String USER_MOUNT_OPTION = "x-skiff.user";
+
+    /** True for a mount that {@link #apply} added for the user (-v, config.toml), see {@link #USER_MOUNT_OPTION}. */
+    public static boolean isUserMount(Mount m) {
+        return m.options().contains(USER_MOUNT_OPTION);
+    }
+
+    private static Mount markUser(Mount m) {
+        if (isUserMount(m)) return m;
+        List<String> opt = new ArrayList<>(m.options());
+        opt.add(USER_MOUNT_OPTION);
+        return new Mount(m.destination(), m.type(), m.source(), List.copyOf(opt));
     }
 
     NvidiaDriver driver() {

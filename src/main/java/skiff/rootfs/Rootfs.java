@@ -6,6 +6,7 @@ import skiff.layer.Flattener;
 import skiff.layer.LayerSource;
 import skiff.squashfs.SquashfsWriter;
 import skiff.store.Store;
+import skiff.util.FileTrees;
 import skiff.util.ExitCode;
 import skiff.util.Locks;
 import skiff.util.SkiffException;
@@ -15,14 +16,11 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileSystemException;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
@@ -147,7 +145,7 @@ public final class Rootfs {
                 if (Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
                     Path doomed = store.tmpDir().resolve("convert-" + manifest.hex() + "-removed");
                     Files.move(dir, doomed, StandardCopyOption.ATOMIC_MOVE);
-                    deleteTree(doomed);
+                    FileTrees.delete(doomed);
                     any = true;
                 }
             } catch (IOException e) {
@@ -204,7 +202,7 @@ public final class Rootfs {
         } catch (Exception e) {
             throw new IOException(e);
         } finally {
-            if (tmp != null) deleteTree(tmp);
+            if (tmp != null) FileTrees.delete(tmp);
         }
     }
 
@@ -230,33 +228,8 @@ public final class Rootfs {
         Path tmp = store.storage().resolve("tmp");
         if (!Files.isDirectory(tmp)) return;
         try (var s = Files.newDirectoryStream(tmp, "convert-" + manifest.hex() + "-*")) {
-            for (Path p : s) deleteTree(p);
+            for (Path p : s) FileTrees.delete(p);
         }
-    }
-
-    /** Deletes a tree without following symlinks, making directories writable first (images have 0555 ones). */
-    static void deleteTree(Path root) throws IOException {
-        if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) return;
-        Files.walkFileTree(root, new SimpleFileVisitor<>() {
-            @Override
-            public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
-                Files.setAttribute(dir, "unix:mode", 0700, LinkOption.NOFOLLOW_LINKS);
-                return FileVisitResult.CONTINUE;
-            }
-
-            @Override
-            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-                Files.delete(file);
-                return FileVisitResult.CONTINUE;
-            }
-
-            @Override
-            public FileVisitResult postVisitDirectory(Path dir, IOException exc) throws IOException {
-                if (exc != null) throw exc;
-                Files.delete(dir);
-                return FileVisitResult.CONTINUE;
-            }
-        });
     }
 
     private static SkiffException failed(Digest manifest, Format format, IOException e) {

@@ -5,19 +5,16 @@ import skiff.image.Digest;
 import skiff.image.ImageIndex;
 import skiff.image.ImageManifest;
 import skiff.image.MediaTypes;
+import skiff.util.FileTrees;
 import skiff.util.ExitCode;
 import skiff.util.Json;
 import skiff.util.SkiffException;
 
 import java.io.IOException;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
-import java.nio.file.attribute.PosixFilePermission;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -143,7 +140,7 @@ public final class Gc {
                                 Digest d = digestOrNull(alg.getFileName().toString(), name);
                                 if (d == null) {
                                     if (cutoff != null && name.startsWith(".tmp-") && olderThan(f, cutoff)) {
-                                        tempBytes[0] += deleteTree(f);
+                                        tempBytes[0] += FileTrees.delete(f);
                                         temps[0]++;
                                     }
                                     continue;
@@ -167,7 +164,7 @@ public final class Gc {
                     for (Path e : entries.toList()) {
                         var mm = CACHE_NAME.matcher(e.getFileName().toString());
                         if (!mm.matches() || marked.manifestHex().contains(mm.group(1))) continue;
-                        cacheBytes += deleteTree(e);
+                        cacheBytes += FileTrees.delete(e);
                         caches.add(e);
                     }
                 }
@@ -180,7 +177,7 @@ public final class Gc {
                         for (Path e : entries.toList()) {
                             if (onlyDotTmp && !e.getFileName().toString().startsWith(".tmp-")) continue;
                             if (!olderThan(e, cutoff)) continue;
-                            tempBytes[0] += deleteTree(e);
+                            tempBytes[0] += FileTrees.delete(e);
                             temps[0]++;
                         }
                     }
@@ -215,51 +212,4 @@ public final class Gc {
         }
     }
 
-    /**
-     * Deletes a file or a directory tree; returns the bytes of regular files removed. Directories from
-     * image root filesystems may be read-only (0555), so the owner's write bit is restored before
-     * their entries are removed. Symbolic links are removed, never followed.
-     */
-    public static long deleteTree(Path root) throws IOException {
-        long[] bytes = {0};
-        if (!Files.exists(root, java.nio.file.LinkOption.NOFOLLOW_LINKS)) return 0;
-        if (!Files.isDirectory(root, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-            bytes[0] = Files.isRegularFile(root, java.nio.file.LinkOption.NOFOLLOW_LINKS) ? sizeOrZero(root) : 0;
-            Files.deleteIfExists(root);
-            return bytes[0];
-        }
-        Files.walkFileTree(root, new SimpleFileVisitor<>() {
-            @Override
-            public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
-                try {
-                    var perms = Files.getPosixFilePermissions(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS);
-                    if (!perms.contains(PosixFilePermission.OWNER_WRITE) || !perms.contains(PosixFilePermission.OWNER_EXECUTE)
-                            || !perms.contains(PosixFilePermission.OWNER_READ)) {
-                        perms.add(PosixFilePermission.OWNER_WRITE);
-                        perms.add(PosixFilePermission.OWNER_EXECUTE);
-                        perms.add(PosixFilePermission.OWNER_READ);
-                        Files.setPosixFilePermissions(dir, perms);
-                    }
-                } catch (IOException | UnsupportedOperationException e) {
-                    // deletion below reports the real problem
-                }
-                return FileVisitResult.CONTINUE;
-            }
-
-            @Override
-            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-                if (attrs.isRegularFile()) bytes[0] += attrs.size();
-                Files.deleteIfExists(file);
-                return FileVisitResult.CONTINUE;
-            }
-
-            @Override
-            public FileVisitResult postVisitDirectory(Path dir, IOException exc) throws IOException {
-                if (exc != null) throw exc;
-                Files.deleteIfExists(dir);
-                return FileVisitResult.CONTINUE;
-            }
-        });
-        return bytes[0];
-    }
 }

@@ -35,11 +35,31 @@ public final class Locks {
         return acquire(lockFile, true);
     }
 
+    private static final long DEADLOCK_PATIENCE_MS = 600_000;
+
+    static boolean isDeadlockReport(IOException e) {
+        return e.getMessage() != null && e.getMessage().contains("deadlock");
+    }
+
     private static Held acquire(Path lockFile, boolean shared) throws IOException {
         Files.createDirectories(lockFile.toAbsolutePath().getParent());
         FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ);
         try {
-            return new Held(ch, ch.lock(0, Long.MAX_VALUE, shared));
+            for (long waitedMs = 0, pause = 5; ; waitedMs += pause, pause = Math.min(pause * 2, 200)) {
+                try {
+                    return new Held(ch, ch.lock(0, Long.MAX_VALUE, shared));
+                } catch (IOException e) {
+                    // FileChannel.lock is a POSIX fcntl lock, whose deadlock detection counts a whole process
+                    // as one owner: two processes whose independent threads wait on each other's locks get
+                    // a false EDEADLK. The other thread finishes soon, so wait and try again.
+                    if (!isDeadlockReport(e) || waitedMs > DEADLOCK_PATIENCE_MS) throw e;
+                    Thread.sleep(pause);
+                }
+            }
+        } catch (InterruptedException e) {
+            ch.close();
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while waiting for " + lockFile);
         } catch (IOException | RuntimeException e) {
             ch.close();
             throw e;

@@ -8,6 +8,9 @@ import java.nio.file.Path;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 class LaunchPlanTest {
@@ -19,6 +22,40 @@ class LaunchPlanTest {
                 List.of("sh", "-c", "", "é ü"), List.of("A=1", "B="), "/w");
         p.write(tmp.resolve("plan"));
         assertEquals(p, LaunchPlan.read(tmp.resolve("plan")));
+    }
+
+    @Test
+    void roundTripsHooksAndTheirState(@TempDir Path tmp) throws Exception {
+        LaunchPlan.PlanHooks h = new LaunchPlan.PlanHooks(List.of(
+                new LaunchPlan.PlanHook("createRuntime", "/h/one", List.of("one", "a b", ""), List.of("X=1"), 7),
+                new LaunchPlan.PlanHook("poststop", "/h/two", List.of(), List.of(), 0)),
+                "skiff-42", "/images/x", List.of("k", "v\"q", "empty", ""));
+        LaunchPlan p = new LaunchPlan("/r", false, false, "/run/1", true, List.of(), List.of("sh"), List.of("A=1"), "/", h);
+        p.write(tmp.resolve("plan"));
+        LaunchPlan q = LaunchPlan.read(tmp.resolve("plan"));
+        assertEquals(p, q);
+        assertTrue(q.hooks().has("poststop"));
+        assertFalse(q.hooks().has("prestart"));
+    }
+
+    @Test
+    void aPlanWithoutHooksReadsAsNone(@TempDir Path tmp) throws Exception {
+        LaunchPlan p = new LaunchPlan("/r", false, false, "/x", false, List.of(), List.of("sh"), List.of(), "/");
+        p.write(tmp.resolve("plan"));
+        assertSame(LaunchPlan.PlanHooks.NONE, LaunchPlan.read(tmp.resolve("plan")).hooks());
+    }
+
+    @Test
+    void stateJsonIsValidJsonWithEscapes() throws Exception {
+        LaunchPlan.PlanHooks h = new LaunchPlan.PlanHooks(List.of(), "skiff-7", "/b\"x", List.of("a\nb", "c\\d\u0001"));
+        String json = StageHooks.stateJson(h, "created", 7);
+        var tree = skiff.util.Json.MAPPER.readTree(json);
+        assertEquals("created", tree.get("status").asText());
+        assertEquals(7, tree.get("pid").asInt());
+        assertEquals("/b\"x", tree.get("bundle").asText());
+        assertEquals("c\\d\u0001", tree.get("annotations").get("a\nb").asText());
+        assertEquals(skiff.spec.Spec.OCI_VERSION, tree.get("ociVersion").asText());
+        assertFalse(skiff.util.Json.MAPPER.readTree(StageHooks.stateJson(h, "stopped", 0)).has("pid"));
     }
 
     @Test

@@ -53,6 +53,18 @@ class BindPolicyTest {
         return e;
     }
 
+    /** The engine must know the user's binds after policy rewrote them (real source, resolved destination). */
+    @Test
+    void userBindsAreMarkedAndOthersAreNot() throws Exception {
+        Path link = tmp.resolve("link2");
+        Files.createSymbolicLink(link, data);
+        Spec s = run(Mount.bind(link.toString(), "/work/x", false));
+        Mount m = s.mounts().getLast();
+        assertEquals("/scratch/x", m.destination());
+        assertTrue(Policy.isUserMount(m), m.toString());
+        assertTrue(s.mounts().stream().filter(Policy::isUserMount).count() == 1, s.mounts().toString());
+    }
+
     @Test
     void allowedBindIsAddedWithItsRealSource() throws Exception {
         Path link = tmp.resolve("link");

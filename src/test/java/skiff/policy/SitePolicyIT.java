@@ -2,7 +2,6 @@ package skiff.policy;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import skiff.testing.Cmd;
 import skiff.image.Digest;
@@ -27,6 +26,8 @@ class SitePolicyIT {
     static Path work;
     static Path storage;
     static Path site;
+    /** Under /tmp, which every container binds: hook scripts and markers have the same path on both sides. */
+    static Path hookDir;
 
     @BeforeAll
     static void setUp() throws IOException {
@@ -34,7 +35,9 @@ class SitePolicyIT {
         Files.setPosixFilePermissions(work, PosixFilePermissions.fromString("rwxr-xr-x"));
         storage = work.resolve("storage");
         Path img = Files.createDirectories(work.resolve("build"));
-        ImageBuilder b = ImageBuilder.create(img.resolve("img")).layerFromDir(ImageBuilder.busyboxTree(img.resolve("tree")))
+        Path tree = ImageBuilder.busyboxTree(img.resolve("tree"));
+        Files.createSymbolicLink(tree.resolve("data"), Path.of("/etc"));  // a -v destination that leads elsewhere
+        ImageBuilder b = ImageBuilder.create(img.resolve("img")).layerFromDir(tree)
                 .config("--config.cmd", "/bin/sh").copyInto(storage, IMAGE);
         Store store = Store.open(storage);
         Digest manifest = store.resolve(IMAGE).orElseThrow().digest();
@@ -57,6 +60,7 @@ class SitePolicyIT {
         Files.createDirectories(work.resolve("user-data"));
         Files.writeString(work.resolve("user-data/mine"), "user file\n");
         Cmd.of("chown", "-R", Cmd.TEST_USER, work.resolve("user-data").toString()).run().ok();
+        Files.createSymbolicLink(work.resolve("user-link"), work.resolve("user-data"));
         Path cdi = Files.createDirectories(work.resolve("cdi"));
         Files.writeString(cdi.resolve("box.json"), """
                 {"cdiVersion": "0.6.0", "kind": "skiff.test/box",
@@ -65,14 +69,34 @@ class SitePolicyIT {
                    "deviceNodes": [{"path": "/dev/cdi-null", "hostPath": "/dev/null"}],
                    "mounts": [{"hostPath": "%s", "containerPath": "/cdi-data", "options": ["ro", "nosuid", "nodev", "bind"]}]}}]}
                 """.formatted(cdiData));
+        hookDir = Files.createTempDirectory(Path.of("/tmp"), "skiff-hooks-");
+        Files.setPosixFilePermissions(hookDir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path hook = Files.writeString(hookDir.resolve("hook.sh"), "#!/bin/sh\necho \"$1\" >> \"$MARK/order\"\ncat > \"$MARK/$1.json\"\n");
+        Path failing = Files.writeString(hookDir.resolve("fail.sh"), "#!/bin/sh\necho no licence left\nexit 3\n");
+        for (Path f : new Path[] {hook, failing}) Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rwxr-xr-x"));
         site = Files.createDirectories(work.resolve("site"));
+        Path hooksD = Files.createDirectories(site.resolve("hooks.d"));
+        // Only for commands no other test runs, so the other tests see no hooks.
+        for (String stage : new String[] {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"})
+            Files.writeString(hooksD.resolve("10-" + stage + ".json"), """
+                    {"version": "1.0.0", "hook": {"path": "%s", "args": ["hook.sh", "%s"], "env": ["PATH=/bin:/usr/bin", "MARK=%s"]},
+                     "when": {"commands": ["^/bin/echo$"]}, "stages": ["%s"]}
+                    """.formatted(hook, stage, hookDir.resolve("out"), stage));
+        Path slow = Files.writeString(hookDir.resolve("slow.sh"), "#!/bin/sh\nexec sleep 30\n");
+        Files.setPosixFilePermissions(slow, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.writeString(hooksD.resolve("30-slow.json"), """
+                {"version": "1.0.0", "hook": {"path": "%s", "env": ["PATH=/bin:/usr/bin"], "timeout": 1}, "when": {"commands": ["^/bin/env$"]}, "stages": ["createContainer"]}
+                """.formatted(slow));
+        Files.writeString(hooksD.resolve("20-fail.json"), """
+                {"version": "1.0.0", "hook": {"path": "%s", "timeout": 5}, "when": {"commands": ["^/bin/pwd$"]}, "stages": ["createRuntime"]}
+                """.formatted(failing));
         Files.writeString(site.resolve("site.toml"), """
                 [binds]
                 allow = ["%1$s/user-data", "/proc"]
                 [cdi]
                 spec_dirs = ["%2$s"]
                 [hooks]
-                dirs = []
+                dirs = ["%4$s"]
                 [[mounts]]
                 source = "%3$s"
                 destination = "/site-data"
@@ -82,12 +106,13 @@ class SitePolicyIT {
                 description = "an extra variable"
                 env = { set = { EXTRA = "on" } }
                 mounts = [{ source = "%3$s/hello", destination = "/.skiff/extra/hello" }]
-                """.formatted(work, cdi, siteData));
+                """.formatted(work, cdi, siteData, site.resolve("hooks.d")));
     }
 
     @AfterAll
     static void tearDown() throws IOException {
         if (work != null) Cmd.of("rm", "-rf", work.toString()).run();
+        if (hookDir != null) Cmd.of("rm", "-rf", hookDir.toString()).run();
     }
 
     static Cmd.Result skiff(String... args) {
@@ -177,9 +202,85 @@ class SitePolicyIT {
         assertTrue(r.out().contains("# site directory: /etc/skiff"), r.out());
     }
 
-    @Disabled("the engine does not yet bind Spec.linux.devices (it binds the whole host /dev): see the policy report")
     @Test
     void cdiDeviceNodeAppearsAtItsContainerPath() {
         skiff("run", "--device", "skiff.test/box=one", IMAGE, "test", "-c", "/dev/cdi-null").ok();
+    }
+
+    /** --device HOST:/dev/NEW: the node works under its new name, and the rest of /dev is still there. */
+    @Test
+    void deviceUnderANewNameWorksAndKeepsTheOtherNodes() {
+        Cmd.Result r = skiff("run", "--device", "/dev/zero:/dev/mydev", IMAGE, "sh", "-c",
+                "head -c 4 /dev/mydev | busybox od -An -tx1; test -c /dev/null && test -c /dev/urandom && echo others").ok();
+        assertEquals("00 00 00 00\nothers", r.out().strip().replaceAll("[ \t]+", " ").replaceAll("(?m)^ ", ""));
+    }
+
+    /** Run by root, who could write the host's /dev: the new node's mount point must not land there. */
+    @Test
+    void aDeviceUnderANewNameLeavesTheHostsDevAlone() {
+        Path probe = Path.of("/dev/skiff-wiring-probe");
+        Cmd.Result r = Cmd.skiff(storage, "run", "--rootfs-format", "dir", "--device", "/dev/zero:" + probe, IMAGE,
+                "test", "-c", probe.toString()).env("SKIFF_SITE_DIR", site.toString()).run();
+        boolean leaked = Files.exists(probe, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        if (leaked) Cmd.of("rm", "-f", probe.toString()).run();
+        r.ok();
+        assertFalse(leaked, "skiff left " + probe + " on the host");
+    }
+
+    /** The image's /data is a link to /etc: binding onto it would cover /etc, which the site keeps. */
+    @Test
+    void bindDestinationsAreResolvedThroughTheImagesSymlinks() {
+        Cmd.Result r = skiff("run", "-v", work.resolve("user-data") + ":/data", IMAGE, "true");
+        assertEquals(6, r.exit(), r.toString());
+        assertTrue(r.err().contains("/etc in the image"), r.err());
+    }
+
+    /** A -v whose source is a link stays the user's: a missing mount point in the read-only image is their error. */
+    @Test
+    void aUserBindThroughASymlinkIsStillTheUsers() {
+        assertEquals("user file\n", skiff("run", "-v", work.resolve("user-link") + ":/root", IMAGE, "cat", "/root/mine").ok().out());
+        Cmd.Result r = skiff("run", "-v", work.resolve("user-link") + ":/nowhere", IMAGE, "true");
+        assertEquals(125, r.exit(), r.toString());
+        assertTrue(r.err().contains("-v " + work.resolve("user-data") + ":/nowhere") && r.err().contains("--writable-tmpfs"), r.err());
+    }
+
+    private static void freshMarkers() {
+        Cmd.of("rm", "-rf", hookDir.resolve("out").toString()).run().ok();
+        Cmd.of("install", "-d", "-o", Cmd.TEST_USER, hookDir.resolve("out").toString()).run().ok();
+    }
+
+    /** hooks.d hooks run at their stages, in order, with the state JSON on stdin; their output stays out of the payload's. */
+    @Test
+    void hooksRunAtTheirStagesWithTheState() throws IOException {
+        freshMarkers();
+        Cmd.Result r = skiff("run", IMAGE, "/bin/echo", "payload").ok();
+        assertEquals("payload\n", r.out());
+        assertTrue(r.err().contains("poststop hook(s) will not run"), r.err());
+        Path out = hookDir.resolve("out");
+        assertEquals("prestart\ncreateRuntime\ncreateContainer\nstartContainer\npoststart\n", Files.readString(out.resolve("order")));
+        String state = Files.readString(out.resolve("createRuntime.json"));
+        assertTrue(state.contains("\"status\":\"created\"") && state.contains("\"pid\":") && state.contains("\"ociVersion\":"), state);
+        assertTrue(Files.readString(out.resolve("poststart.json")).contains("\"status\":\"running\""));
+
+        freshMarkers();
+        r = skiff("run", "--pid", IMAGE, "/bin/echo", "payload").ok();
+        assertEquals("payload\n", r.out());
+        assertFalse(r.err().contains("will not run"), r.err());
+        assertEquals("prestart\ncreateRuntime\ncreateContainer\nstartContainer\npoststart\npoststop\n", Files.readString(out.resolve("order")));
+        assertTrue(Files.readString(out.resolve("poststop.json")).contains("\"status\":\"stopped\""));
+    }
+
+    @Test
+    void aFailingHookStopsTheLaunch() {
+        Cmd.Result r = skiff("run", IMAGE, "/bin/pwd");
+        assertEquals(125, r.exit(), r.toString());
+        assertTrue(r.err().contains("createRuntime hook " + hookDir.resolve("fail.sh")) && r.err().contains("no licence left"), r.err());
+        assertEquals("", r.out());
+
+        long t0 = System.nanoTime();
+        Cmd.Result slow = skiff("run", IMAGE, "/bin/env");
+        assertEquals(125, slow.exit(), slow.toString());
+        assertTrue(slow.err().contains("createContainer hook " + hookDir.resolve("slow.sh") + " timed out after 1s"), slow.err());
+        assertTrue(System.nanoTime() - t0 < 20_000_000_000L, "the hook was not killed in time");
     }
 }

@@ -32,9 +32,13 @@ class SquashfsReaderTest {
     }
 
     private Path sample(SquashfsWriter.Compression c) throws IOException {
-        Path img = tmp.resolve("s-" + c + ".sqfs");
+        return sample(c, 2);
+    }
+
+    private Path sample(SquashfsWriter.Compression c, int threads) throws IOException {
+        Path img = tmp.resolve("s-" + c + "-" + threads + ".sqfs");
         Random r = new Random(7);
-        try (SquashfsWriter w = new SquashfsWriter(img, new SquashfsWriter.Options(c, null, 2, s -> {}))) {
+        try (SquashfsWriter w = new SquashfsWriter(img, new SquashfsWriter.Options(c, null, threads, s -> {}))) {
             w.directory("", m(0755, 0));
             w.directory("etc", new TreeSink.Metadata(0750, 3, 4, Trees.MTIME, Map.of("user.d", "v".getBytes())));
             w.file("etc/passwd", m(0644, 0), 11, new ByteArrayInputStream("root:x:0:0\n".getBytes()));
@@ -84,6 +88,13 @@ class SquashfsReaderTest {
                 assertThrows(java.nio.file.NoSuchFileException.class, () -> r.stat("etc/nope"));
             }
         }
+    }
+
+    @Test
+    void sameBytesWhateverTheNumberOfThreads() throws IOException {
+        byte[] one = Files.readAllBytes(sample(SquashfsWriter.Compression.ZSTD, 1));
+        byte[] eight = Files.readAllBytes(sample(SquashfsWriter.Compression.ZSTD, 8));
+        assertArrayEquals(one, eight);
     }
 
     @Test
