@@ -16,17 +16,24 @@ import java.util.Map;
 @Command(name = "skiff",
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
-        description = "User-mode containers for HPC clusters.",
-        subcommands = {
-                PullCommand.class, ImagesCommand.class, InspectCommand.class, TagCommand.class,
-                RmiCommand.class, PruneCommand.class, LoginCommand.class, LogoutCommand.class,
-                SaveCommand.class, LoadCommand.class,
-                ConvertCommand.class,
-                RunCommand.class, CreateCommand.class, PsCommand.class, RmCommand.class, CloneCommand.class,
-                RenameCommand.class, ExportCommand.class, ImportCommand.class, DoctorCommand.class,
-                ModulesCommand.class, ConfigCommand.class,
-                CompletionCommand.class})
+        description = "User-mode containers for HPC clusters.")
 public final class Main {
+
+    /**
+     * Every command, in the order help lists them. They are registered in run(), only the invoked one
+     * where possible: picocli builds a model for each command it is given, and its classes (compiled for
+     * Java 5) cannot come from the AOT cache, so building all 23 cost ~0.2 s on every start, 'skiff run'
+     * on each MPI rank included.
+     */
+    static final java.util.List<Class<?>> COMMANDS = java.util.List.of(
+            PullCommand.class, ImagesCommand.class, InspectCommand.class, TagCommand.class,
+            RmiCommand.class, PruneCommand.class, LoginCommand.class, LogoutCommand.class,
+            SaveCommand.class, LoadCommand.class,
+            ConvertCommand.class,
+            RunCommand.class, CreateCommand.class, PsCommand.class, RmCommand.class, CloneCommand.class,
+            RenameCommand.class, ExportCommand.class, ImportCommand.class, DoctorCommand.class,
+            ModulesCommand.class, ConfigCommand.class,
+            CompletionCommand.class);
 
     @Option(names = "--storage", paramLabel = "DIR",
             description = "Image store (default: $SKIFF_STORAGE, else $XDG_DATA_HOME/skiff, else ~/.local/share/skiff).")
@@ -65,6 +72,10 @@ public final class Main {
     public static int run(String... args) {
         Main main = new Main();
         CommandLine cl = new CommandLine(main);
+        Class<?> only = soleCommand(args);
+        for (Class<?> c : COMMANDS) {
+            if (only == null || c == only) cl.addSubcommand(c.getAnnotation(Command.class).name(), c);
+        }
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> handle(ex, main.debug, cmd.getErr()));
         cl.setParameterExceptionHandler((ex, parsed) -> {
             PrintWriter err = ex.getCommandLine().getErr();
@@ -72,6 +83,31 @@ public final class Main {
             return ExitCode.USAGE.code;
         });
         return cl.execute(args);
+    }
+
+    /**
+     * The command this command line invokes, when the other commands' models are not needed: not for
+     * help, version, completion (which describes every command) or an unknown name (whose error lists them).
+     */
+    static Class<?> soleCommand(String[] args) {
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (a.equals("--storage")) {
+                i++;
+                continue;
+            }
+            if (a.startsWith("-")) {
+                if (a.equals("--debug") || a.startsWith("--storage=")) continue;
+                return null;
+            }
+            if (a.equals("completion")) return null;
+            for (Class<?> c : COMMANDS) {
+                Command cmd = c.getAnnotation(Command.class);
+                if (cmd.name().equals(a) || java.util.Arrays.asList(cmd.aliases()).contains(a)) return c;
+            }
+            return null;
+        }
+        return null;
     }
 
     static int handle(Exception ex, boolean debug, PrintWriter err) {
