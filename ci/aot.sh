@@ -15,3 +15,6 @@ if [ -f "$aot.tmp" ]; then
 else
   echo "ci/aot.sh: no AOT cache written; skiff still works, it just starts slower" >&2
 fi
+# skiff run's second JVM (stage 2) has its own cache: every build that makes the CLI's makes this one too.
+bash ci/aot-stage2.sh >/dev/null 2>&1 || true
+[ -f target/skiff-stage2.aot ] || echo "ci/aot.sh: no stage 2 AOT cache written; skiff run still works, it just starts slower" >&2

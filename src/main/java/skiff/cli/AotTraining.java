@@ -2,6 +2,8 @@ package skiff.cli;
 
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
+import skiff.engine.Engine;
+import skiff.engine.SharedMount;
 import skiff.image.Digest;
 import skiff.store.Gc;
 
@@ -37,6 +39,15 @@ public final class AotTraining {
                     {"--help"},
                     {"--storage", st, "images"},
                     {"--storage", st, "load", "-i", archive.toString()},
+                    // skiff run up to and through its execve, which training aims at a path that does not exist
+                    // (Engine.AOT_TRAINING): store, policy, spec, launch plan, FFM downcalls. Directory rootfs: no
+                    // squashfuse mount to leave behind.
+                    {"--storage", st, "run", "--rootfs-format", "dir", "training:1", "/bin/true"},
+                    {"--storage", st, "run", "--rootfs-format", "dir", "-e", "A=b", "-e", "HOME", "-w", "/etc",
+                            "-v", dir + ":/data:ro", "--writable-tmpfs", "--no-home", "training:1", "/bin/sh", "-c", "true"},
+                    {"--storage", st, "run", "--rootfs-format", "dir", "--fakeroot", "--pid",
+                            "training:1"},
+                    {"--storage", st, "run", "--rootfs-format", "dir", "nosuch:1", "/bin/true"},
                     {"--storage", st, "images"},
                     {"--storage", st, "images", "--digests"},
                     {"--storage", st, "images", "--format", "json"},
@@ -55,7 +66,10 @@ public final class AotTraining {
                     {"pull", "--help"},
                     {"completion"},
             };
+            System.setProperty(Engine.AOT_TRAINING, "true");
             for (String[] r : runs) Main.run(r);
+            // the squashfs path's classes (linking them does not mount anything)
+            Class.forName(SharedMount.class.getName(), true, AotTraining.class.getClassLoader());
         } finally {
             skiff.util.FileTrees.delete(dir);
         }

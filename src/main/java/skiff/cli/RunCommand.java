@@ -111,6 +111,7 @@ public final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        Trace.mark("run: options parsed");
         var hostEnv = main.env();
         Identity id = Identity.current(hostEnv);
         Rootfs.Format format = switch (rootfsFormat) {
@@ -119,7 +120,9 @@ public final class RunCommand implements Callable<Integer> {
             default -> throw new SkiffException(ExitCode.USAGE, "--rootfs-format must be squashfs or dir, not " + rootfsFormat);
         };
         Store store = main.store();
+        Trace.mark("run: identity, store");
         Policy policy = Policy.load(hostEnv);
+        Trace.mark("run: policy loaded");
         // A persistent container of that name first (its writable rootfs, its image's config), else an image.
         Optional<Container> container = Containers.find(main.storageDir(), image);
         String imageName;
@@ -137,14 +140,21 @@ public final class RunCommand implements Callable<Integer> {
             } catch (SkiffException e) {
                 throw new SkiffException(ExitCode.IMAGE, "'" + image + "' is neither a container nor a valid image name: " + e.getMessage());
             }
-            Descriptor d = store.resolve(ref.toString()).orElseThrow(() -> new SkiffException(ExitCode.IMAGE,
-                    "image " + ref + " is not in the store: pull it first with 'skiff pull " + image + "'"));
             imageName = ref.toString();
-            manifestDigest = manifestFor(store, d);
-            config = store.config(store.manifest(manifestDigest));
+            RunInputs.Resolved fast = RunInputs.resolve(store, imageName);
+            if (fast != null) {
+                manifestDigest = fast.manifest();
+                config = fast.config();
+            } else {
+                Descriptor d = store.resolve(ref.toString()).orElseThrow(() -> new SkiffException(ExitCode.IMAGE,
+                        "image " + ref + " is not in the store: pull it first with 'skiff pull " + image + "'"));
+                manifestDigest = manifestFor(store, d);
+                config = store.config(store.manifest(manifestDigest));
+            }
             policy.checkImage(imageName, ref.digest() != null);
         }
 
+        Trace.mark("run: image resolved, config read");
         List<Mount> userMounts = new ArrayList<>();
         for (String v : volumes) userMounts.add(parseVolume(v));
         List<String> envFile = new ArrayList<>();
@@ -171,6 +181,7 @@ public final class RunCommand implements Callable<Integer> {
             Containers.remove(main.storageDir(), image);
             return status;
         }
+        Trace.mark("run: engine starts");
         Engine.run(store, manifestDigest, config, options, policy, request, hostEnv, id);
         throw new SkiffException(ExitCode.LAUNCH, "the container did not start");
     }

@@ -37,6 +37,9 @@ import java.util.Map;
 public final class Engine {
     private Engine() {}
 
+    /** System property set only by the AOT training run: execve is aimed at a path that does not exist. */
+    public static final String AOT_TRAINING = "skiff.aot.training";
+
     /**
      * The engine's options beyond the spec settings.
      *
@@ -104,7 +107,10 @@ public final class Engine {
             System.out.flush();
             System.err.flush();
             if (wait) return waitFor(argv, stage2Env(env));
-            Exec.execve(unshare.toString(), argv, stage2Env(env));
+            // AOT training (the CLI's AotTraining): the very same execve, of a path that cannot exist, so the whole
+            // run path up to and through the downcall is recorded while this JVM stays.
+            Exec.execve(Boolean.getBoolean(AOT_TRAINING) ? "/nonexistent/skiff-aot-training" : unshare.toString(), argv,
+                    stage2Env(env));
             throw new SkiffException(ExitCode.LAUNCH, "execve returned");
         } catch (IOException e) {
             cleanup(runDir);
