@@ -334,17 +334,26 @@ public final class Stage2 {
                     // the JVM reserves this one on this platform: it is not forwarded
                 }
             }
+            // Two reapers race for the payload: this loop (which must also reap orphans) and the JDK's. When this
+            // loop wins, the JDK's waitpid fails with ECHILD and reports status 0: then the status recorded here
+            // is the true one (RunIT's SIGTERM forwarding saw exit 0 instead of 44 under load).
             Thread waiter = Thread.ofPlatform().daemon().start(() -> {
                 try {
-                    halt(p.waitFor());
+                    int s = p.waitFor();
+                    // (bounded, and short when the loop finds no child left: then the JDK's 0 is the real one)
+                    for (int i = 0; s == 0 && reaped < 0 && !noChildren && i < 200; i++) Thread.sleep(1);
+                    halt(reaped >= 0 ? reaped : s);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
             });
             while (true) {
                 int[] r = Processes.waitAny();
-                if (r[0] == pid) return decode(r[1]);
-                if (r[0] == -Errno.ECHILD) break;
+                if (r[0] == pid) return reaped = decode(r[1]);
+                if (r[0] == -Errno.ECHILD) {
+                    noChildren = true;
+                    break;
+                }
             }
             try {
                 waiter.join();
@@ -353,6 +362,10 @@ public final class Stage2 {
             }
             return LAUNCH;
         }
+
+        /** The payload's exit status once this init's own loop has reaped it, else -1. */
+        private static volatile int reaped = -1;
+        private static volatile boolean noChildren;
 
         private static int decode(int status) {
             int sig = status & 0x7f;
