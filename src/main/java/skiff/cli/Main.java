@@ -71,11 +71,7 @@ public final class Main {
     /** Runs the command line and returns the exit status (no System.exit: tests call this). */
     public static int run(String... args) {
         Main main = new Main();
-        CommandLine cl = new CommandLine(main);
-        Class<?> only = soleCommand(args);
-        for (Class<?> c : COMMANDS) {
-            if (only == null || c == only) cl.addSubcommand(c.getAnnotation(Command.class).name(), c);
-        }
+        CommandLine cl = commandLine(main, args);
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> handle(ex, main.debug, cmd.getErr()));
         cl.setParameterExceptionHandler((ex, parsed) -> {
             PrintWriter err = ex.getCommandLine().getErr();
@@ -83,6 +79,20 @@ public final class Main {
             return ExitCode.USAGE.code;
         });
         return cl.execute(args);
+    }
+
+    /** The picocli model for {@code args}: the root and the invoked command (or all of them). */
+    static CommandLine commandLine(Main main, String[] args) {
+        CommandLine cl = new CommandLine(main);
+        Class<?> only = soleCommand(args);
+        for (Class<?> c : COMMANDS) {
+            if (only == null || c == only) cl.addSubcommand(c.getAnnotation(Command.class).name(), c);
+        }
+        // After addSubcommand, which hands the root's parser settings down: 'skiff run img ls -l' passes
+        // -l to ls, as docker run does.
+        CommandLine run = cl.getSubcommands().get("run");
+        if (run != null) run.setStopAtPositional(true);
+        return cl;
     }
 
     /**

@@ -1,6 +1,5 @@
 package skiff.cli;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -36,7 +35,7 @@ import java.util.Optional;
 import java.util.concurrent.Callable;
 
 /** {@code skiff run}: runs a command in a new container from an image; the payload replaces this process. */
-@Command(name = "run", modelTransformer = RunCommand.StopAtImage.class, sortOptions = false,
+@Command(name = "run", sortOptions = false,
         description = {"Run a command in a new container of IMAGE (read-only), or in the persistent CONTAINER (writable).",
                 "The payload runs as you, and takes over this process.",
                 "Options must come before IMAGE: everything after it is the command and its arguments."})
@@ -99,15 +98,6 @@ public final class RunCommand implements Callable<Integer> {
 
     @Parameters(index = "1..*", paramLabel = "COMMAND", description = "Command and arguments (default: the image's Entrypoint + Cmd).")
     List<String> command = new ArrayList<>();
-
-    /** Parsing stops at IMAGE: {@code skiff run img ls -l} passes -l to ls. */
-    public static final class StopAtImage implements CommandLine.IModelTransformer {
-        @Override
-        public CommandLine.Model.CommandSpec transform(CommandLine.Model.CommandSpec spec) {
-            spec.parser().stopAtPositional(true);
-            return spec;
-        }
-    }
 
     @Override
     public Integer call() throws IOException {

@@ -24,6 +24,17 @@ class MainTest {
     }
 
     @Test
+    void runStopsParsingAtTheImage() {
+        for (String[] args : new String[][] {{"run", "img", "ls", "-l"}, {"--debug", "run", "-e", "A=1", "img", "ls", "-l"}, {"--help"}}) {
+            if (args.length == 1) continue;
+            var parsed = Main.commandLine(new Main(), args).parseArgs(args);
+            RunCommand run = (RunCommand) parsed.subcommand().commandSpec().userObject();
+            assertEquals("img", run.image);
+            assertEquals(java.util.List.of("ls", "-l"), run.command);
+        }
+    }
+
+    @Test
     void unknownCommandIsAUsageError() {
         assertEquals(2, Main.run("bogus"));
     }
