@@ -5,7 +5,7 @@ import skiff.spec.Spec;
 
 /**
  * What policy knows about running the OCI hooks it put into a {@link Spec}. The engine executes them
- * (skiff.engine.StageHooks, in stage 2, without Jackson on the launch path): createRuntime/prestart and
+ * (the engine's StageHooks, in stage 2, without Jackson on the launch path): createRuntime/prestart and
  * createContainer after the mounts and before pivot_root, startContainer then poststart just before
  * execve, poststop only where an init stays ({@code --pid}). README "OCI hooks" states the deviations
  * from runtime-spec that exec'ing the payload implies.
