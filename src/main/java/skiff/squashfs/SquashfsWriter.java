@@ -106,6 +106,8 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
     private int fragFill;
     private final List<long[]> fragments = new ArrayList<>(); // {start, sizeField}
     private final ArrayDeque<PendingFragment> pendingFragments = new ArrayDeque<>();
+    /** A constant, not a function of the thread count: the image must not depend on the machine. */
+    private static final int MAX_PENDING_FRAGMENTS = 8;
     private long duplicateBytes;
 
     public SquashfsWriter(Path output, Options options) throws IOException {
@@ -403,7 +405,10 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
             try {
                 switch (item) {
                     case Begin b -> {
-                        writePendingFragments();
+                        // Only a file with data blocks waits for the fragments compressed so far (they go before
+                        // its blocks); a run of small files must not stall on each fragment, or the parser and
+                        // the compressors take turns instead of running together.
+                        if (b.node().size >= BS) writePendingFragments();
                         current = b.node();
                         start = pos;
                         sizes.clear();
@@ -462,23 +467,26 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
         }
     }
 
-    private void submitFragment() {
+    private void submitFragment() throws IOException, InterruptedException, ExecutionException {
         byte[] raw = Arrays.copyOf(fragBuf, fragFill);
         int len = fragFill;
         int index = fragments.size() + pendingFragments.size();
         pendingFragments.add(new PendingFragment(index, pool.submit(() -> compressRaw(raw, len, null))));
         fragFill = 0;
+        // Bounded memory; the point where the oldest is written depends only on the input (determinism).
+        while (pendingFragments.size() > MAX_PENDING_FRAGMENTS) writeFragment(pendingFragments.poll());
     }
 
     /** Fragment blocks go between files, in submission order, so their positions are deterministic. */
     private void writePendingFragments() throws IOException, InterruptedException, ExecutionException {
-        while (!pendingFragments.isEmpty()) {
-            PendingFragment p = pendingFragments.poll();
-            Block b = p.block().get();
-            long at = pos;
-            write(b.data(), b.length());
-            fragments.add(new long[] {at, b.length() | (b.stored() ? Format.DATA_UNCOMPRESSED : 0)});
-        }
+        while (!pendingFragments.isEmpty()) writeFragment(pendingFragments.poll());
+    }
+
+    private void writeFragment(PendingFragment p) throws IOException, InterruptedException, ExecutionException {
+        Block b = p.block().get();
+        long at = pos;
+        write(b.data(), b.length());
+        fragments.add(new long[] {at, b.length() | (b.stored() ? Format.DATA_UNCOMPRESSED : 0)});
     }
 
     private void write(byte[] data, int len) throws IOException {

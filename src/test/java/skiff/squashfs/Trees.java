@@ -124,7 +124,11 @@ final class Trees {
     }
 
     static Path write(Path tree, Path img, SquashfsWriter.Compression c, Integer level) throws IOException {
-        try (SquashfsWriter w = new SquashfsWriter(img, new SquashfsWriter.Options(c, level, 2, s -> {}))) {
+        return write(tree, img, c, level, 2);
+    }
+
+    static Path write(Path tree, Path img, SquashfsWriter.Compression c, Integer level, int threads) throws IOException {
+        try (SquashfsWriter w = new SquashfsWriter(img, new SquashfsWriter.Options(c, level, threads, s -> {}))) {
             TreeDriver.drive(tree, w);
         }
         return img;
