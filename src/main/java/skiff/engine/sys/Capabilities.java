@@ -2,12 +2,9 @@ package skiff.engine.sys;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
-import java.lang.invoke.MethodHandle;
 
 import static skiff.engine.sys.Native.INT;
-import static skiff.engine.sys.Native.LONG;
 
 /** prctl(2) and capset(2): leaving the payload no capability and no way to gain one. */
 public final class Capabilities {
@@ -16,13 +13,6 @@ public final class Capabilities {
     private static final int PR_CAPBSET_DROP = 24, PR_SET_NO_NEW_PRIVS = 38, PR_CAP_AMBIENT = 47,
             PR_CAP_AMBIENT_CLEAR_ALL = 4;
     private static final int LINUX_CAPABILITY_VERSION_3 = 0x20080522;
-    private static final long SYS_CAPSET = Native.AARCH64 ? 91 : 126;
-
-    private static final MethodHandle PRCTL = Native.LINKER.downcallHandle(
-            Native.LINKER.defaultLookup().find("prctl").orElseThrow(),
-            FunctionDescriptor.of(INT, INT, LONG, LONG, LONG, LONG),
-            java.lang.foreign.Linker.Option.firstVariadicArg(1), java.lang.foreign.Linker.Option.captureCallState("errno"));
-    private static final MethodHandle SYSCALL2 = Native.syscall(2);
 
     /** Clears ambient, bounding, effective, permitted and inheritable sets, in that order (capabilities(7)). */
     public static void dropAll() throws SysException {
@@ -30,17 +20,11 @@ public final class Capabilities {
         int last = lastCap();
         for (int c = 0; c <= last; c++) prctl("PR_CAPBSET_DROP " + c, PR_CAPBSET_DROP, c);
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment cap = a.allocate(Native.CAPTURE);
             MemorySegment hdr = a.allocate(8);
             hdr.set(INT, 0, LINUX_CAPABILITY_VERSION_3);
             hdr.set(INT, 4, 0);
             MemorySegment data = a.allocate(24); // two __user_cap_data_struct, all zero
-            long r = (long) SYSCALL2.invoke(cap, SYS_CAPSET, hdr.address(), data.address());
-            if (r != 0) throw Native.fail("capset", cap);
-        } catch (SysException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Native.rethrow(t);
+            Native.check("capset", a, Native.SYS_CAPSET, hdr.address(), data.address(), 0, 0, 0);
         }
     }
 
@@ -64,12 +48,8 @@ public final class Capabilities {
     private static void prctl(String what, int option, long arg2) throws SysException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment cap = a.allocate(Native.CAPTURE);
-            int r = (int) PRCTL.invoke(cap, option, arg2, 0L, 0L, 0L);
+            long r = Native.call(cap, Native.SYS_PRCTL, option, arg2, 0L, 0L, 0L, 0L);
             if (r != 0 && !(option == PR_CAPBSET_DROP && Native.errno(cap) == Errno.EINVAL)) throw Native.fail(what, cap);
-        } catch (SysException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Native.rethrow(t);
         }
     }
 }

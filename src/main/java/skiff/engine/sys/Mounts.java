@@ -1,15 +1,11 @@
 package skiff.engine.sys;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
-import java.lang.invoke.MethodHandle;
 
-import static skiff.engine.sys.Native.INT;
 import static skiff.engine.sys.Native.LONG;
-import static skiff.engine.sys.Native.PTR;
 
-/** mount(2), umount2(2), statvfs(3): building a container's mount tree. */
+/** mount(2), umount2(2), statfs(2): building a container's mount tree. */
 public final class Mounts {
     private Mounts() {}
 
@@ -18,51 +14,30 @@ public final class Mounts {
             MS_RELATIME = 1 << 21, MS_STRICTATIME = 1 << 24;
     public static final int MNT_DETACH = 2;
 
-    /** statvfs f_flag bits that mirror MS_* bits (ST_RDONLY == MS_RDONLY ...), i.e. what a remount must keep. */
+    /** statfs f_flags bits that mirror MS_* bits (ST_RDONLY == MS_RDONLY ...), i.e. what a remount must keep. */
     private static final long LOCKABLE = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME;
-
-    private static final MethodHandle MOUNT = Native.fn("mount", FunctionDescriptor.of(INT, PTR, PTR, PTR, LONG, PTR));
-    private static final MethodHandle UMOUNT2 = Native.fn("umount2", FunctionDescriptor.of(INT, PTR, INT));
-    private static final MethodHandle STATVFS = Native.fn("statvfs", FunctionDescriptor.of(INT, PTR, PTR));
 
     public static void mount(String source, String target, String fstype, long flags, String data) throws SysException {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment cap = a.allocate(Native.CAPTURE);
-            int r = (int) MOUNT.invoke(cap, Native.str(a, source), Native.str(a, target), Native.str(a, fstype), flags,
-                    Native.str(a, data));
-            if (r != 0) throw Native.fail("mount " + (source == null ? "" : source + " on ") + target, cap);
-        } catch (SysException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Native.rethrow(t);
+            Native.check("mount " + (source == null ? "" : source + " on ") + target, a, Native.SYS_MOUNT,
+                    Native.str(a, source), Native.str(a, target), Native.str(a, fstype), flags, Native.str(a, data));
         }
     }
 
     public static void umount(String target, int flags) throws SysException {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment cap = a.allocate(Native.CAPTURE);
-            int r = (int) UMOUNT2.invoke(cap, a.allocateFrom(target), flags);
-            if (r != 0) throw Native.fail("umount " + target, cap);
-        } catch (SysException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Native.rethrow(t);
+            Native.check("umount " + target, a, Native.SYS_UMOUNT2, Native.str(a, target), flags, 0, 0, 0);
         }
     }
 
-    /** The MS_* flags the mount at {@code path} has now (statvfs f_flag), restricted to the lockable ones. */
+    /** The MS_* flags the mount at {@code path} has now (statfs f_flags), restricted to the lockable ones. */
     public static long flags(String path) throws SysException {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment cap = a.allocate(Native.CAPTURE);
-            MemorySegment buf = a.allocate(256);
-            int r = (int) STATVFS.invoke(cap, a.allocateFrom(path), buf);
-            if (r != 0) throw Native.fail("statvfs " + path, cap);
-            // struct statvfs (glibc, 64-bit): nine unsigned longs, then f_flag.
-            return buf.get(LONG, 72) & LOCKABLE;
-        } catch (SysException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Native.rethrow(t);
+            MemorySegment buf = a.allocate(120);
+            Native.check("statfs " + path, a, Native.SYS_STATFS, Native.str(a, path), buf.address(), 0, 0, 0);
+            // struct statfs (64-bit): ten longs (type, bsize, blocks, bfree, bavail, files, ffree, fsid, namelen,
+            // frsize), then f_flags.
+            return buf.get(LONG, 80) & LOCKABLE;
         }
     }
 

@@ -12,8 +12,11 @@ import java.lang.invoke.VarHandle;
 import java.util.List;
 
 /**
- * Plumbing shared by the downcall classes: the libc lookup, errno capture, C strings. Every downcall captures
- * errno at the call itself because the JVM may clobber the thread's errno before Java could read it.
+ * The one downcall of this package: syscall(2). Every system call skiff makes goes through this single handle
+ * because the JVM spins classes for each distinct native signature it links, which the AOT cache cannot keep, and
+ * skiff run starts two JVMs per container: linking one signature costs ~25 ms at start, five cost ~50 ms (stage 2
+ * used twelve). errno is captured at the call itself because the JVM may clobber the thread's errno
+ * before Java could read it. Numbers are x86_64's and aarch64's.
  */
 final class Native {
     private Native() {}
@@ -25,28 +28,52 @@ final class Native {
     static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG;
     static final java.lang.foreign.AddressLayout PTR = ValueLayout.ADDRESS;
 
-    /** x86_64 and aarch64 syscall numbers for the calls glibc does not wrap everywhere. */
     static final boolean AARCH64 = "aarch64".equals(System.getProperty("os.arch"));
 
-    static MethodHandle fn(String name, FunctionDescriptor fd) {
-        return LINKER.downcallHandle(LINKER.defaultLookup().find(name).orElseThrow(
-                () -> new UnsatisfiedLinkError("libc has no " + name)), fd, Linker.Option.captureCallState("errno"));
+    static final long SYS_OPENAT = AARCH64 ? 56 : 257, SYS_CLOSE = AARCH64 ? 57 : 3, SYS_FLOCK = AARCH64 ? 32 : 73,
+            SYS_EXECVE = AARCH64 ? 221 : 59, SYS_RT_SIGPROCMASK = AARCH64 ? 135 : 14, SYS_MOUNT = AARCH64 ? 40 : 165,
+            SYS_UMOUNT2 = AARCH64 ? 39 : 166, SYS_STATFS = AARCH64 ? 43 : 137, SYS_PIVOT_ROOT = AARCH64 ? 41 : 155,
+            SYS_CHDIR = AARCH64 ? 49 : 80, SYS_CAPSET = AARCH64 ? 91 : 126, SYS_PRCTL = AARCH64 ? 167 : 157,
+            SYS_CLOSE_RANGE = 436, SYS_KILL = AARCH64 ? 129 : 62, SYS_WAIT4 = AARCH64 ? 260 : 61;
+
+    private static final MethodHandle SYSCALL;
+
+    static {
+        MemoryLayout[] args = new MemoryLayout[7];
+        java.util.Arrays.fill(args, LONG);
+        SYSCALL = LINKER.downcallHandle(LINKER.defaultLookup().find("syscall").orElseThrow(
+                () -> new UnsatisfiedLinkError("libc has no syscall")), FunctionDescriptor.of(LONG, args),
+                Linker.Option.firstVariadicArg(1), Linker.Option.captureCallState("errno"));
     }
 
-    /** syscall(2) with {@code nargs} long arguments after the number (variadic in C). */
-    static MethodHandle syscall(int nargs) {
-        MemoryLayout[] a = new MemoryLayout[nargs + 1];
-        java.util.Arrays.fill(a, LONG);
-        return LINKER.downcallHandle(LINKER.defaultLookup().find("syscall").orElseThrow(),
-                FunctionDescriptor.of(LONG, a), Linker.Option.firstVariadicArg(1), Linker.Option.captureCallState("errno"));
+    /** syscall(nr, a..f) with errno captured into {@code cap}; returns the raw result (-1 on failure). */
+    static long call(MemorySegment cap, long nr, long a, long b, long c, long d, long e, long f) {
+        try {
+            return (long) SYSCALL.invokeExact(cap, nr, a, b, c, d, e, f);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    static long call(MemorySegment cap, long nr, long a, long b, long c) {
+        return call(cap, nr, a, b, c, 0L, 0L, 0L);
+    }
+
+    /** As {@link #call}, throwing a SysException naming {@code what} when the call fails. */
+    static long check(String what, Arena arena, long nr, long a, long b, long c, long d, long e) throws SysException {
+        MemorySegment cap = arena.allocate(CAPTURE);
+        long r = call(cap, nr, a, b, c, d, e, 0L);
+        if (r == -1) throw fail(what, cap);
+        return r;
     }
 
     static int errno(MemorySegment capture) {
         return (int) ERRNO.get(capture, 0L);
     }
 
-    static MemorySegment str(Arena a, String s) {
-        return s == null ? MemorySegment.NULL : a.allocateFrom(s);
+    /** A C string's address, or 0 for null. */
+    static long str(Arena a, String s) {
+        return s == null ? 0L : a.allocateFrom(s).address();
     }
 
     /** A NULL-terminated char*[] as execve wants it. */
