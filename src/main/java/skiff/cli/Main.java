@@ -70,6 +70,8 @@ public final class Main {
 
     /** Runs the command line and returns the exit status (no System.exit: tests call this). */
     public static int run(String... args) {
+        Integer fast = RunFastPath.run(args);
+        if (fast != null) return fast;
         Main main = new Main();
         CommandLine cl = commandLine(main, args);
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> handle(ex, main.debug, cmd.getErr()));
@@ -90,6 +92,8 @@ public final class Main {
         }
         // After addSubcommand, which hands the root's parser settings down: 'skiff run img ls -l' passes
         // -l to ls, as docker run does.
+        // The last of a repeated single-valued option wins, as in docker run ('-i -t' set one field twice).
+        cl.setOverwrittenOptionsAllowed(true);
         CommandLine run = cl.getSubcommands().get("run");
         if (run != null) run.setStopAtPositional(true);
         return cl;

@@ -1,0 +1,99 @@
+package skiff.cli;
+
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.OptionSpec;
+
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+/** The picocli-free parser of 'skiff run' accepts every option RunCommand declares and builds what picocli builds. */
+class RunFastPathTest {
+
+    private static RunCommand picocli(String... args) {
+        var parsed = Main.commandLine(new Main(), args).parseArgs(args);
+        return (RunCommand) parsed.subcommand().commandSpec().userObject();
+    }
+
+    private static Main picocliMain(String... args) {
+        var parsed = Main.commandLine(new Main(), args).parseArgs(args);
+        return (Main) parsed.commandSpec().userObject();
+    }
+
+    /** Every field a run depends on, as one comparable string. */
+    private static String state(RunCommand c) {
+        return String.join("|", String.valueOf(c.env), String.valueOf(c.envFiles), String.valueOf(c.cleanEnv),
+                String.valueOf(c.entrypoint), String.valueOf(c.workdir), String.valueOf(c.volumes), String.valueOf(c.noHome),
+                String.valueOf(c.hostAuth), String.valueOf(c.fakeroot), String.valueOf(c.writableTmpfs), String.valueOf(c.pid),
+                String.valueOf(c.rm), String.valueOf(c.name), String.valueOf(c.dockerCompat), String.valueOf(c.rootfsFormat),
+                String.valueOf(c.policyOptions.gpus), String.valueOf(c.policyOptions.devices),
+                String.valueOf(c.policyOptions.modules), String.valueOf(c.image), String.valueOf(c.command));
+    }
+
+    private static void same(String... args) {
+        RunCommand fast = RunFastPath.parse(args);
+        assertNotNull(fast, "fast path refused " + List.of(args));
+        assertEquals(state(picocli(args)), state(fast), "for " + List.of(args));
+        Main m = picocliMain(args);
+        assertEquals(String.valueOf(m.storageFlag), String.valueOf(fast.main.storageFlag));
+        assertEquals(m.debug, fast.main.debug);
+    }
+
+    @Test
+    void everyDeclaredOptionNameParsesAsPicocliParsesIt() {
+        var spec = CommandLine.Model.CommandSpec.forAnnotatedObject(new RunCommand());
+        int names = 0;
+        for (OptionSpec o : spec.options()) {
+            for (String n : o.names()) {
+                if (n.equals("-h") || n.equals("--help") || n.equals("-V") || n.equals("--version")) continue;
+                names++;
+                if (o.arity().max() == 0) {
+                    same("run", n, "img", "cmd");
+                } else {
+                    same("run", n, "v1", "img");
+                    same("run", n, "v1", n, "v2", "img", "cmd", "-x");
+                    if (n.startsWith("--")) same("run", n + "=v3", "img");
+                }
+            }
+        }
+        // RunCommand's options and PolicyOptions' mixin (a name missing here would be a silently ignored option)
+        assertEquals(26, names, "option names declared by skiff run: update RunFastPath and this count together");
+    }
+
+    @Test
+    void realisticCommandLinesMatchPicocli() {
+        same("--storage", "/s", "--debug", "run", "-e", "A=1", "-e", "HOME", "-v", "/tmp:/data:ro", "--bind", "/x",
+                "-w", "/etc", "--fakeroot", "--writable-tmpfs", "--gpus", "all", "--device", "/dev/null", "--module", "ib",
+                "--rootfs-format=dir", "--env-file", "f.env", "img", "sh", "-c", "ls -l");
+        same("--storage=/s", "run", "img");
+        same("run", "-i", "-t", "--rm", "ubuntu:24.04", "bash");
+        same("run", "img", "--pid", "--rm");
+    }
+
+    @Test
+    void leavesEverythingElseToPicocli() {
+        assertNull(RunFastPath.parse(new String[] {"run", "--help", "img"}));
+        assertNull(RunFastPath.parse(new String[] {"run", "-h"}));
+        assertNull(RunFastPath.parse(new String[] {"run", "--bogus", "img"}));
+        assertNull(RunFastPath.parse(new String[] {"run", "-it", "img"}));       // clustered short options
+        assertNull(RunFastPath.parse(new String[] {"run", "-eA=1", "img"}));     // attached value
+        assertNull(RunFastPath.parse(new String[] {"run", "--rm=true", "img"}));
+        assertNull(RunFastPath.parse(new String[] {"run", "-e"}));
+        assertNull(RunFastPath.parse(new String[] {"run", "--", "img"}));
+        assertNull(RunFastPath.parse(new String[] {"run"}));
+        assertNull(RunFastPath.parse(new String[] {"images"}));
+        assertNull(RunFastPath.parse(new String[] {"--help"}));
+        assertNull(RunFastPath.parse(new String[] {}));
+        assertEquals(Path.of("/s"), RunFastPath.parse(new String[] {"--storage", "/s", "run", "i"}).main.storageFlag);
+    }
+
+    @Test
+    void picocliStillExplainsWhatTheFastPathDeclines() {
+        assertEquals(2, Main.run("run", "--bogus", "img"));
+        assertEquals(2, Main.run("run"));
+    }
+}
