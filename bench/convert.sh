@@ -3,7 +3,9 @@
 # and vs umoci raw unpack + tar | tar2sqfs, same compressor and level for all.
 # Source tree: /usr/share + /usr/bin + /usr/include of this machine (>= 1 GB, >= 40 000 entries),
 # packed as a one-layer OCI image by umoci. Needs root (umoci unpack keeps owners), a built target/.
-# Usage: bench/convert.sh [REPS] ; env: WORK (scratch dir), LEVEL_GZIP (6), LEVEL_ZSTD (3), THREADS (nproc)
+# Usage: bench/convert.sh [REPS] ; env: WORK (scratch dir), LEVEL_GZIP (6), LEVEL_ZSTD (3), THREADS (nproc),
+#   COMPRESSORS ("gzip zstd"). gzip also runs skiff-jdkzip: skiff with java.util.zip's deflate (SKIFF_DEFLATE=java)
+#   instead of libdeflate, as on a host without libdeflate0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPS=${1:-3}
@@ -55,31 +57,35 @@ run_tool() { # TOOL COMP LEVEL -> "wall rss write_bytes size"
   rm -rf "$WORK/out.sqfs" "$WORK/rootfs"
   case $tool in
     skiff) m=$(measure "$JAVA" $SKIFF_JVM --enable-native-access=ALL-UNNAMED -cp "$CP" skiff.squashfs.ConvertBench "$WORK/img" "$WORK/out.sqfs" $comp $level "$THREADS") ;;
+    # gzip blocks through java.util.zip instead of libdeflate: what skiff does on a host without libdeflate0
+    skiff-jdkzip) m=$(export SKIFF_DEFLATE=java; measure "$JAVA" $SKIFF_JVM --enable-native-access=ALL-UNNAMED -cp "$CP" skiff.squashfs.ConvertBench "$WORK/img" "$WORK/out.sqfs" $comp $level "$THREADS") ;;
     mksquashfs) m=$(measure bash -c "umoci raw unpack --image '$WORK/img:bench' '$WORK/rootfs' && mksquashfs '$WORK/rootfs' '$WORK/out.sqfs' -comp $comp -Xcompression-level $level -processors $THREADS -noappend -quiet -no-progress") ;;
     tar2sqfs) m=$(measure bash -c "umoci raw unpack --image '$WORK/img:bench' '$WORK/rootfs' && tar -C '$WORK/rootfs' -cf - . | tar2sqfs -q -f -c $comp -X level=$level -j $THREADS '$WORK/out.sqfs'") ;;
   esac
   echo "$m $(stat -c %s "$WORK/out.sqfs")"
 }
 
-for comp in gzip zstd; do
+for comp in ${COMPRESSORS:-gzip zstd}; do
   level=$LEVEL_GZIP; [ $comp = zstd ] && level=$LEVEL_ZSTD
+  tools="skiff mksquashfs tar2sqfs"; [ $comp = gzip ] && tools="skiff skiff-jdkzip mksquashfs tar2sqfs"
   declare -A T R W S
-  for tool in skiff mksquashfs tar2sqfs; do T[$tool]=""; done
+  for tool in $tools; do T[$tool]=""; done
   # Interleaved: each repetition runs every tool once, so load from neighbours hits all alike.
   for ((i = 0; i < REPS; i++)); do
-    for tool in skiff mksquashfs tar2sqfs; do
+    for tool in $tools; do
       read -r wall rss wb size <<<"$(run_tool $tool $comp $level)"
       T[$tool]="${T[$tool]} $wall"; R[$tool]=$rss; W[$tool]=$wb; S[$tool]=$size
       echo "  $comp $tool run $i: ${wall}s rss=${rss}KiB write_bytes=$wb size=$size" >&2
     done
   done
-  for tool in skiff mksquashfs tar2sqfs; do T[$tool]=$(printf '%s\n' ${T[$tool]} | median); done
-  for tool in skiff mksquashfs tar2sqfs; do
+  for tool in $tools; do T[$tool]=$(printf '%s\n' ${T[$tool]} | median); done
+  for tool in $tools; do
     awk -v c=$comp -v t=$tool -v s="${T[$tool]}" -v r="${R[$tool]}" -v w="${W[$tool]}" -v z="${S[$tool]}" -v m="${S[mksquashfs]}" -v lvl=$level \
       'BEGIN {printf "| %s %s | %s | %.1f | %.0f | %.0f | %.1f | %.3f |\n", c, lvl, t, s, r/1024, w/1048576, z/1048576, z/m}'
   done
   best=$(printf '%s\n' "${T[mksquashfs]}" "${T[tar2sqfs]}" | sort -n | head -1)
   awk -v c=$comp -v s="${T[skiff]}" -v b="$best" 'BEGIN {printf "| %s | skiff speed-up over the faster peer | %.2fx | | | | |\n", c, b/s}'
+  [ $comp = gzip ] && awk -v s="${T[skiff-jdkzip]}" -v b="$best" 'BEGIN {printf "| gzip | skiff-jdkzip speed-up over the faster peer | %.2fx | | | | |\n", b/s}'
   unset T R W S
 done
 rm -rf "$WORK/out.sqfs" "$WORK/rootfs"

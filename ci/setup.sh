@@ -6,7 +6,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 pkgs=(maven docker-registry skopeo umoci squashfs-tools squashfs-tools-ng squashfuse fuse3
-      util-linux uidmap apache2-utils zstd jq time hyperfine charliecloud podman python3 gcc busybox-static curl openssl bc)
+      util-linux uidmap apache2-utils zstd libdeflate0 jq time hyperfine charliecloud podman python3 gcc busybox-static curl openssl bc)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

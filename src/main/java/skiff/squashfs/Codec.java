@@ -17,13 +17,26 @@ final class Codec implements AutoCloseable {
     private final SquashfsWriter.Compression kind;
     private final int level;
     private Deflater deflater;
+    private ZlibBlockCompressor fast;
+    private boolean javaDeflate;
     private Inflater inflater;
     private ZstdCompressCtx zc;
     private ZstdDecompressCtx zd;
 
     Codec(SquashfsWriter.Compression kind, int level) {
+        this(kind, level, true);
+    }
+
+    /** {@code nativeDeflate} false: java.util.zip even where a faster zlib compressor is installed. */
+    Codec(SquashfsWriter.Compression kind, int level, boolean nativeDeflate) {
         this.kind = kind;
         this.level = level;
+        this.javaDeflate = !nativeDeflate;
+    }
+
+    /** Whether gzip blocks of this codec went through a native compressor (known after the first one). */
+    boolean nativeDeflate() {
+        return fast != null;
     }
 
     /** Decompress-only codec for a compressor id read from a superblock. */
@@ -44,6 +57,14 @@ final class Codec implements AutoCloseable {
             case NONE:
                 return -1;
             case GZIP: {
+                if (fast == null && !javaDeflate) {
+                    fast = ZlibBlockCompressor.open(level);
+                    javaDeflate = fast == null;
+                }
+                if (fast != null) {
+                    int n = fast.compress(src, len, dst);
+                    return n > 0 && n < len ? n : -1;
+                }
                 if (deflater == null) deflater = new Deflater(level);
                 deflater.reset();
                 deflater.setInput(src, 0, len);
@@ -105,6 +126,7 @@ final class Codec implements AutoCloseable {
     @Override
     public void close() {
         if (deflater != null) deflater.end();
+        if (fast != null) fast.close();
         if (inflater != null) inflater.end();
         if (zc != null) zc.close();
         if (zd != null) zd.close();

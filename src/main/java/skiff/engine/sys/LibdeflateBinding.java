@@ -1,0 +1,92 @@
+package skiff.engine.sys;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+
+import static skiff.engine.sys.Native.INT;
+import static skiff.engine.sys.Native.LONG;
+import static skiff.engine.sys.Native.PTR;
+
+/**
+ * libdeflate's whole-buffer zlib compressor (Debian's libdeflate0). SquashFS compresses each 128 KiB block on its
+ * own, the case libdeflate is built for: about twice zlib's speed at the same level, with slightly smaller output.
+ * Linked on first use only, never on the run path. One instance per thread, as libdeflate requires.
+ */
+public final class LibdeflateBinding implements AutoCloseable {
+    private static final int MAX = 1 << 20;
+    private static volatile MethodHandle[] handles; // alloc, compress, free; empty when the library is missing
+
+    private final MemorySegment compressor;
+    private final Arena arena = Arena.ofShared(); // closed by whichever thread ends the writer
+    private final MemorySegment in, out;
+
+    private LibdeflateBinding(MemorySegment compressor, int capacity) {
+        this.compressor = compressor;
+        this.in = arena.allocate(capacity);
+        // libdeflate before 1.16 refuses (returns 0) when the room left is under its bit writer's padding, even if the
+        // stream would fit: the output buffer always has room beyond the largest block.
+        this.out = arena.allocate(capacity + 1024L);
+    }
+
+    private static MethodHandle[] handles() {
+        MethodHandle[] h = handles;
+        if (h != null) return h;
+        synchronized (LibdeflateBinding.class) {
+            if (handles != null) return handles;
+            try {
+                SymbolLookup lib = SymbolLookup.libraryLookup("libdeflate.so.0", Arena.global());
+                h = new MethodHandle[] {
+                        Native.LINKER.downcallHandle(lib.findOrThrow("libdeflate_alloc_compressor"), FunctionDescriptor.of(PTR, INT)),
+                        Native.LINKER.downcallHandle(lib.findOrThrow("libdeflate_zlib_compress"),
+                                FunctionDescriptor.of(LONG, PTR, PTR, LONG, PTR, LONG)),
+                        Native.LINKER.downcallHandle(lib.findOrThrow("libdeflate_free_compressor"), FunctionDescriptor.ofVoid(PTR))};
+            } catch (IllegalArgumentException | java.util.NoSuchElementException e) {
+                h = new MethodHandle[0];
+            }
+            handles = h;
+            return h;
+        }
+    }
+
+    /** A compressor at {@code level} (1..12) for blocks of at most {@code capacity} bytes, or null without libdeflate. */
+    public static LibdeflateBinding open(int level, int capacity) {
+        if (capacity <= 0 || capacity > MAX) throw new IllegalArgumentException("capacity " + capacity);
+        MethodHandle[] h = handles();
+        if (h.length == 0) return null;
+        try {
+            MemorySegment c = (MemorySegment) h[0].invokeExact(level);
+            if (c.equals(MemorySegment.NULL)) return null;
+            return new LibdeflateBinding(c, capacity);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /** Compresses src[0..len) into dst as one zlib stream; returns its length, or -1 when it does not fit. */
+    public int zlibCompress(byte[] src, int len, byte[] dst) {
+        if (len > in.byteSize()) throw new IllegalArgumentException("block of " + len + " bytes");
+        MemorySegment.copy(src, 0, in, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, len);
+        try {
+            long n = (long) handles()[1].invokeExact(compressor, in, (long) len, out, out.byteSize());
+            if (n <= 0 || n > dst.length) return -1;
+            MemorySegment.copy(out, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, dst, 0, (int) n);
+            return (int) n;
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            handles()[2].invokeExact(compressor);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        } finally {
+            arena.close();
+        }
+    }
+}

@@ -1,0 +1,62 @@
+package skiff.squashfs;
+
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** gzip blocks, through libdeflate (the engine's provider) and through java.util.zip, inflate to what went in. */
+class CodecTest {
+    private static byte[][] blocks() {
+        Random r = new Random(7);
+        byte[] text = new byte[131072];
+        for (int i = 0; i < text.length; i++) text[i] = (byte) "the quick brown fox jumps over the lazy dog\n".charAt((i * 7 + i / 97) % 44);
+        byte[] random = new byte[131072];
+        r.nextBytes(random);
+        byte[] small = "hello, squashfs\nhello, squashfs\nhello, squashfs\n".getBytes();
+        byte[] zeros = new byte[8192];
+        return new byte[][] {text, random, small, zeros};
+    }
+
+    private static void roundTrip(boolean nativeDeflate) throws IOException {
+        for (int level : new int[] {1, 6, 9}) {
+            try (Codec c = new Codec(SquashfsWriter.Compression.GZIP, level, nativeDeflate)) {
+                byte[][] blocks = blocks();
+                for (byte[] b : blocks) {
+                    byte[] dst = new byte[b.length];
+                    int n = c.compress(b, b.length, dst);
+                    if (n < 0) {
+                        // stored uncompressed: fine for random data and tiny blocks (libdeflate level 1 makes 59 of 48
+                        // bytes), never for a block of text or zeros
+                        assertTrue(b != blocks[0] && b != blocks[3], "a compressible block did not shrink at level " + level);
+                        continue;
+                    }
+                    assertTrue(n < b.length);
+                    byte[] back = new byte[b.length];
+                    int m = c.decompress(dst, 0, n, back, back.length);
+                    assertEquals(b.length, m);
+                    assertArrayEquals(b, back);
+                }
+                assertEquals(nativeDeflate, c.nativeDeflate(), "native compressor used");
+            }
+        }
+    }
+
+    @Test
+    void libdeflateBlocksInflateBack() throws IOException {
+        // ci/setup.sh installs libdeflate0: the provider must be found on a test host.
+        assertNotNull(ZlibBlockCompressor.provider(), "no libdeflate provider (is libdeflate0 installed?)");
+        assertEquals("libdeflate", ZlibBlockCompressor.provider().name());
+        roundTrip(true);
+    }
+
+    @Test
+    void javaUtilZipBlocksInflateBack() throws IOException {
+        roundTrip(false);
+    }
+}
