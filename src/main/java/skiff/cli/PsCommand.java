@@ -55,6 +55,7 @@ public final class PsCommand implements Callable<Integer> {
             r.put("manifest", m.manifest() == null ? null : m.manifest().toString());
             r.put("created", m.created());
             r.put("rootfs", c.rootfs().toString());
+            r.put("running", Containers.running(main.storageDir(), m.name()));
             if (size) r.put("size", Containers.size(c));
             rows.add(r);
         }
@@ -62,13 +63,17 @@ public final class PsCommand implements Callable<Integer> {
             System.out.println(Json.pretty(rows));
             return 0;
         }
-        String fmt = size ? "%-24s %-12s %-48s %-20s %s%n" : "%-24s %-12s %-48s %s%n";
-        List<Object> head = new ArrayList<>(List.of("NAME", "ID", "IMAGE", "CREATED"));
+        String fmt = size ? "%-24s %-12s %-48s %-20s %-22s %s%n" : "%-24s %-12s %-48s %-20s %s%n";
+        List<Object> head = new ArrayList<>(List.of("NAME", "ID", "IMAGE", "CREATED", "STATUS"));
         if (size) head.add("SIZE");
         System.out.printf(fmt, head.toArray());
         for (var r : rows) {
             String id = r.get("id") == null ? "" : ((String) r.get("id")).substring(0, Math.min(12, ((String) r.get("id")).length()));
-            List<Object> cols = new ArrayList<>(List.of(r.get("name"), id, nz(r.get("image")), nz(r.get("created"))));
+            @SuppressWarnings("unchecked")
+            List<Long> pids = (List<Long>) r.get("running");
+            String status = pids.isEmpty() ? "stopped" : "running (pid " + pids.stream().map(String::valueOf)
+                    .collect(java.util.stream.Collectors.joining(",")) + ")";
+            List<Object> cols = new ArrayList<>(List.of(r.get("name"), id, nz(r.get("image")), nz(r.get("created")), status));
             if (size) cols.add(human((Long) r.get("size")));
             System.out.printf(fmt, cols.toArray());
         }

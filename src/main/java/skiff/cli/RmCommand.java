@@ -1,6 +1,7 @@
 package skiff.cli;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 import skiff.container.Containers;
@@ -10,11 +11,14 @@ import skiff.util.SkiffException;
 import java.util.List;
 import java.util.concurrent.Callable;
 
-@Command(name = "rm", description = {"Remove persistent containers and their files.",
+@Command(name = "rm", description = {"Remove persistent containers and their files; a running one only with --force.",
         "Every container named is removed even when some are unknown; then the exit status is 3."})
 public final class RmCommand implements Callable<Integer> {
     @ParentCommand
     Main main;
+
+    @Option(names = {"-f", "--force"}, description = "Also remove running containers, killing their processes first.")
+    boolean force;
 
     @Parameters(arity = "1..*", paramLabel = "NAME", description = "Containers to remove.")
     List<String> names;
@@ -25,7 +29,7 @@ public final class RmCommand implements Callable<Integer> {
         for (String n : names) {
             try {
                 try {
-                    Containers.remove(main.storageDir(), n);
+                    Containers.remove(main.storageDir(), n, force);
                 } catch (java.io.IOException e) {
                     throw skiff.container.IoErrors.storage("cannot remove " + n, e);
                 }

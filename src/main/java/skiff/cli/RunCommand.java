@@ -165,9 +165,12 @@ public final class RunCommand implements Callable<Integer> {
                 id.uid(), id.gid(), id.name(), id.groupNames());
         Engine.Options options = new Engine.Options(settings, userMounts, noHome, hostAuth, writableTmpfs, pid, format,
                 container.map(Container::rootfs).orElse(null));
+        // The payload keeps this pid: 'skiff rm' and 'skiff ps' see the container run as long as it does.
+        if (container.isPresent()) Containers.markRunning(main.storageDir(), image, ProcessHandle.current().pid());
         if (rm && container.isPresent()) {
             // The one case where skiff must outlive the payload: to remove the container afterwards.
             int status = Engine.runAndWait(store, manifestDigest, config, options, policy, request, hostEnv, id);
+            Containers.unmarkRunning(main.storageDir(), image, ProcessHandle.current().pid());
             Containers.remove(main.storageDir(), image);
             return status;
         }

@@ -9,6 +9,7 @@ import skiff.util.AtomicFiles;
 import skiff.util.ExitCode;
 import skiff.util.Json;
 import skiff.util.Locks;
+import skiff.util.Procs;
 import skiff.util.SkiffException;
 
 import java.io.IOException;
@@ -308,8 +309,58 @@ public final class Containers {
         AtomicFiles.write(cdir.resolve(to).resolve(METADATA), Json.bytes(m.withName(to)));
     }
 
+    /** Where the runs of a container are recorded: one file per run, named by its pid, holding its start time. */
+    private static final String RUNNING = "running";
+
+    /**
+     * Records that process {@code pid} runs container {@code name} (skiff run, whose pid the payload keeps). The record
+     * lives in the container's directory, so a rename takes it along; it names a live process exactly as long as
+     * that process runs, whatever happens to the pid afterwards (the start time tells a reused pid apart).
+     */
+    public static void markRunning(Path storageDir, String name, long pid) throws IOException {
+        String start = Procs.startTime(pid);
+        if (start == null) return;
+        Path d = Files.createDirectories(dir(storageDir).resolve(name).resolve(RUNNING));
+        AtomicFiles.write(d.resolve(Long.toString(pid)), (start + "\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    }
+
+    /** Drops the record of {@code pid} (a run of this JVM that has ended: skiff run --rm). */
+    public static void unmarkRunning(Path storageDir, String name, long pid) throws IOException {
+        Files.deleteIfExists(dir(storageDir).resolve(name).resolve(RUNNING).resolve(Long.toString(pid)));
+    }
+
+    /** The pids running container {@code name} now; records of processes that ended are dropped. */
+    public static List<Long> running(Path storageDir, String name) {
+        Path d = dir(storageDir).resolve(name).resolve(RUNNING);
+        List<Long> live = new ArrayList<>();
+        try (var s = Files.newDirectoryStream(d)) {
+            for (Path f : s) {
+                long pid;
+                try {
+                    pid = Long.parseLong(f.getFileName().toString());
+                } catch (NumberFormatException e) {
+                    continue; // a temporary file of AtomicFiles
+                }
+                if (Procs.alive(pid, Files.readString(f).strip())) live.add(pid);
+                else Files.deleteIfExists(f);
+            }
+        } catch (IOException e) {
+            // no record directory (never run), or it went away with the container
+        }
+        live.sort(null);
+        return live;
+    }
+
     /** Removes a container: it disappears at once (rename to a hidden trash name), then its tree is deleted. */
     public static void remove(Path storageDir, String name) throws IOException {
+        remove(storageDir, name, false);
+    }
+
+    /**
+     * As {@link #remove(Path, String)}; a running container is refused unless {@code force}, which first kills its
+     * processes (SIGKILL, as docker rm -f): deleting the tree under a running program would break it half-way.
+     */
+    public static void remove(Path storageDir, String name, boolean force) throws IOException {
         if (!ContainerNames.isValid(name)) throw notFound(name);
         Path cdir = dir(storageDir);
         Path trash;
@@ -317,6 +368,12 @@ public final class Containers {
             try (var l = Locks.exclusive(lockFile(storageDir))) {
                 Path d = cdir.resolve(name);
                 if (!Files.isRegularFile(d.resolve(METADATA))) throw notFound(name);
+                List<Long> pids = running(storageDir, name);
+                if (!pids.isEmpty() && !force)
+                    throw new SkiffException(ExitCode.USAGE, "container '" + name + "' is running (pid "
+                            + pids.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining(", "))
+                            + "): stop it first, or kill and remove it with 'skiff rm -f " + name + "'");
+                for (long pid : pids) ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
                 trash = cdir.resolve(".trash-" + name + "-" + ContainerNames.newId().substring(0, 12));
                 Files.move(d, trash, StandardCopyOption.ATOMIC_MOVE);
             }

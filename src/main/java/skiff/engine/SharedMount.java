@@ -175,9 +175,9 @@ public final class SharedMount {
 
     /** Field 22 of /proc/PID/stat, the process start time in clock ticks. */
     static String startTime(long pid) throws IOException {
-        String st = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
-        String[] f = st.substring(st.lastIndexOf(')') + 2).split(" ");
-        return f[19];
+        String t = skiff.util.Procs.startTime(pid);
+        if (t == null) throw new IOException("no process " + pid + " in /proc");
+        return t;
     }
 
     /** Runs a short command; returns null on success, else its stderr (or exit status). */

@@ -244,6 +244,28 @@ class RunIT {
     }
 
     @Test
+    void aRunningContainerIsShownAndNotRemovedUnlessForced() throws Exception {
+        fx.skiff("create", "--name", "busy", "bb").run().ok();
+        Process p = fx.skiff("run", "busy", "sh", "-c", "echo ready; exec sleep 60").start();
+        var out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream()));
+        assertEquals("ready", out.readLine());
+        String ps = run("ps").ok().out();
+        assertTrue(ps.lines().anyMatch(l -> l.startsWith("busy ") && l.contains("running (pid ")), ps);
+        Cmd.Result rm = run("rm", "busy");
+        assertEquals(2, rm.exit(), rm.toString());
+        assertTrue(rm.err().contains("container 'busy' is running"), rm.err());
+        assertTrue(p.isAlive(), "a refused rm leaves the container running");
+        run("rm", "-f", "busy").ok();
+        assertTrue(p.waitFor(20, TimeUnit.SECONDS), "rm -f kills the container's process");
+        assertFalse(run("ps", "-q").ok().out().contains("busy"));
+        // a record whose process is gone does not count
+        fx.skiff("create", "--name", "done", "bb").run().ok();
+        run("run", "done", "true").ok();
+        assertTrue(run("ps").ok().out().lines().anyMatch(l -> l.startsWith("done ") && l.contains("stopped")));
+        run("rm", "done").ok();
+    }
+
+    @Test
     void hostauthBindsTheHostsFiles() {
         Cmd.Result r = run("run", "--hostauth", "bb", "sh", "-c", "grep -c '' /etc/passwd").ok();
         assertTrue(Integer.parseInt(r.out().strip()) > 2, r.toString());
