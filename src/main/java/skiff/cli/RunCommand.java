@@ -175,8 +175,8 @@ public final class RunCommand implements Callable<Integer> {
             return status;
         }
         Trace.mark("run: engine starts");
-        Engine.run(store, manifestDigest, config, options, policy, request, hostEnv, id);
-        throw new SkiffException(ExitCode.LAUNCH, "the container did not start");
+        // Returns only with --pid (this JVM then waited, passing signals on), else the payload replaced it.
+        return Engine.run(store, manifestDigest, config, options, policy, request, hostEnv, id);
     }
 
     private static Digest manifestFor(Store store, Descriptor d) throws IOException {

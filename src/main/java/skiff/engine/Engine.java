@@ -1,6 +1,7 @@
 package skiff.engine;
 
 import skiff.engine.sys.Exec;
+import skiff.engine.sys.Processes;
 import skiff.engine.sys.SysException;
 import skiff.image.Digest;
 import skiff.image.ImageConfig;
@@ -60,10 +61,13 @@ public final class Engine {
         }
     }
 
-    /** Everything up to the exec; returns only by throwing. */
-    public static void run(Store store, Digest manifest, ImageConfig config, Options o, Policy policy,
-                           RunRequest request, Map<String, String> env, Identity id) {
-        launch(store, manifest, config, o, policy, request, env, id, false);
+    /**
+     * Everything up to the exec, which replaces this JVM; returns only with {@code --pid}, with the payload's exit
+     * status: then this JVM stays to pass signals on (see {@link #waitFor}).
+     */
+    public static int run(Store store, Digest manifest, ImageConfig config, Options o, Policy policy,
+                          RunRequest request, Map<String, String> env, Identity id) {
+        return launch(store, manifest, config, o, policy, request, env, id, o.pid());
     }
 
     /**
@@ -106,10 +110,11 @@ public final class Engine {
             List<String> argv = unshareArgv(unshare, s.fakeroot(), o.pid(), planFile);
             System.out.flush();
             System.err.flush();
-            if (wait) return waitFor(argv, stage2Env(env));
+            boolean training = Boolean.getBoolean(AOT_TRAINING);
+            if (wait && !training) return waitFor(argv, stage2Env(env), o.pid());
             // AOT training (the CLI's AotTraining): the very same execve, of a path that cannot exist, so the whole
             // run path up to and through the downcall is recorded while this JVM stays.
-            Exec.execve(Boolean.getBoolean(AOT_TRAINING) ? "/nonexistent/skiff-aot-training" : unshare.toString(), argv,
+            Exec.execve(training ? "/nonexistent/skiff-aot-training" : unshare.toString(), argv,
                     stage2Env(env));
             throw new SkiffException(ExitCode.LAUNCH, "execve returned");
         } catch (IOException e) {
@@ -142,11 +147,26 @@ public final class Engine {
         return new LaunchPlan.PlanHooks(l, "skiff-" + pid, root.toString(), ann);
     }
 
-    private static int waitFor(List<String> argv, List<String> env) throws IOException {
+    /**
+     * Runs the launch as a child and returns its exit status, passing on the signals sent to skiff's own pid
+     * (kill, timeout(1), a batch system signalling the job's first process): to the payload, or with --pid to its
+     * init, because unshare's forking parent blocks SIGTERM and SIGINT while it waits. SIGINT is not passed on: a
+     * terminal sends it to the whole process group, payload included; this JVM only keeps waiting.
+     */
+    private static int waitFor(List<String> argv, List<String> env, boolean viaInit) throws IOException {
         ProcessBuilder pb = new ProcessBuilder(argv).inheritIO();
         pb.environment().clear();
         for (String e : env) pb.environment().put(e.substring(0, e.indexOf('=')), e.substring(e.indexOf('=') + 1));
         Process p = pb.start();
+        for (String name : List.of("TERM", "HUP", "USR1", "USR2", "INT")) {
+            try {
+                sun.misc.Signal.handle(new sun.misc.Signal(name), s -> {
+                    if (!name.equals("INT")) forward(p, viaInit, s.getNumber());
+                });
+            } catch (IllegalArgumentException reserved) {
+                // the JVM keeps this one on this platform
+            }
+        }
         while (true) {
             try {
                 return p.waitFor();
@@ -154,6 +174,27 @@ public final class Engine {
                 // keep waiting: the payload decides when it ends
             }
         }
+    }
+
+    /** Sends {@code sig} to the launched child, or with --pid to its child, the init (waiting a moment for its fork). */
+    private static void forward(Process p, boolean viaInit, int sig) {
+        long target = p.pid();
+        if (viaInit) {
+            for (int i = 0; i < 200 && p.isAlive(); i++) {
+                java.util.Optional<ProcessHandle> init = p.toHandle().children().findFirst();
+                if (init.isPresent()) {
+                    target = init.get().pid();
+                    break;
+                }
+                try {
+                    Thread.sleep(5);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+        }
+        Processes.kill(target, sig);
     }
 
     private static Path newRunDir(Path runtime, long pid) {

@@ -233,14 +233,20 @@ class RunIT {
         List<String> l = r.out().lines().toList();
         assertTrue(l.get(0).contains("skiff.engine.Stage2"), "pid 1 is skiff's init: " + l.get(0));
         assertTrue(Integer.parseInt(l.get(1)) <= 4, "only the container's processes are visible: " + l.get(1));
-        // the init forwards SIGTERM to the payload (sent here to the whole process group, as a batch system does)
-        Process p = fx.skiff("run", "--pid", "bb", "sh", "-c", "trap 'exit 44' TERM; echo ready; while :; do sleep 0.1; done").start();
-        var out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream()));
-        assertEquals("ready", out.readLine());
-        ProcessHandle init = p.toHandle().descendants().filter(h -> h.info().command().orElse("").endsWith("java")).findFirst().orElseThrow();
-        Cmd.of("kill", "-TERM", Long.toString(init.pid())).run().ok();
-        assertTrue(p.waitFor(20, TimeUnit.SECONDS));
-        assertEquals(44, p.exitValue());
+        // SIGTERM to skiff's own pid (kill, timeout(1)) reaches the payload through the init, and skiff exits with
+        // the payload's status; so does SIGTERM sent to the init itself (a batch system signalling every process).
+        for (boolean toInit : new boolean[] {false, true}) {
+            Process p = fx.skiff("run", "--pid", "bb", "sh", "-c", "trap 'exit 44' TERM; echo ready; while :; do sleep 0.1; done").start();
+            var out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream()));
+            assertEquals("ready", out.readLine());
+            // runuser's child is skiff (bin/skiff execs its JVM); the init is the java process below unshare
+            ProcessHandle skiff = p.toHandle().children().findFirst().orElseThrow();
+            ProcessHandle target = toInit ? skiff.descendants().filter(h -> h.info().command().orElse("").endsWith("java")
+                    && h.info().commandLine().orElse("").contains("skiff.engine.Stage2")).findFirst().orElseThrow() : skiff;
+            Cmd.of("kill", "-TERM", Long.toString(target.pid())).run().ok();
+            assertTrue(p.waitFor(20, TimeUnit.SECONDS), "SIGTERM to " + (toInit ? "the init" : "skiff") + " ends the run");
+            assertEquals(44, p.exitValue(), "the payload's status, after SIGTERM to " + (toInit ? "the init" : "skiff"));
+        }
     }
 
     @Test
