@@ -84,7 +84,7 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--rm", description = "Remove the persistent container after it exits (for images, nothing is kept anyway).")
     boolean rm;
 
-    @Option(names = "--name", paramLabel = "NAME", description = "Name of this container (informational for images).")
+    @Option(names = "--name", paramLabel = "NAME", description = "Create a persistent container NAME from IMAGE and run it (kept after the run unless --rm), as docker run --name.")
     String name;
 
     @Option(names = {"-i", "--interactive", "-t", "--tty"}, description = "Accepted for Docker compatibility: stdin and the terminal always pass through.")
@@ -115,6 +115,16 @@ public final class RunCommand implements Callable<Integer> {
         Trace.mark("run: policy loaded");
         // A persistent container of that name first (its writable rootfs, its image's config), else an image.
         Optional<Container> container = Containers.find(main.storageDir(), image);
+        String target = image; // the container this run keeps, when there is one
+        if (name != null) {
+            // As docker run --name: a new persistent container NAME from the image, run now, kept unless --rm.
+            if (container.isPresent())
+                throw new SkiffException(ExitCode.USAGE, "--name " + name + ": '" + image + "' is a container already;"
+                        + " --name creates a new one from an image (run it with 'skiff run " + image + "')");
+            Containers.create(store, image, name, hostEnv, w -> System.err.println("skiff: warning: " + w));
+            container = Containers.find(main.storageDir(), name);
+            target = name;
+        }
         String imageName;
         Digest manifestDigest;
         ImageConfig config;
@@ -166,12 +176,12 @@ public final class RunCommand implements Callable<Integer> {
         Engine.Options options = new Engine.Options(settings, userMounts, noHome, hostAuth, writableTmpfs, pid, format,
                 container.map(Container::rootfs).orElse(null));
         // The payload keeps this pid: 'skiff rm' and 'skiff ps' see the container run as long as it does.
-        if (container.isPresent()) Containers.markRunning(main.storageDir(), image, ProcessHandle.current().pid());
+        if (container.isPresent()) Containers.markRunning(main.storageDir(), target, ProcessHandle.current().pid());
         if (rm && container.isPresent()) {
             // The one case where skiff must outlive the payload: to remove the container afterwards.
             int status = Engine.runAndWait(store, manifestDigest, config, options, policy, request, hostEnv, id);
-            Containers.unmarkRunning(main.storageDir(), image, ProcessHandle.current().pid());
-            Containers.remove(main.storageDir(), image);
+            Containers.unmarkRunning(main.storageDir(), target, ProcessHandle.current().pid());
+            Containers.remove(main.storageDir(), target);
             return status;
         }
         Trace.mark("run: engine starts");

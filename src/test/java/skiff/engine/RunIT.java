@@ -272,6 +272,22 @@ class RunIT {
     }
 
     @Test
+    void nameCreatesAPersistentContainerAsDockerRunDoes() {
+        run("run", "--name", "named", "bb", "sh", "-c", "echo kept > /f").ok();
+        assertEquals("kept\n", run("run", "named", "cat", "/f").ok().out());
+        Cmd.Result again = run("run", "--name", "named", "bb", "true");
+        assertEquals(2, again.exit(), again.toString());
+        assertTrue(again.err().contains("'named' is already in use"), again.err());
+        Cmd.Result onContainer = run("run", "--name", "other", "named", "true");
+        assertEquals(2, onContainer.exit(), onContainer.toString());
+        assertTrue(onContainer.err().contains("is a container already"), onContainer.err());
+        assertEquals(7, run("run", "--rm", "--name", "gone", "bb", "sh", "-c", "exit 7").exit());
+        String ps = run("ps", "-q").ok().out();
+        assertTrue(ps.contains("named") && !ps.contains("gone"), ps);
+        run("rm", "named").ok();
+    }
+
+    @Test
     void hostauthBindsTheHostsFiles() {
         Cmd.Result r = run("run", "--hostauth", "bb", "sh", "-c", "grep -c '' /etc/passwd").ok();
         assertTrue(Integer.parseInt(r.out().strip()) > 2, r.toString());
