@@ -109,6 +109,7 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
     /** A constant, not a function of the thread count: the image must not depend on the machine. */
     private static final int MAX_PENDING_FRAGMENTS = 8;
     private long duplicateBytes;
+    private long rewoundBytes;
 
     public SquashfsWriter(Path output, Options options) throws IOException {
         this.output = output;
@@ -411,6 +412,8 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
                         if (b.node().size >= BS) writePendingFragments();
                         current = b.node();
                         start = pos;
+                        held = new ArrayList<>();
+                        heldBytes = 0;
                         sizes.clear();
                         sparse = 0;
                         content.reset();
@@ -422,7 +425,18 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
                             sizes.add(0);
                             sparse += BS;
                         } else {
-                            write(blk.data(), blk.length());
+                            // A file's blocks are held back until its end shows whether it duplicates one already
+                            // written (then they are dropped, never written); only a file whose compressed blocks
+                            // outgrow HOLD is written as it comes, and truncated away if it turns out a duplicate.
+                            if (held != null && heldBytes + blk.length() <= HOLD) {
+                                // trimmed: a compressed block sits in an array of the full block size
+                                held.add(blk.length() == blk.data().length ? blk
+                                        : new Block(Arrays.copyOf(blk.data(), blk.length()), blk.length(), blk.stored(), false, null));
+                                heldBytes += blk.length();
+                            } else {
+                                flushHeld();
+                                write(blk.data(), blk.length());
+                            }
                             sizes.add(blk.length() | (blk.stored() ? Format.DATA_UNCOMPRESSED : 0));
                         }
                     }
@@ -434,11 +448,16 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
                         ContentKey key = new ContentKey(node.size, ByteBuffer.wrap(content.digest()));
                         FileData prior = seen.get(key);
                         if (prior != null) {
-                            channel.truncate(start);
-                            pos = start;
+                            if (held == null) {
+                                rewoundBytes += pos - start;
+                                channel.truncate(start);
+                                pos = start;
+                            }
+                            held = null;
                             duplicateBytes += node.size;
                             node.data = prior;
                         } else {
+                            flushHeld();
                             int frag = Format.NO_FRAGMENT, off = 0;
                             if (tail != null) {
                                 if (fragFill + tail.length > BS) submitFragment();
@@ -465,6 +484,18 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
                 if (item instanceof Stop) return;
             }
         }
+    }
+
+    /** Compressed bytes of one file's blocks held in memory before they are written (see the writer loop). */
+    private static final long HOLD = 16L << 20;
+    /** The current file's blocks not yet written, or null once they are (or for no file). Writer thread only. */
+    private List<Block> held;
+    private long heldBytes;
+
+    private void flushHeld() throws IOException {
+        if (held == null) return;
+        for (Block b : held) write(b.data(), b.length());
+        held = null;
     }
 
     private void submitFragment() throws IOException, InterruptedException, ExecutionException {
@@ -524,6 +555,11 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
     /** Bytes of file content that were not written because an identical file was already stored. */
     public long duplicateBytes() {
         return duplicateBytes;
+    }
+
+    /** Bytes written and then truncated away again: the blocks of duplicates too big to hold (see HOLD). */
+    public long rewoundBytes() {
+        return rewoundBytes;
     }
 
     private final class Tables {

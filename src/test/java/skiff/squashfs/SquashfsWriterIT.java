@@ -140,6 +140,30 @@ class SquashfsWriterIT {
     }
 
     @Test
+    void duplicatesAreNotWrittenUnlessTooBigToHold() throws IOException {
+        Path tree = Files.createDirectories(tmp.resolve("tree"));
+        java.util.Random rnd = new java.util.Random(3);
+        byte[] small = new byte[5 * 131072 + 99];
+        rnd.nextBytes(small);
+        byte[] big = new byte[17 << 20]; // random: stored uncompressed, over the 16 MiB the writer holds per file
+        rnd.nextBytes(big);
+        for (String n : List.of("a", "b")) {
+            Files.write(tree.resolve(n + "-small"), small);
+            Files.write(tree.resolve(n + "-big"), big);
+        }
+        Trees.setMtimes(tree);
+        Path img = tmp.resolve("img.sqfs");
+        try (SquashfsWriter w = new SquashfsWriter(img, new SquashfsWriter.Options(SquashfsWriter.Compression.GZIP, null, 2, s -> {}))) {
+            TreeDriver.drive(tree, w);
+            assertEquals(small.length + (long) big.length, w.duplicateBytes());
+            // the small duplicate's blocks were never written; the big one's were, then truncated away
+            assertEquals(big.length - big.length % 131072, w.rewoundBytes());
+        }
+        assertTrue(Files.size(img) < small.length + big.length + 200_000, "each content stored once: " + Files.size(img));
+        assertAllReadersSee(tree, img, tmp);
+    }
+
+    @Test
     void hugeDirectoryUsesAnIndexThatTheKernelFollows() throws IOException {
         Path tree = Files.createDirectories(tmp.resolve("tree/big"));
         for (int i = 0; i < 20_500; i++) Files.writeString(tree.resolve("entry-with-a-longish-name-" + i), Integer.toString(i % 13));
