@@ -90,8 +90,8 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = {"-i", "--interactive", "-t", "--tty"}, description = "Accepted for Docker compatibility: stdin and the terminal always pass through.")
     boolean dockerCompat;
 
-    @Option(names = "--rootfs-format", paramLabel = "squashfs|dir", description = "Run from the SquashFS image (default) or a directory tree.")
-    String rootfsFormat = "squashfs";
+    @Option(names = "--rootfs-format", paramLabel = "squashfs|dir", description = "Run from the SquashFS image (default) or a directory tree (the default with --writable-tmpfs).")
+    String rootfsFormat;
 
     @Parameters(index = "0", paramLabel = "IMAGE|CONTAINER", description = "A persistent container's name, else an image name or reference.")
     String image;
@@ -104,7 +104,11 @@ public final class RunCommand implements Callable<Integer> {
         Trace.mark("run: options parsed");
         var hostEnv = main.env();
         Identity id = Identity.current(hostEnv);
-        Rootfs.Format format = switch (rootfsFormat) {
+        // --writable-tmpfs overlays the directory tree by default: it belongs to the user, so any file can be copied
+        // up and changed. Over the SquashFS mount, files keep the image's owners (root, unmapped in the namespace),
+        // which overlayfs cannot copy up, and root-owned directories refuse new entries.
+        String fmt = rootfsFormat != null ? rootfsFormat : writableTmpfs ? "dir" : "squashfs";
+        Rootfs.Format format = switch (fmt) {
             case "squashfs" -> Rootfs.Format.SQUASHFS;
             case "dir" -> Rootfs.Format.DIR;
             default -> throw new SkiffException(ExitCode.USAGE, "--rootfs-format must be squashfs or dir, not " + rootfsFormat);

@@ -67,6 +67,11 @@ final class RunFixture {
         return d.digest();
     }
 
+    /** Copies the image into the store as {@code name} only: skiff makes its root filesystems itself, as the user. */
+    void installLayoutOnly(ImageBuilder b, String name) throws IOException {
+        b.copyInto(storage, Reference.parse(name).toString());
+    }
+
     /** Hands the store and runtime directory to the test user (the image trees keep their owners). */
     void handOver() {
         Cmd.of("find", storage.toString(), "-path", storage.resolve("dir") + "/*", "-prune", "-o", "-exec", "chown",

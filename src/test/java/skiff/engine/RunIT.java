@@ -37,6 +37,9 @@ class RunIT {
                         "--config.env", "SLURM_JOB_ID=image",
                         "--config.workingdir", "/work/sub"), "ep");
         fx.install(ImageBuilder.create(fx.base.resolve("img-none")).layerFromDir(fx.tree("none")), "none");
+        // root-owned like "bb", but converted by skiff itself (as the user) on first use
+        fx.installLayoutOnly(ImageBuilder.create(fx.base.resolve("img-conv")).layerFromDir(fx.tree("conv"))
+                .config("--config.cmd", "/bin/sh"), "conv");
         fx.handOver();
     }
 
@@ -214,6 +217,16 @@ class RunIT {
         assertEquals(1, run("run", "bb", "test", "-e", "/scratch/f").exit(), "changes are discarded at exit");
         Cmd.Result ro = run("run", "bb", "sh", "-c", "echo x > /scratch/f");
         assertNotEquals(0, ro.exit(), "without --writable-tmpfs the image is read-only: " + ro);
+    }
+
+    @Test
+    void writableTmpfsChangesRootOwnedPartsOfTheImage() {
+        // "conv" is root's in its layer; skiff converts it to its directory form (owned by the user) for the overlay.
+        Cmd.Result any = run("run", "--writable-tmpfs", "conv", "sh", "-c",
+                "echo changed >> /etc/notexec.sh && cat /etc/notexec.sh && mkdir /etc/new && echo y > /etc/new/f && cat /etc/new/f");
+        assertEquals("echo no\nchanged\ny\n", any.ok().out());
+        assertEquals(1, run("run", "conv", "test", "-e", "/etc/new").exit(), "discarded at exit");
+        assertEquals("echo no\n", run("run", "conv", "cat", "/etc/notexec.sh").ok().out());
     }
 
     @Test
