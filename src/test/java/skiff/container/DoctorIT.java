@@ -29,8 +29,12 @@ class DoctorIT {
         ContainerFixture.chownToTestUser(storage);
         var asUser = Cmd.skiff(storage, "doctor").asTestUser().run();
         assertEquals(0, asUser.exit(), asUser.toString());
-        for (String name : new String[] {"userns.probe", "fuse.device", "fusermount3", "squashfuse", "storage", "java"})
+        for (String name : new String[] {"userns.probe", "fuse.device", "fusermount3", "squashfuse", "storage", "java", "deflate"})
             assertTrue(asUser.out().lines().anyMatch(l -> l.startsWith("ok ") && l.contains(name)), name + " ok:\n" + asUser.out());
+        var noDeflate = Cmd.skiff(storage, "doctor").env("SKIFF_DEFLATE", "java").asTestUser().run();
+        assertEquals(0, noDeflate.exit(), "libdeflate is optional: " + noDeflate);
+        assertTrue(noDeflate.out().lines().anyMatch(l -> l.startsWith("warn") && l.contains("deflate") && l.contains("libdeflate0")),
+                noDeflate.out());
 
         JsonNode doc = Json.MAPPER.readTree(Cmd.skiff(storage, "doctor", "--format", "json").asTestUser().run().ok().out());
         assertTrue(doc.get("ok").asBoolean());
