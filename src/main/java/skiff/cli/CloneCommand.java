@@ -7,7 +7,7 @@ import skiff.container.Containers;
 
 import java.util.concurrent.Callable;
 
-@Command(name = "clone", description = {"Copy a persistent container, with the changes made in it so far.",
+@Command(name = "clone", mixinStandardHelpOptions = true, description = {"Copy a persistent container, with the changes made in it so far.",
         "Prints the new container's name (generated when DST is absent)."})
 public final class CloneCommand implements Callable<Integer> {
     @ParentCommand

@@ -14,7 +14,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** {@code skiff config show}: the effective policy configuration and where each value came from. */
-@Command(name = "config", description = "Show skiff's effective configuration.",
+@Command(name = "config", mixinStandardHelpOptions = true, description = "Show skiff's effective configuration.",
         subcommands = ConfigCommand.Show.class)
 public final class ConfigCommand implements Callable<Integer> {
     @ParentCommand
@@ -29,7 +29,7 @@ public final class ConfigCommand implements Callable<Integer> {
         return 0;
     }
 
-    @Command(name = "show", description = "Print every effective setting with its source (a file, or 'default').")
+    @Command(name = "show", mixinStandardHelpOptions = true, description = "Print every effective setting with its source (a file, or 'default').")
     static final class Show implements Callable<Integer> {
         @ParentCommand
         ConfigCommand parent;

@@ -20,7 +20,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 /** {@code skiff convert}: an image's root filesystem as one SquashFS file or a directory. */
-@Command(name = "convert",
+@Command(name = "convert", mixinStandardHelpOptions = true,
         description = {"Convert an image into a SquashFS file or a directory root filesystem and print its path.",
                 "Without -o the result goes into skiff's cache, where 'skiff run' finds it; an existing conversion is reused."})
 public final class ConvertCommand implements Callable<Integer> {

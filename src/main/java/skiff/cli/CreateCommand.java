@@ -9,7 +9,7 @@ import skiff.container.Containers;
 
 import java.util.concurrent.Callable;
 
-@Command(name = "create", description = {
+@Command(name = "create", mixinStandardHelpOptions = true, description = {
         "Create a persistent container: a writable copy of IMAGE's root filesystem that keeps its changes",
         "between runs ('skiff run NAME ...'). Prints the container's name."})
 public final class CreateCommand implements Callable<Integer> {

@@ -12,7 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-@Command(name = "doctor", description = {"Check what this host offers for unprivileged containers and say what to do about each gap.",
+@Command(name = "doctor", mixinStandardHelpOptions = true, description = {"Check what this host offers for unprivileged containers and say what to do about each gap.",
         "One line per check: ok|warn|FAIL, name, detail — fix. Exits 7 when a required check fails."})
 public final class DoctorCommand implements Callable<Integer> {
     @ParentCommand

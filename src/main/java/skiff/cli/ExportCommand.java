@@ -18,7 +18,7 @@ import java.io.OutputStream;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
-@Command(name = "export", description = {"Write a persistent container's root filesystem as a tar archive",
+@Command(name = "export", mixinStandardHelpOptions = true, description = {"Write a persistent container's root filesystem as a tar archive",
         "(as 'docker export': 'docker import' and 'skopeo copy tarball:FILE ...' read it). Files owned by you are",
         "recorded as owned by root (uid/gid 0), as the container sees them."})
 public final class ExportCommand implements Callable<Integer> {

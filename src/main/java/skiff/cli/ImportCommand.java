@@ -17,7 +17,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
-@Command(name = "import", description = {"Create a one-layer image from a root filesystem tarball (plain, gzip, zstd or bzip2;",
+@Command(name = "import", mixinStandardHelpOptions = true, description = {"Create a one-layer image from a root filesystem tarball (plain, gzip, zstd or bzip2;",
         "e.g. from 'skiff export' or 'docker export'), tagged REF; with --to-container, create a persistent",
         "container from it directly. Unsafe entries (absolute paths, '..', paths through symlinks) are refused;",
         "device nodes, FIFOs and whiteouts are left out."})

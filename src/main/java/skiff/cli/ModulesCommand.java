@@ -13,7 +13,7 @@ import java.util.TreeMap;
 import java.util.concurrent.Callable;
 
 /** {@code skiff modules}: the site's modules, whether each is on by default, and what it adds. */
-@Command(name = "modules", description = "List the site's modules (enable one with 'skiff run --module NAME').")
+@Command(name = "modules", mixinStandardHelpOptions = true, description = "List the site's modules (enable one with 'skiff run --module NAME').")
 public final class ModulesCommand implements Callable<Integer> {
     @ParentCommand
     Main main;

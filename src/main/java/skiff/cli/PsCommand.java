@@ -14,7 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-@Command(name = "ps", description = "List persistent containers.")
+@Command(name = "ps", mixinStandardHelpOptions = true, description = "List persistent containers.")
 public final class PsCommand implements Callable<Integer> {
     @ParentCommand
     Main main;

@@ -7,7 +7,7 @@ import skiff.container.Containers;
 
 import java.util.concurrent.Callable;
 
-@Command(name = "rename", description = "Rename a persistent container.")
+@Command(name = "rename", mixinStandardHelpOptions = true, description = "Rename a persistent container.")
 public final class RenameCommand implements Callable<Integer> {
     @ParentCommand
     Main main;

@@ -11,7 +11,7 @@ import skiff.util.SkiffException;
 import java.util.List;
 import java.util.concurrent.Callable;
 
-@Command(name = "rm", description = {"Remove persistent containers and their files; a running one only with --force.",
+@Command(name = "rm", mixinStandardHelpOptions = true, description = {"Remove persistent containers and their files; a running one only with --force.",
         "Every container named is removed even when some are unknown; then the exit status is 3."})
 public final class RmCommand implements Callable<Integer> {
     @ParentCommand

@@ -35,7 +35,7 @@ import java.util.Optional;
 import java.util.concurrent.Callable;
 
 /** {@code skiff run}: runs a command in a new container from an image; the payload replaces this process. */
-@Command(name = "run", sortOptions = false,
+@Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Run a command in a new container of IMAGE (read-only), or in the persistent CONTAINER (writable).",
                 "The payload runs as you, and takes over this process.",
                 "Options must come before IMAGE: everything after it is the command and its arguments."})

@@ -4,6 +4,7 @@ import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Only the invoked command's model is built, except where help or completion must see them all. */
 class MainTest {
@@ -31,6 +32,25 @@ class MainTest {
             RunCommand run = (RunCommand) parsed.subcommand().commandSpec().userObject();
             assertEquals("img", run.image);
             assertEquals(java.util.List.of("ls", "-l"), run.command);
+        }
+    }
+
+    @Test
+    void everyCommandAnswersHelp() {
+        java.io.PrintStream out = System.out;
+        try {
+            for (Class<?> c : Main.COMMANDS) {
+                String name = c.getAnnotation(picocli.CommandLine.Command.class).name();
+                java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
+                System.setOut(new java.io.PrintStream(buf, true));
+                assertEquals(0, Main.run(name, "--help"), name + " --help");
+                assertTrue(buf.toString().startsWith("Usage: skiff " + name), name + ": " + buf);
+            }
+            System.setOut(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
+            assertEquals(0, Main.run("config", "show", "--help"));
+            assertEquals(0, Main.run("run", "-h"));
+        } finally {
+            System.setOut(out);
         }
     }
 
