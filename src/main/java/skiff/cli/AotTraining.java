@@ -74,6 +74,7 @@ public final class AotTraining {
                     {"completion"},
             };
             System.setProperty(Engine.AOT_TRAINING, "true");
+            pulls(dir, st);
             for (String[] r : runs) {
                 Main.run(r);
                 if (r.length > 2 && r[r.length - 2].equals("-i") && r[r.length - 1].equals(archive.toString())) runs(st, dir);
@@ -98,6 +99,55 @@ public final class AotTraining {
                 {"--storage", st, "run", "--rootfs-format", "dir", "--fakeroot", "--pid", "training:1"},
         };
         for (String[] r : runs) Main.run(r);
+    }
+
+    /**
+     * skiff pull, cold and up to date, from a minimal registry served in this JVM on 127.0.0.1 (plain HTTP, as for
+     * any loopback registry): the HTTP transport, the registry client and the puller come from the cache too.
+     */
+    private static void pulls(Path dir, String st) throws IOException {
+        byte[] layer = "training layer\n".getBytes(StandardCharsets.UTF_8);
+        Digest layerDigest = Digest.sha256(layer);
+        byte[] config = ("{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Cmd\":[\"/bin/sh\"]},"
+                + "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"" + layerDigest + "\"]}}").getBytes(StandardCharsets.UTF_8);
+        Digest configDigest = Digest.sha256(config);
+        byte[] manifest = ("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+                + "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"" + configDigest
+                + "\",\"size\":" + config.length + "},\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\","
+                + "\"digest\":\"" + layerDigest + "\",\"size\":" + layer.length + "}]}").getBytes(StandardCharsets.UTF_8);
+        Digest manifestDigest = Digest.sha256(manifest);
+        java.util.Map<String, byte[]> blobs = java.util.Map.of(layerDigest.toString(), layer, configDigest.toString(), config);
+        com.sun.net.httpserver.HttpServer server = com.sun.net.httpserver.HttpServer.create(
+                new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
+        server.createContext("/v2/", ex -> {
+            String path = ex.getRequestURI().getPath();
+            byte[] body = new byte[0];
+            int status = 200;
+            if (path.contains("/manifests/")) {
+                body = manifest;
+                ex.getResponseHeaders().set("Content-Type", "application/vnd.oci.image.manifest.v1+json");
+                ex.getResponseHeaders().set("Docker-Content-Digest", manifestDigest.toString());
+            } else if (path.contains("/blobs/")) {
+                body = blobs.get(path.substring(path.lastIndexOf('/') + 1));
+                if (body == null) {
+                    body = new byte[0];
+                    status = 404;
+                }
+            }
+            boolean head = ex.getRequestMethod().equals("HEAD");
+            ex.sendResponseHeaders(status, head || body.length == 0 ? -1 : body.length);
+            if (!head) ex.getResponseBody().write(body);
+            ex.close();
+        });
+        server.start();
+        try {
+            String ref = "127.0.0.1:" + server.getAddress().getPort() + "/training/pulled:1";
+            Main.run("--storage", st, "pull", "-q", "--convert", "none", ref);
+            Main.run("--storage", st, "pull", "-q", "--convert", "none", ref);
+            Main.run("--storage", st, "rmi", ref);
+        } finally {
+            server.stop(0);
+        }
     }
 
     /** A docker-archive with one image "training:1" of one uncompressed layer. */
