@@ -48,11 +48,13 @@ public final class AotTraining {
             String st = dir.resolve("storage").toString();
             Path archive = archive(dir.resolve("image.tar"));
             Path saved = dir.resolve("saved.tar");
-            String[][] runs = {
+            String[][] first = {
                     {"--version"},
                     {"--help"},
                     {"--storage", st, "images"},
                     {"--storage", st, "load", "-i", archive.toString()},
+            };
+            String[][] then = {
                     {"--storage", st, "images"},
                     {"--storage", st, "images", "--digests"},
                     {"--storage", st, "images", "--format", "json"},
@@ -74,11 +76,10 @@ public final class AotTraining {
                     {"completion"},
             };
             System.setProperty(Engine.AOT_TRAINING, "true");
-            pulls(dir, st);
-            for (String[] r : runs) {
-                Main.run(r);
-                if (r.length > 2 && r[r.length - 2].equals("-i") && r[r.length - 1].equals(archive.toString())) runs(st, dir);
-            }
+            pulls(st);
+            for (String[] r : first) Main.run(r);
+            runs(st, dir);
+            for (String[] r : then) Main.run(r);
             // the squashfs path's classes (linking them does not mount anything)
             Class.forName(SharedMount.class.getName(), true, AotTraining.class.getClassLoader());
         } finally {
@@ -105,7 +106,7 @@ public final class AotTraining {
      * skiff pull, cold and up to date, from a minimal registry served in this JVM on 127.0.0.1 (plain HTTP, as for
      * any loopback registry): the HTTP transport, the registry client and the puller come from the cache too.
      */
-    private static void pulls(Path dir, String st) throws IOException {
+    private static void pulls(String st) throws IOException {
         byte[] layer = "training layer\n".getBytes(StandardCharsets.UTF_8);
         Digest layerDigest = Digest.sha256(layer);
         byte[] config = ("{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Cmd\":[\"/bin/sh\"]},"
