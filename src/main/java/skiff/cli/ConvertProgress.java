@@ -40,6 +40,7 @@ final class ConvertProgress implements ConversionWatcher, Progress {
     private volatile long start, phaseStart, phaseBase;
     private Thread painter;
     private boolean drawn;
+    private String last;
 
     private ConvertProgress(PrintStream out, String label, IntSupplier columns, LongSupplier clock, boolean paintThread) {
         this.out = out;
@@ -189,10 +190,11 @@ final class ConvertProgress implements ConversionWatcher, Progress {
 
     synchronized void paint() {
         String line = line(Math.max(columns.getAsInt(), 1) - 1); // not the last column: some terminals wrap there
-        if (line == null) return;
+        if (line == null || drawn && line.equals(last)) return;
         out.print("\r" + line + "\033[K");
         out.flush();
         drawn = true;
+        last = line;
     }
 
     private void clear() {
@@ -200,8 +202,19 @@ final class ConvertProgress implements ConversionWatcher, Progress {
         drawn = false;
     }
 
-    /** The progress line for a terminal {@code width} columns wide, or null when there is nothing to show. */
+    /**
+     * The progress line for a terminal {@code width} columns wide, or null when there is nothing to show. When
+     * it does not fit, the image's name loses its registry and repository path first (the phase and numbers
+     * matter more), then the line is cut.
+     */
     String line(int width) {
+        String full = line(width, label);
+        int slash = label.lastIndexOf('/');
+        if (full == null || full.length() < width || slash < 0 || !full.endsWith("...")) return full;
+        return line(width, label.substring(slash + 1));
+    }
+
+    private String line(int width, String label) {
         long now = clock.getAsLong();
         long h = holder;
         if (h != Long.MIN_VALUE) {
