@@ -103,6 +103,10 @@ final class ConvertProgress implements ConversionWatcher, Progress {
     public Progress started(Digest manifest, Rootfs.Format f, long layerBytes) {
         this.format = f.name().toLowerCase(Locale.ROOT);
         this.layerBytes = layerBytes;
+        read.set(0);
+        entries.set(0);
+        content.set(0);
+        plannedEntries = plannedBytes = -1;
         holder = Long.MIN_VALUE;
         start = clock.getAsLong();
         phase(Phase.READING);
