@@ -142,7 +142,8 @@ public final class Rootfs {
             if (parent == null || !Files.isDirectory(parent))
                 throw new SkiffException(ExitCode.USAGE, "cannot write " + out + ": " + parent + " is not a directory");
             Elsewhere other = elsewhere;
-            if (other == null || !other.convert(store, manifest, format, out)) write(store, manifest, format, settings, warnings, out, parent, ".tmp-" + out.getFileName() + "-");
+            if (other == null || !other.convert(store, manifest, format, out))
+                write(store, manifest, format, settings, warnings, out, parent, ".tmp-" + out.getFileName() + "-");
             return out;
         } catch (IOException e) {
             throw failed(manifest, format, e);
