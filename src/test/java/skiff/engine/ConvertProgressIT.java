@@ -152,6 +152,15 @@ class ConvertProgressIT {
         assertEquals("quiet\r\n", onTerminal(skiff() + " run -q --writable-tmpfs " + IMG + " /bin/echo quiet").run().ok().out());
     }
 
+    @Test
+    void createShowsTheConversionOfItsContainerAndQuietDoesNot() {
+        String t = onTerminal(skiff() + " create --name c1 " + IMG).run().ok().out();
+        assertTrue(frames(t).stream().anyMatch(f -> f.startsWith(IMG + " -> dir  ")), t);
+        // The final line, then the container's name on stdout.
+        assertTrue(Pattern.compile("\r\033\\[K" + Pattern.quote(IMG) + ": converted to dir in [^\r\n]+\r\nc1\r\n$").matcher(t).find(), t);
+        assertEquals("c2\r\n", onTerminal(skiff() + " create -q --name c2 " + IMG).run().ok().out());
+    }
+
     private static void copy(InputStream in, StringBuffer into) {
         byte[] b = new byte[8192];
         try {
