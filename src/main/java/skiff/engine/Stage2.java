@@ -217,12 +217,14 @@ public final class Stage2 {
         if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
             // Also a device node under a new name (--device A:/dev/B, CDI hostPath): /dev is the host's, rbound;
             // the underlay keeps every other node and adds the new mount point.
-            String hostDir = underlay.create(root, target, m.file());
-            if (hostDir != null && m.user()) {
-                String inside = "/" + root.relativize(target.getParent());
-                System.err.println("skiff: warning: " + m.destination() + " is not in " + hostDir + " (the container's "
-                        + inside + "), and skiff does not create it on the host: " + inside
-                        + " takes no new entries in this run; create it there to avoid this");
+            Underlay.HostUnderlay u = underlay.create(root, target, m.file());
+            if (u != null && m.user()) {
+                String at = "/" + root.relativize(u.at());
+                Path missing = u.at().relativize(target);
+                System.err.println("skiff: warning: mount point " + m.destination() + ": " + at + " is the host's "
+                        + u.hostDir() + ", which lacks " + missing.getName(0) + "; skiff does not create it there, so "
+                        + at + " takes no new entries in this run (create " + Path.of(u.hostDir()).resolve(missing)
+                        + " to avoid this)");
             }
         }
         String t = target.toString();

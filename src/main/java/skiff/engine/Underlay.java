@@ -53,12 +53,15 @@ final class Underlay {
         return rel.toString().isEmpty() ? best.hostSource() : Path.of(best.hostSource()).resolve(rel).toString();
     }
 
+    /** A host directory that had to be underlaid (see the class comment): where it is, and the host's path. */
+    record HostUnderlay(Path at, String hostDir) {}
+
     /**
      * Creates {@code target} (an empty file or directory, parents included).
      *
-     * @return the host directory that had to be underlaid (see the class comment), else null
+     * @return the host directory that had to be underlaid for it, else null
      */
-    String create(Path root, Path target, boolean file) throws IOException, SysException {
+    HostUnderlay create(Path root, Path target, boolean file) throws IOException, SysException {
         Path dir = target.getParent();
         while (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS) && dir.startsWith(root) && !dir.equals(root))
             dir = dir.getParent();
@@ -106,7 +109,7 @@ final class Underlay {
         // From now on dir is skiff's own (new mount points go straight in), its entries still what they were.
         marks.add(new Mark(dir, null));
         marks.addAll(entries);
-        return host;
+        return host == null ? null : new HostUnderlay(dir, host);
     }
 
     /**

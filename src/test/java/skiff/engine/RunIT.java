@@ -215,14 +215,14 @@ class RunIT {
         Files.writeString(other.resolve("o"), "other\n");
         Cmd.of("chown", "-R", Cmd.TEST_USER + ":", data.toString(), other.toString()).run().ok();
         // nested (only / exists), at the same path as on the host, and a file; the data is the host's, writable
-        Cmd.Result r = run("run", "-v", data + ":/lustre/proj/a/b", "-v", data + ":" + data, "-v", data + "/in:/etc/in.txt",
-                "bb", "sh", "-c", "cat /lustre/proj/a/b/in " + data + "/in /etc/in.txt; echo w > /lustre/proj/a/b/w; cat " + data + "/w").ok();
+        Cmd.Result r = run("run", "-v", data + ":/lustre/proj/a/b", "-v", data + ":" + data, "-v", data + "/in:/opt/conf/in.txt",
+                "bb", "sh", "-c", "cat /lustre/proj/a/b/in " + data + "/in /opt/conf/in.txt; echo w > /lustre/proj/a/b/w; cat " + data + "/w").ok();
         assertEquals("data\ndata\ndata\nw\n", r.out());
         assertEquals("", r.err(), "nothing to warn about");
         // beside each created mount point the image is as read-only as ever
-        Cmd.Result ro = run("run", "-v", data + ":/lustre/proj/a/b", "-v", data + "/in:/etc/in.txt", "bb", "sh", "-c",
+        Cmd.Result ro = run("run", "-v", data + ":/lustre/proj/a/b", "-v", data + "/in:/opt/conf/in.txt", "bb", "sh", "-c",
                 "touch /lustre/x || echo r1; touch /lustre/proj/a/x || echo r2; touch /etc/new || echo r3; mkdir /new || echo r4;"
-                        + " rm /etc/in.txt || echo r5");
+                        + " rm /opt/conf/in.txt || echo r5");
         assertEquals("r1\nr2\nr3\nr4\nr5\n", ro.ok().out());
         // :ro onto a created mount point is read-only
         Cmd.Result readOnly = run("run", "-v", data + ":/nowhere/ro:ro", "bb", "sh", "-c", "cat /nowhere/ro/in; echo x > /nowhere/ro/x");

@@ -28,6 +28,8 @@ class SitePolicyIT {
     static Path site;
     /** Under /tmp, which every container binds: hook scripts and markers have the same path on both sides. */
     static Path hookDir;
+    /** A root-level directory (outside home, /tmp and the forbidden /var), for the current directory's bind. */
+    static Path top;
 
     @BeforeAll
     static void setUp() throws IOException {
@@ -74,6 +76,8 @@ class SitePolicyIT {
         Path hook = Files.writeString(hookDir.resolve("hook.sh"), "#!/bin/sh\necho \"$1\" >> \"$MARK/order\"\ncat > \"$MARK/$1.json\"\n");
         Path failing = Files.writeString(hookDir.resolve("fail.sh"), "#!/bin/sh\necho no licence left\nexit 3\n");
         for (Path f : new Path[] {hook, failing}) Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rwxr-xr-x"));
+        top = Files.createDirectories(Path.of("/skiff-policy-it-cwd-" + ProcessHandle.current().pid()));
+        Cmd.of("install", "-d", "-o", Cmd.TEST_USER, top.resolve("allowed").toString(), top.resolve("other").toString()).run().ok();
         site = Files.createDirectories(work.resolve("site"));
         Path hooksD = Files.createDirectories(site.resolve("hooks.d"));
         // Only for commands no other test runs, so the other tests see no hooks.
@@ -92,7 +96,7 @@ class SitePolicyIT {
                 """.formatted(failing));
         Files.writeString(site.resolve("site.toml"), """
                 [binds]
-                allow = ["%1$s/user-data", "/proc"]
+                allow = ["%1$s/user-data", "/proc", "%5$s/allowed"]
                 [cdi]
                 spec_dirs = ["%2$s"]
                 [hooks]
@@ -106,13 +110,14 @@ class SitePolicyIT {
                 description = "an extra variable"
                 env = { set = { EXTRA = "on" } }
                 mounts = [{ source = "%3$s/hello", destination = "/.skiff/extra/hello" }]
-                """.formatted(work, cdi, siteData, site.resolve("hooks.d")));
+                """.formatted(work, cdi, siteData, site.resolve("hooks.d"), top));
     }
 
     @AfterAll
     static void tearDown() throws IOException {
         if (work != null) Cmd.of("rm", "-rf", work.toString()).run();
         if (hookDir != null) Cmd.of("rm", "-rf", hookDir.toString()).run();
+        if (top != null) Cmd.of("rm", "-rf", top.toString()).run();
     }
 
     /** From "/", a working directory with nothing to bind (see {@link #skiffIn}). */
@@ -190,17 +195,18 @@ class SitePolicyIT {
      */
     @Test
     void theCurrentDirectoryIsBoundOnlyWhereTheSiteAllows() throws IOException {
-        Path allowed = work.resolve("user-data/proj");
-        Cmd.of("install", "-d", "-o", Cmd.TEST_USER, allowed.toString()).run().ok();
-        Cmd.Result in = skiffIn(allowed, "run", IMAGE, "sh", "-c", "pwd; ls");
+        Path allowed = top.resolve("allowed");
+        Cmd.Result in = skiffIn(allowed, "run", IMAGE, "sh", "-c", "pwd; touch mine");
         assertEquals(allowed + "\n", in.ok().out());
         assertEquals("", in.err());
+        assertTrue(Files.exists(allowed.resolve("mine")));
 
-        Cmd.Result denied = skiffIn(work.resolve("site-data"), "run", IMAGE, "sh", "-c", "pwd");
-        assertEquals("/\n", denied.ok().out());
-        assertEquals(1, denied.err().lines().count(), denied.err());
-        assertTrue(denied.err().startsWith("skiff: warning: the current directory " + work.resolve("site-data") + " is not bound"),
-                denied.err());
+        for (Path dir : new Path[] {top.resolve("other"), work.resolve("user-data")}) { // not allowed; under /var
+            Cmd.Result denied = skiffIn(dir, "run", IMAGE, "sh", "-c", "pwd");
+            assertEquals("/\n", denied.ok().out());
+            assertEquals(1, denied.err().lines().count(), denied.err());
+            assertTrue(denied.err().startsWith("skiff: warning: the current directory " + dir + " is not bound"), denied.err());
+        }
     }
 
     @Test
