@@ -243,7 +243,12 @@ public final class Engine {
         if (!o.noHome() && id.home() != null && !id.home().equals("/") && Files.isDirectory(Path.of(id.home()))) {
             // The real path as source: the current directory (always a real path) below a linked home is then
             // recognised as visible, and not bound a second time.
-            String real = Path.of(id.home()).toRealPath().toString();
+            String real;
+            try {
+                real = Path.of(id.home()).toRealPath().toString();
+            } catch (IOException e) {
+                real = id.home(); // bound as named, as before: only the current directory's recognition suffers
+            }
             m.add(Mount.bind(real, id.home(), false));
         }
         return m;

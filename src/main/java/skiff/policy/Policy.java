@@ -39,9 +39,10 @@ import java.util.stream.Stream;
  * The effective site policy (site.toml, site.d, user config), applied as Spec -> Spec transforms.
  *
  * <p>Order of {@link #apply}: image check; site mounts (site-wide, then [groups.*] and [users.*]
- * additions); modules (mounts, devices, hooks); the user's binds (config.toml [run], then -v), each
- * through the bind policy, with the current directory's bind before them; --device nodes through the device allow-list; environment (site, groups,
- * user, modules, config.toml); --gpus; CDI devices; hooks.d hooks matched against the result.
+ * additions); modules (mounts, devices, hooks); the current directory's bind, then the user's binds
+ * (config.toml [run], then -v), each through the bind policy; --device nodes through the device
+ * allow-list; environment (site, groups, user, modules, config.toml); --gpus; CDI devices; hooks.d hooks
+ * matched against the result.
  */
 public final class Policy {
     /** What the host offers, replaceable in tests (fake /dev, fake ldconfig output, collected warnings). */
