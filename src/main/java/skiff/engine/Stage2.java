@@ -222,7 +222,7 @@ public final class Stage2 {
                 String at = "/" + root.relativize(u.at());
                 Path missing = u.at().relativize(target);
                 System.err.println("skiff: warning: mount point " + m.destination() + ": " + at + " is the host's "
-                        + u.hostDir() + ", which lacks " + missing.getName(0) + "; skiff does not create it there, so "
+                        + u.hostDir() + ", which lacks " + missing.getName(0) + " and cannot be written here, so "
                         + at + " takes no new entries in this run (create " + Path.of(u.hostDir()).resolve(missing)
                         + " to avoid this)");
             }

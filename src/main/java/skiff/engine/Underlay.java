@@ -19,10 +19,12 @@ import java.util.List;
  * of that directory (symlinks copied), plus the missing entry, and is moved over the directory. The tmpfs is made
  * read-only at the end, so the image still cannot be written.
  *
- * <p>A mount point missing inside an earlier bind of a host directory (the host's /dev for a device under a new
- * name, the home directory or another -v for a nested -v) is made the same way, never on the host: skiff must not
- * leave empty directories in the user's data or in the host's /dev, even where it could write them. The price:
- * that directory takes no new entries for the run (its existing ones stay as writable as they were).
+ * <p>A mount point missing inside an earlier bind of a host directory (the home directory, /tmp or another -v, for
+ * a nested -v) is created in that host directory when the user can write it, as Docker does: mirroring it instead
+ * would freeze it for the run (no mktemp in /tmp, no new file beside a nested bind). Where the host directory cannot
+ * be written (a read-only bind, another owner's tree) and always under the host's /dev (skiff run by root must not
+ * leave mount points there), it is mirrored like an image directory; it then takes no new entries for the run (its
+ * existing ones stay as writable as they were), which the caller reports.
  */
 final class Underlay {
     /** A mount point in the tree and whose files it shows: a host directory (a bind), or skiff's own (a tmpfs). */
@@ -66,7 +68,8 @@ final class Underlay {
         while (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS) && dir.startsWith(root) && !dir.equals(root))
             dir = dir.getParent();
         String host = hostDirectory(dir);
-        if (host == null) try {
+        boolean hostDev = host != null && (host.equals("/dev") || host.startsWith("/dev/"));
+        if (!hostDev) try {
             Files.createDirectories(target.getParent());
             if (file) Files.createFile(target);
             else Files.createDirectory(target);
