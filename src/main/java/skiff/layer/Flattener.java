@@ -397,6 +397,9 @@ public final class Flattener {
     }
 
     private void checkLength(int layer, String name, List<String> parent, String base) {
+        long chars = base.length();
+        for (String c : parent) chars += c.length() + 1;
+        if (3 * chars <= limits.maxPathBytes()) return; // UTF-8 takes at most 3 bytes per Java char
         long bytes = base.getBytes(StandardCharsets.UTF_8).length;
         for (String c : parent) bytes += c.getBytes(StandardCharsets.UTF_8).length + 1;
         if (bytes > limits.maxPathBytes())
