@@ -228,13 +228,17 @@ class FlattenerVsUmociTest {
         List<String> warnings = new ArrayList<>();
         var expected = TreeDiff.ownerAccess(TreeDiff.snapshot(Images.umociUnpack(img.layout(), "latest", tmp.resolve("umoci-rootfs")), false));
         Path sqfs = tmp.resolve("image.sqfs");
-        try (var w = new skiff.squashfs.SquashfsWriter(sqfs, new skiff.squashfs.SquashfsWriter.Options(
-                skiff.squashfs.SquashfsWriter.Compression.ZSTD, null, 2, warnings::add))) {
-            Flattener.flatten(Images.layers(img.layout(), "latest"), w, Limits.defaults(), warnings::add);
-        }
+        Path serial = tmp.resolve("serial.sqfs");
+        for (int threads : new int[] {4, 1})
+            try (var w = new skiff.squashfs.SquashfsWriter(threads == 1 ? serial : sqfs, new skiff.squashfs.SquashfsWriter.Options(
+                    skiff.squashfs.SquashfsWriter.Compression.ZSTD, null, threads, warnings::add))) {
+                Flattener.flatten(Images.layers(img.layout(), "latest"), w, Limits.defaults(), warnings::add, threads);
+            }
         Path unsquashed = tmp.resolve("unsquashed");
         Cmd.of("unsquashfs", "-no-progress", "-d", unsquashed.toString(), sqfs.toString()).run().ok();
         TreeDiff.assertSame(expected, TreeDiff.ownerAccess(TreeDiff.snapshot(unsquashed, false)));
+        assertEquals(-1L, Files.mismatch(sqfs, serial), "the same image with 1 and 4 threads");
+        assertEquals(List.of(), warnings);
     }
 
     static List<String> list(Path dir) throws Exception {
