@@ -39,6 +39,13 @@ public final class ConvertCommand implements Callable<Integer> {
     @Option(names = {"-o", "--output"}, paramLabel = "PATH", description = "Write here instead of the cache (atomically).")
     Path output;
 
+    @Option(names = {"-q", "--quiet"}, description = "No progress on the terminal; print only the path.")
+    boolean quiet;
+
+    /** What the progress calls the image: 'skiff run' passes the name the user gave, as it converts by digest. */
+    @Option(names = "--label", hidden = true)
+    String label;
+
     @Parameters(index = "0", paramLabel = "IMAGE", description = "Image name as pulled (e.g. alpine:3.20), or a manifest digest sha256:...")
     String image;
 
@@ -60,7 +67,8 @@ public final class ConvertCommand implements Callable<Integer> {
 
         Store store = main.store();
         Digest manifest = resolve(store, image);
-        java.util.function.Consumer<String> warn = w -> System.err.println("skiff: warning: " + w);
+        ConvertProgress progress = ConvertProgress.install(label != null ? label : image, quiet);
+        java.util.function.Consumer<String> warn = w -> ConvertProgress.warn(progress, w);
         Path p = output != null
                 ? Rootfs.convertTo(store, manifest, f, s, warn, output)
                 : Rootfs.ensure(store, manifest, f, s, warn);

@@ -19,6 +19,9 @@ public final class CreateCommand implements Callable<Integer> {
     @Option(names = "--name", paramLabel = "NAME", description = "Name of the container ([a-zA-Z0-9][a-zA-Z0-9_.-]*); generated when absent.")
     String name;
 
+    @Option(names = {"-q", "--quiet"}, description = "No conversion progress on the terminal.")
+    boolean quiet;
+
     @Parameters(index = "0", paramLabel = "IMAGE", description = "An image of the store (pull it first).")
     String image;
 
@@ -32,7 +35,8 @@ public final class CreateCommand implements Callable<Integer> {
     }
 
     private Integer doCall() throws java.io.IOException {
-        ContainerMetadata m = Containers.create(main.store(), image, name, main.env(), w -> System.err.println("skiff: warning: " + w));
+        ConvertProgress progress = ConvertProgress.install(image, quiet);
+        ContainerMetadata m = Containers.create(main.store(), image, name, main.env(), w -> ConvertProgress.warn(progress, w));
         System.out.println(m.name());
         return 0;
     }

@@ -31,6 +31,9 @@ public final class ImportCommand implements Callable<Integer> {
     @Option(names = "--name", paramLabel = "NAME", description = "With --to-container: the container's name (generated when absent).")
     String name;
 
+    @Option(names = {"-q", "--quiet"}, description = "With --to-container: no conversion progress on the terminal.")
+    boolean quiet;
+
     @Parameters(index = "0", paramLabel = "FILE", description = "The tarball, or - for standard input.")
     String file;
 
@@ -66,10 +69,11 @@ public final class ImportCommand implements Callable<Integer> {
             System.out.println(r.manifest());
             return 0;
         }
+        ConvertProgress progress = ConvertProgress.install(refName != null ? refName : file, quiet);
         ContainerMetadata template = new ContainerMetadata(null, null, refName == null ? "" : refName, r.manifest(), null, r.config());
         // The layer package's flattener unpacks it, with the same checks and conventions as any pulled image.
         ContainerMetadata m = Containers.build(main.storageDir(), name, template, rootfs -> Containers.populateFromImage(
-                store, r.manifest(), main.env(), w -> System.err.println("skiff: warning: " + w), rootfs));
+                store, r.manifest(), main.env(), w -> ConvertProgress.warn(progress, w), rootfs));
         System.out.println(m.name());
         return 0;
     }

@@ -127,6 +127,7 @@ public final class Main {
     static int handle(Exception ex, boolean debug, PrintWriter err) {
         if (debug) ex.printStackTrace(err);
         if (ex instanceof SkiffException se) {
+            if (se.alreadyReported()) return se.exitCode().code;
             err.println("skiff: " + se.getMessage());
             err.flush();
             return se.exitCode().code;

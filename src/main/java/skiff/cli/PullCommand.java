@@ -74,6 +74,7 @@ public final class PullCommand implements Callable<Integer> {
             };
             Puller.Result res = new Puller(store, client, listener, PARALLEL).pull(r, wanted, platform != null);
             if (progress != null) progress.finish();
+            ConvertProgress.install(r.toString(), quiet);
             Rootfs.afterPull(store, res.manifest().digest(), conversion);
             if (quiet) {
                 System.out.println(res.repoDigest());

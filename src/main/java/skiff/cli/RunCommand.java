@@ -93,6 +93,9 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = {"-i", "--interactive", "-t", "--tty"}, description = "Accepted for Docker compatibility: stdin and the terminal always pass through.")
     boolean dockerCompat;
 
+    @Option(names = {"-q", "--quiet"}, description = "No progress when the image must be converted first.")
+    boolean quiet;
+
     @Option(names = "--rootfs-format", paramLabel = "squashfs|dir", description = "Run from the SquashFS image (default) or a directory tree (the default with --writable-tmpfs).")
     String rootfsFormat;
 
@@ -117,6 +120,9 @@ public final class RunCommand implements Callable<Integer> {
             default -> throw new SkiffException(ExitCode.USAGE, "--rootfs-format must be squashfs or dir, not " + rootfsFormat);
         };
         Store store = main.store();
+        // A conversion this run needs (first run of an image, --writable-tmpfs, --name) runs in a JVM tuned for
+        // bulk work; in this one only when bin/skiff cannot be found. Either way it shows progress.
+        ConvertInChild.install(image, quiet, main.debug());
         Trace.mark("run: identity, store");
         Policy policy = Policy.load(hostEnv);
         Trace.mark("run: policy loaded");

@@ -77,6 +77,7 @@ final class RunFastPath {
             case "--writable-tmpfs" -> c.writableTmpfs = true;
             case "--pid" -> c.pid = true;
             case "--rm" -> c.rm = true;
+            case "-q", "--quiet" -> c.quiet = true;
             case "-i", "--interactive", "-t", "--tty" -> c.dockerCompat = true;
             default -> {
                 return false;

@@ -556,15 +556,19 @@ public final class Flattener {
 
         sink.directory("", root.meta);
         dirs[0]++;
+        long[] planned = {1, 0};
         walkTree((path, node) -> {
+            planned[0]++;
             if (node instanceof Dir d) {
                 sink.directory(path, d.meta);
                 dirs[0]++;
             } else if (node instanceof File f && f.inode.primary == null) {
                 f.inode.primary = path;
                 wanted.get(f.inode.layer).put(f.inode.entry, f.inode);
+                planned[1] += f.inode.size;
             }
         });
+        sink.planned(planned[0], planned[1]);
 
         LayerStreams.Budget budget = new LayerStreams.Budget(limits);
         for (int layer = 0; layer < layers.size(); layer++) {

@@ -44,6 +44,12 @@ public interface TreeSink {
     /** {@code path} is another name for the regular file {@code target}, already emitted. */
     void hardlink(String path, String target) throws IOException;
 
+    /**
+     * Called once, after the directories and before the first file: the whole tree holds {@code entries}
+     * paths (the root and hard links included) and {@code contentBytes} bytes of file content. For progress.
+     */
+    default void planned(long entries, long contentBytes) {}
+
     /** The tree is complete: finalise (write tables, apply directory modes...). */
     void finish() throws IOException;
 }

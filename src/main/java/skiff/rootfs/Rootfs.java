@@ -4,6 +4,7 @@ import skiff.image.Digest;
 import skiff.image.ImageManifest;
 import skiff.layer.Flattener;
 import skiff.layer.LayerSource;
+import skiff.layer.Progress;
 import skiff.squashfs.SquashfsWriter;
 import skiff.store.Store;
 import skiff.util.FileTrees;
@@ -44,6 +45,31 @@ public final class Rootfs {
 
     public enum Format { SQUASHFS, DIR }
 
+    /**
+     * Converts in another process (e.g. a JVM with the full JIT); {@code output} null means the cache. Returns
+     * false when it cannot, and this process converts after all.
+     */
+    @FunctionalInterface
+    public interface Elsewhere {
+        boolean convert(Store store, Digest manifest, Format format, Path output);
+    }
+
+    private static volatile ConversionWatcher watcher = ConversionWatcher.NONE;
+    private static volatile Elsewhere elsewhere;
+
+    /** Who hears of this process's conversions from now on (the command line sets it once, for its display). */
+    public static void watchWith(ConversionWatcher w) {
+        watcher = w == null ? ConversionWatcher.NONE : w;
+    }
+
+    /**
+     * Hands this process's conversions to {@code e} from now on (null: convert here). 'skiff run' does, as its
+     * JVM is tuned for start-up, not for bulk work. The other process loads the same config.toml settings.
+     */
+    public static void convertElsewhere(Elsewhere e) {
+        elsewhere = e;
+    }
+
     /** Where the converted image lives: STORAGE/sqfs/HEX.sqfs or STORAGE/dir/HEX/ (HEX = manifest digest hex). */
     public static Path path(Store store, Digest manifest, Format format) {
         return switch (format) {
@@ -65,11 +91,25 @@ public final class Rootfs {
     public static Path ensure(Store store, Digest manifest, Format format, ConvertSettings settings, Consumer<String> warnings) {
         Path target = path(store, manifest, format);
         if (present(target, format)) return target;
+        Elsewhere other = elsewhere;
+        if (other != null && other.convert(store, manifest, format, null)) {
+            if (present(target, format)) return target;
+            throw new SkiffException(ExitCode.STORAGE, "the conversion of image " + manifest.shortHex() + " ended without a result"
+                    + " in " + target.getParent() + " (check the storage directory)");
+        }
         Path lockFile = store.lockFile("convert-" + manifest.hex());
+        ConversionWatcher w = watcher;
         // File locks exclude other processes only; threads of this one queue on the monitor first.
         synchronized (monitor(lockFile)) {
-            try (Locks.Held _ = Locks.exclusive(lockFile)) {
-                if (present(target, format)) return target; // converted while we waited
+            boolean[] waited = {false};
+            try (Locks.Held _ = Locks.exclusive(lockFile, pid -> {
+                waited[0] = true;
+                w.waiting(manifest, pid);
+            })) {
+                if (present(target, format)) { // converted while we waited
+                    if (waited[0]) w.ended(manifest, target);
+                    return target;
+                }
                 removeLeftovers(store, manifest);
                 Files.createDirectories(target.getParent());
                 write(store, manifest, format, settings, warnings, target, store.tmpDir(), "convert-" + manifest.hex() + "-");
@@ -101,7 +141,9 @@ public final class Rootfs {
             Path parent = out.getParent();
             if (parent == null || !Files.isDirectory(parent))
                 throw new SkiffException(ExitCode.USAGE, "cannot write " + out + ": " + parent + " is not a directory");
-            write(store, manifest, format, settings, warnings, out, parent, ".tmp-" + out.getFileName() + "-");
+            Elsewhere other = elsewhere;
+            if (other == null || !other.convert(store, manifest, format, out))
+                write(store, manifest, format, settings, warnings, out, parent, ".tmp-" + out.getFileName() + "-");
             return out;
         } catch (IOException e) {
             throw failed(manifest, format, e);
@@ -137,7 +179,7 @@ public final class Rootfs {
         boolean any = false;
         Path lockFile = store.lockFile("convert-" + manifest.hex());
         synchronized (monitor(lockFile)) {
-            try (Locks.Held _ = Locks.exclusive(lockFile)) {
+            try (Locks.Held _ = Locks.exclusive(lockFile, pid -> {})) {
                 removeLeftovers(store, manifest);
                 Path sqfs = path(store, manifest, Format.SQUASHFS);
                 any |= Files.deleteIfExists(sqfs);
@@ -176,18 +218,23 @@ public final class Rootfs {
         if (m == null || m.config() == null || m.config().digest() == null || (m.mediaType() != null && !skiff.image.MediaTypes.isManifest(m.mediaType())))
             throw new SkiffException(ExitCode.IMAGE, manifest + " is not an image manifest (an index, a config or another"
                     + " artifact): name the image, or the manifest of one platform");
-        List<LayerSource> layers = m.layers().stream().map(d -> LayerSource.of(store, d)).toList();
+        ConversionWatcher watch = watcher;
+        Progress progress = watch.started(manifest, format, m.layers().stream().mapToLong(d -> Math.max(0, d.size())).sum());
+        List<LayerSource> layers = m.layers().stream().map(d -> Progress.counting(LayerSource.of(store, d), progress)).toList();
         Path tmp = null;
+        Path result = null;
         try (AutoCloseable _ = gcShared(store)) {
+            progress.phase(Progress.Phase.READING);
             if (format == Format.DIR) {
                 tmp = Files.createTempDirectory(tmpParent, tmpPrefix);
-                Flattener.flatten(layers, new DirectorySink(tmp, warnings), settings.limits(), warnings, settings.threads());
+                Flattener.flatten(layers, Progress.reporting(new DirectorySink(tmp, warnings), progress), settings.limits(),
+                        warnings, settings.threads());
                 Files.move(tmp, output, StandardCopyOption.ATOMIC_MOVE);
             } else {
                 tmp = Files.createTempFile(tmpParent, tmpPrefix, ".sqfs");
                 Files.delete(tmp); // the writer creates its output itself
                 try (SquashfsWriter w = newWriter(tmp, settings, warnings)) {
-                    Flattener.flatten(layers, w, settings.limits(), warnings, settings.threads());
+                    Flattener.flatten(layers, Progress.reporting(w, progress), settings.limits(), warnings, settings.threads());
                 }
                 try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
                     ch.force(true);
@@ -195,6 +242,7 @@ public final class Rootfs {
                 Files.move(tmp, output, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             }
             tmp = null;
+            result = output;
         } catch (AtomicMoveNotSupportedException e) {
             throw new IOException("cannot rename into " + output.getParent() + " atomically: " + e.getMessage(), e);
         } catch (IOException | RuntimeException e) {
@@ -203,6 +251,7 @@ public final class Rootfs {
             throw new IOException(e);
         } finally {
             if (tmp != null) FileTrees.delete(tmp);
+            watch.ended(manifest, result);
         }
     }
 

@@ -31,6 +31,48 @@ public final class Locks {
         return acquire(lockFile, false);
     }
 
+    /**
+     * As {@link #exclusive(Path)}, but when another process holds the lock, first calls {@code onWait} with
+     * that process's pid (-1 when unknown) and then waits. The holder's pid is the file's content: each taker
+     * writes its own once it holds the lock (fcntl's F_GETLK would say it too, but Java does not expose it).
+     */
+    public static Held exclusive(Path lockFile, java.util.function.LongConsumer onWait) throws IOException {
+        Files.createDirectories(lockFile.toAbsolutePath().getParent());
+        FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ);
+        Held held;
+        try {
+            FileLock l = ch.tryLock(0, Long.MAX_VALUE, false);
+            held = l != null ? new Held(ch, l) : null;
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
+        if (held == null) {
+            ch.close();
+            onWait.accept(holder(lockFile));
+            held = acquire(lockFile, false);
+        }
+        try {
+            byte[] pid = (ProcessHandle.current().pid() + "\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            held.channel().truncate(0);
+            held.channel().write(java.nio.ByteBuffer.wrap(pid), 0);
+        } catch (IOException e) {
+            held.close();
+            throw e;
+        }
+        return held;
+    }
+
+    /** The pid the lock file names, or -1. */
+    static long holder(Path lockFile) {
+        try {
+            String s = Files.readString(lockFile, java.nio.charset.StandardCharsets.US_ASCII).strip();
+            return s.matches("[0-9]{1,10}") ? Long.parseLong(s) : -1;
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+
     public static Held shared(Path lockFile) throws IOException {
         return acquire(lockFile, true);
     }

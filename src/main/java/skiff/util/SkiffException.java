@@ -21,4 +21,23 @@ public class SkiffException extends RuntimeException {
     public ExitCode exitCode() {
         return exitCode;
     }
+
+    /**
+     * A failure another process (e.g. a conversion 'skiff run' started) has already explained on stderr: the
+     * CLI exits with its code and prints nothing more.
+     */
+    public static SkiffException reported(ExitCode exitCode) {
+        return new Reported(exitCode);
+    }
+
+    /** Whether the message was already given to the user (see {@link #reported}). */
+    public boolean alreadyReported() {
+        return this instanceof Reported;
+    }
+
+    private static final class Reported extends SkiffException {
+        Reported(ExitCode code) {
+            super(code, "(reported above)");
+        }
+    }
 }

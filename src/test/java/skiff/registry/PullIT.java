@@ -319,6 +319,9 @@ class PullIT {
         assertTrue(r.out().contains("[====================]"), r.out());
         assertTrue(r.out().contains("296.0 KiB / 296.0 KiB"), r.out());
         assertTrue(r.out().contains("Pulled " + ref("test/other:1") + "@sha256:"), r.out());
+        // The conversion that follows the download says what it does, then what it made.
+        assertTrue(r.out().contains(ref("test/other:1") + " -> squashfs  "), r.out());
+        assertTrue(r.out().contains(ref("test/other:1") + ": converted to squashfs in "), r.out());
     }
 
     @Test

@@ -17,4 +17,21 @@ public final class Fds {
             Native.check("close_range", a, Native.SYS_CLOSE_RANGE, 3L, 0xFFFFFFFFL, CLOSE_RANGE_CLOEXEC, 0, 0);
         }
     }
+
+    /** TIOCGWINSZ: the same number on x86_64 and aarch64 (asm-generic). */
+    private static final long TIOCGWINSZ = 0x5413;
+
+    /**
+     * The width in columns of the terminal on {@code fd}, or -1 when it is not a terminal or says 0. One
+     * ioctl, cheap enough to ask before every redraw, so a resized window needs no SIGWINCH handler.
+     */
+    public static int terminalColumns(int fd) {
+        try (Arena a = Arena.ofConfined()) {
+            java.lang.foreign.MemorySegment ws = a.allocate(8); // struct winsize: rows, cols, xpixel, ypixel (u16 each)
+            long r = Native.call(a.allocate(Native.CAPTURE), Native.SYS_IOCTL, fd, TIOCGWINSZ, ws.address());
+            if (r != 0) return -1;
+            int cols = Short.toUnsignedInt(ws.get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, 2));
+            return cols > 0 ? cols : -1;
+        }
+    }
 }
