@@ -39,10 +39,18 @@ final class ConvertProgress implements ConversionWatcher, Progress {
     private volatile long holder = Long.MIN_VALUE; // the pid waited for; MIN_VALUE while not waiting
     private volatile long start, phaseStart, phaseBase;
     private Thread painter;
+    /** Frames are drawn (a terminal); otherwise only the final line is printed. */
+    private final boolean live;
     private boolean drawn;
     private String last;
 
     private ConvertProgress(PrintStream out, String label, IntSupplier columns, LongSupplier clock, boolean paintThread) {
+        this(out, label, columns, clock, paintThread, true);
+    }
+
+    private ConvertProgress(PrintStream out, String label, IntSupplier columns, LongSupplier clock, boolean paintThread,
+                            boolean live) {
+        this.live = live;
         this.out = out;
         this.label = label;
         this.columns = columns;
@@ -61,12 +69,14 @@ final class ConvertProgress implements ConversionWatcher, Progress {
     }
 
     /**
-     * Shows this process's conversions of {@code label} unless {@code quiet} or stderr is not a terminal (then
-     * nothing at all is written: logs and pipes get no control characters and no extra line).
+     * Shows this process's conversions of {@code label} unless {@code quiet}. When stderr is not a terminal nothing is
+     * drawn: a log or pipe gets no frame and no control character, only the final line, so a batch job's log still
+     * says that (and how long) the image was converted.
      */
     static ConvertProgress install(String label, boolean quiet) {
-        if (quiet || !PullCommand.stderrIsTerminal()) return null;
-        ConvertProgress p = onStderr(label);
+        if (quiet) return null;
+        ConvertProgress p = PullCommand.stderrIsTerminal() ? onStderr(label)
+                : new ConvertProgress(System.err, label, () -> 80, System::nanoTime, false, false);
         Rootfs.watchWith(p);
         return p;
     }
@@ -193,6 +203,7 @@ final class ConvertProgress implements ConversionWatcher, Progress {
     }
 
     synchronized void paint() {
+        if (!live) return;
         String line = line(Math.max(columns.getAsInt(), 1) - 1); // not the last column: some terminals wrap there
         if (line == null || drawn && line.equals(last)) return;
         out.print("\r" + line + "\033[K");
