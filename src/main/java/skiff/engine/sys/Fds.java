@@ -17,4 +17,18 @@ public final class Fds {
             Native.check("close_range", a, Native.SYS_CLOSE_RANGE, 3L, 0xFFFFFFFFL, CLOSE_RANGE_CLOEXEC, 0, 0);
         }
     }
+
+    private static final long F_SETFD = 2;
+
+    /**
+     * Clears close-on-exec on {@code fds} again: the descriptors skiff's caller passed on (a batch system's PMI
+     * socket), which the payload inherits. One that is not open is skipped.
+     */
+    public static void keepOnExec(int[] fds) {
+        if (fds.length == 0) return;
+        try (Arena a = Arena.ofConfined()) {
+            java.lang.foreign.MemorySegment cap = a.allocate(Native.CAPTURE);
+            for (int fd : fds) Native.call(cap, Native.SYS_FCNTL, fd, F_SETFD, 0L);
+        }
+    }
 }
