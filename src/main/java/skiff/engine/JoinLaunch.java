@@ -68,7 +68,8 @@ final class JoinLaunch {
             throw new SkiffException(ExitCode.LAUNCH, "cannot join the container of " + g.origin() + " under "
                     + runtime.resolve("join") + ": " + e.getMessage());
         }
-        trace("join: registered" + (first ? " (first)" : ""));
+        trace("join: registered" + (first ? " (first)" : "") + ", JVM started at "
+                + ProcessHandle.current().info().startInstant().map(java.time.Instant::toEpochMilli).orElse(0L) + " ms");
         Path runDir = Path.of(plan.runDir());
         if (first) {
             startHolder(base, group, g, planFile, holderArgv, holderEnv, timeout);
@@ -105,6 +106,7 @@ final class JoinLaunch {
             // Per thread, and inherited across execve: set in the thread that execs, before nsenter (which gains every
             // capability of the container's user namespace by entering it) and the payload
             Capabilities.noNewPrivs();
+            trace("join: exec " + argv.get(0));
             System.out.flush();
             System.err.flush();
             Exec.execve(argv.get(0), argv, plan.env());

@@ -165,13 +165,14 @@ class JoinIT {
 
     @Test
     void aGroupThatNeverCompletesTimesOutOnEveryRankNamingHowManyJoined() throws Exception {
-        Process a = rank("run", "--join", "g2", "--join-size", "3", "bb", "true").env("SKIFF_JOIN_TIMEOUT", "3").start();
-        Process b = rank("run", "--join", "g2", "--join-size", "3", "bb", "true").env("SKIFF_JOIN_TIMEOUT", "3").start();
+        Process a = rank("run", "--join", "g2", "--join-size", "3", "bb", "true").env("SKIFF_JOIN_TIMEOUT", "5").start();
+        Process b = rank("run", "--join", "g2", "--join-size", "3", "bb", "true").env("SKIFF_JOIN_TIMEOUT", "5").start();
         for (Process p : List.of(a, b)) {
             assertTrue(p.waitFor(1, TimeUnit.MINUTES));
             String e = err(p);
             assertEquals(125, p.exitValue(), e);
-            assertTrue(e.startsWith("skiff: --join g2: only 2 of 3 ranks of this node joined within 3 s"), e);
+            // (2 of 3, unless a loaded machine started the second rank after the first had given up)
+            assertTrue(e.matches("skiff: --join g2: only [12] of 3 ranks of this node joined within 5 s: .*\\s*"), e);
             assertEquals(1, e.strip().lines().count(), e);
         }
         nothingLeft();
