@@ -86,7 +86,9 @@ class SlurmJoinIT {
             assertTrue(p.waitFor(2, TimeUnit.MINUTES), "srun did not end");
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
             while (System.nanoTime() < deadline && (!inNamespace(ns).isEmpty() || !left().isEmpty())) Thread.sleep(200);
-            assertEquals(List.of(), inNamespace(ns), "processes remain in the step's container");
+            List<String> remain = inNamespace(ns);
+            assertEquals(List.of(), remain, () -> (scancel ? "scancel" : "SIGKILL") + ": processes remain in the step's container: "
+                    + Cmd.of("ps", "-o", "pid,ppid,stat,etime,args", "-p", String.join(",", remain)).run().out());
             assertEquals(List.of(), left(), "files of the step remain in skiff's runtime directory");
             assertEquals("", Cmd.of("pgrep", "-u", Cmd.TEST_USER, "-f", "Stage2 --hold").run().out(), "a holder remains");
             while (System.nanoTime() < deadline && !fx.mountsLeft().isEmpty()) Thread.sleep(200);
