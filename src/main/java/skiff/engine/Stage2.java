@@ -70,6 +70,10 @@ public final class Stage2 {
             train();
             return;
         }
+        if (argv.length > 0 && argv[0].equals("--hold")) {
+            JoinHolder.main(argv);
+            return;
+        }
         LaunchPlan plan = null;
         try {
             Path planFile = Path.of(argv[0]);
