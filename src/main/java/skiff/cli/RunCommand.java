@@ -23,6 +23,7 @@ import skiff.rootfs.Rootfs;
 import skiff.spec.ContainerEnv;
 import skiff.spec.Mount;
 import skiff.spec.RunSettings;
+import skiff.store.JobPins;
 import skiff.store.Store;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
@@ -157,12 +158,22 @@ public final class RunCommand implements Callable<Integer> {
                 throw new SkiffException(ExitCode.IMAGE, "'" + image + "' is neither a container nor a valid image name: " + e.getMessage());
             }
             imageName = ref.toString();
-            RunInputs.Resolved fast = RunInputs.resolve(store, imageName);
+            // In a batch job a tag means what it meant the first time the job resolved it (JobPins).
+            Optional<String> job = ref.digest() == null ? JobPins.job(hostEnv) : Optional.empty();
+            Descriptor pinned = job.isEmpty() ? null : JobPins.resolve(store, job.get(), imageName, () -> {
+                try {
+                    return store.resolve(imageName);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }).orElse(null);
+            RunInputs.Resolved fast = pinned == null ? RunInputs.resolve(store, imageName)
+                    : MediaTypes.isManifest(pinned.mediaType()) ? RunInputs.manifest(store, pinned.digest()) : null;
             if (fast != null) {
                 manifestDigest = fast.manifest();
                 config = fast.config();
             } else {
-                Descriptor d = store.resolve(ref.toString()).orElseThrow(() -> new SkiffException(ExitCode.IMAGE,
+                Descriptor d = pinned != null ? pinned : store.resolve(ref.toString()).orElseThrow(() -> new SkiffException(ExitCode.IMAGE,
                         "image " + ref + " is not in the store: pull it first with 'skiff pull " + image + "'"));
                 manifestDigest = manifestFor(store, d);
                 config = store.config(store.manifest(manifestDigest));

@@ -321,10 +321,15 @@ public final class Engine {
         return a;
     }
 
-    /** Stage 2's JVM needs no environment; locale variables keep non-ASCII paths decodable. */
+    /**
+     * Stage 2's JVM needs no environment; locale variables keep non-ASCII paths decodable, and the descriptors
+     * skiff's caller passed on (see {@link InheritedFds}) say which of its descriptors the payload keeps.
+     */
     static List<String> stage2Env(Map<String, String> env) {
         List<String> e = new ArrayList<>();
         for (String k : List.of("LANG", "LC_ALL", "LC_CTYPE")) if (env.containsKey(k)) e.add(k + "=" + env.get(k));
+        String fds = InheritedFds.envValue();
+        if (!fds.isEmpty()) e.add(InheritedFds.ENV + "=" + fds);
         return e;
     }
 }

@@ -18,6 +18,20 @@ public final class Fds {
         }
     }
 
+    private static final long F_SETFD = 2;
+
+    /**
+     * Clears close-on-exec on {@code fds} again: the descriptors skiff's caller passed on (a batch system's PMI
+     * socket), which the payload inherits. One that is not open is skipped.
+     */
+    public static void keepOnExec(int[] fds) {
+        if (fds.length == 0) return;
+        try (Arena a = Arena.ofConfined()) {
+            java.lang.foreign.MemorySegment cap = a.allocate(Native.CAPTURE);
+            for (int fd : fds) Native.call(cap, Native.SYS_FCNTL, fd, F_SETFD, 0L);
+        }
+    }
+
     /** Marks one descriptor close-on-exec. */
     public static void closeOnExec(int fd) throws SysException {
         try (Arena a = Arena.ofConfined()) {
