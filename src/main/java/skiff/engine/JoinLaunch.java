@@ -314,34 +314,16 @@ final class JoinLaunch {
     }
 
     /**
-     * The JVM's own descriptors (its runtime image, jar, class cache, directory listings) are not left open for the
-     * payload; what the rank inherited (PMI_FD's socket, pipes, files its launcher opened) is. Directories always
-     * close: a host directory's descriptor would reach outside the container (cf. runc CVE-2024-21626).
+     * Only what the rank inherited (PMI_FD's socket, a launcher's pipes; {@link InheritedFds}, recorded at start)
+     * reaches nsenter and the payload: every descriptor the JVM opened is marked close-on-exec (a host directory's
+     * descriptor would reach outside the container, cf. runc CVE-2024-21626).
      */
     static void closeJvmFds() throws SysException {
-        String javaHome = System.getProperty("java.home");
-        String jarDir = Path.of(Stage2Command.jar()).getParent().toString();
-        List<Integer> close = new ArrayList<>();
-        try (DirectoryStream<Path> s = Files.newDirectoryStream(Path.of("/proc/self/fd"))) {
-            for (Path p : s) {
-                int fd = Integer.parseInt(p.getFileName().toString());
-                if (fd < 3) continue;
-                String target;
-                try {
-                    target = Files.readSymbolicLink(p).toString();
-                } catch (IOException e) {
-                    continue; // the listing's own descriptor, closed by now
-                }
-                if (!target.startsWith("/")) continue; // socket:[...], pipe:[...], anon_inode:...
-                if (target.startsWith(javaHome + "/") || target.startsWith(jarDir + "/") || target.startsWith("/proc/")
-                        || target.equals("/dev/random") || target.equals("/dev/urandom") || Files.isDirectory(Path.of(target)))
-                    close.add(fd);
-            }
-        } catch (IOException e) {
-            Fds.closeOnExecAbove2(); // cannot tell: keep nothing
-            return;
-        }
-        for (int fd : close) Fds.closeOnExec(fd);
+        Fds.closeOnExecAbove2();
+        List<Integer> keep = InheritedFds.captured();
+        int[] fds = new int[keep.size()];
+        for (int i = 0; i < fds.length; i++) fds[i] = keep.get(i);
+        Fds.keepOnExec(fds);
     }
 
     private static final boolean TRACE = "1".equals(System.getenv("SKIFF_TRACE"));
