@@ -13,23 +13,31 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 me=$(id -u)
 
-# Resident memory: the ranks sleep; every process of this user is sampled once they all run.
+# Resident memory: the ranks sleep; the step's processes (scontrol listpids) and any skiff JVM of this user are
+# sampled once all ranks run.
 rss() { # label, command...
   local label=$1; shift
   srun -n "$n" "$@" >"$tmp/out" 2>&1 &
   local pid=$!
-  for _ in $(seq 300); do [ "$(grep -c '^up' "$tmp/out" 2>/dev/null)" -ge "$n" ] && break; sleep 0.1; done
+  for _ in $(seq 600); do [ "$(grep -c '^up' "$tmp/out" 2>/dev/null)" -ge "$n" ] && break; sleep 0.1; done
   sleep 0.5
-  ps -u "$me" -o rss=,comm= >"$tmp/ps"
-  wait "$pid"
-  awk -v l="$label" -v n="$n" '
-    $2 == "sleep" { r += $1; c++ }
-    $2 == "java" { j++; jr += $1 }
-    $2 ~ /squashfuse/ { f += $1 }
-    END { printf "%-8s ranks %d, mean rank RSS %.0f KiB; java processes %d (%d KiB); squashfuse %d KiB\n", l, c, r / (c ? c : 1), j, jr, f }' "$tmp/ps"
+  local job
+  job=$(awk '/^up/ {print $2; exit}' "$tmp/out")
+  scontrol listpids "$job" 2>/dev/null | awk 'NR > 1 {print $1}' >"$tmp/pids"
+  : >"$tmp/ps"
+  while read -r p; do ps -o rss=,comm= -p "$p" >>"$tmp/ps" 2>/dev/null || true; done <"$tmp/pids"
+  # a holder left behind would be a JVM outside the step (it is detached)
+  holders=$({ pgrep -u "$me" -f "Stage2 --hold .*${XDG_RUNTIME_DIR:-/tmp}" || true; } | wc -l)
+  wait "$pid" || echo "$label: srun failed: $(tail -3 "$tmp/out")" >&2
+  awk -v l="$label" -v h="$holders" '
+    $2 == "sleep" { r += $1; c++ } $2 != "sleep" { o += $1; oc++ }
+    END { printf "%-6s %d ranks, mean rank RSS %.0f KiB; other processes of the step %d (%d KiB); holders alive %d\n", l, c, r / (c ? c : 1), oc, o, h }' "$tmp/ps"
 }
-rss host sh -c 'echo up; exec sleep 3'
-rss skiff "$skiff" run "$img" sh -c 'echo up; exec sleep 3'
+rss host sh -c 'echo up $SLURM_JOB_ID; exec sleep 3'
+rss skiff "$skiff" run "$img" sh -c 'echo up $SLURM_JOB_ID; exec sleep 3'
+ps -u "$me" -o rss=,args= | awk -v x="${XDG_RUNTIME_DIR:-/tmp/skiff-$me}" '/squashfuse/ && index($0, x) && !/awk/ { f += $1 } END { printf "squashfuse servers of this user (one per image, shared by every container): %d KiB\n", f }'
+
+[ "$runs" -gt 0 ] || exit 0
 
 # Start-up: end to end, and per rank from the traces.
 wall() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null 2>&1; t1=$(date +%s%N); echo $(((t1 - t0) / 1000000)); }
@@ -47,7 +55,7 @@ done
 : >"$tmp/trace"
 for _ in $(seq "$runs"); do SKIFF_TRACE=1 srun -n "$n" "$skiff" run "$img" true 2>>"$tmp/trace" >/dev/null; done
 # per rank: JVM start -> registered (skiff's own start), registered -> ready (the join), ready -> exec
-awk '/join: registered/ { for (i = 1; i <= NF; i++) { if ($i == "pid") p = $(i + 1); if ($i == "at") t = $(i + 1) }
+awk '/join: registered/ { t = ""; for (i = 1; i <= NF; i++) { if ($i == "pid") p = $(i + 1); if ($i == "at" && t == "") t = $(i + 1) }
                           s[p] = $(NF - 1); r[p] = t }
      /join: group complete/ { for (i = 1; i <= NF; i++) { if ($i == "pid") p = $(i + 1); if ($i == "at") t = $(i + 1) }; c[p] = t }
      /join: exec/ { for (i = 1; i <= NF; i++) { if ($i == "pid") p = $(i + 1); if ($i == "at") t = $(i + 1) }; e[p] = t }

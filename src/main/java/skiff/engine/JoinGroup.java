@@ -83,8 +83,8 @@ public record JoinGroup(String key, int size, String rankId, String origin) {
      * "2(x3),1"; SLURM_NODEID is this node's index among them.
      */
     static Integer slurmTasksOnNode(Map<String, String> env) {
+        // (not SLURM_TASKS_PER_NODE: that is the job's, which a batch script sees too)
         String list = env.get("SLURM_STEP_TASKS_PER_NODE");
-        if (list == null) list = env.get("SLURM_TASKS_PER_NODE");
         Integer node = number(env.getOrDefault("SLURM_NODEID", "0"));
         if (list == null || node == null) return null;
         int index = 0;

@@ -314,9 +314,9 @@ final class JoinLaunch {
     }
 
     /**
-     * Only what the rank inherited (PMI_FD's socket, pipes, files its launcher opened) stays open for the payload,
-     * as in stage 2: the list {@link InheritedFds} took before skiff opened anything. The JVM's own descriptors and
-     * every file skiff opened since (store locks, directories: cf. runc CVE-2024-21626) close at the exec.
+     * Only what the rank inherited (PMI_FD's socket, a launcher's pipes; {@link InheritedFds}, recorded at start)
+     * reaches nsenter and the payload: every descriptor the JVM opened is marked close-on-exec (a host directory's
+     * descriptor would reach outside the container, cf. runc CVE-2024-21626).
      */
     static void closeJvmFds() throws SysException {
         Fds.closeOnExecAbove2();

@@ -32,13 +32,6 @@ public final class Fds {
         }
     }
 
-    /** Marks one descriptor close-on-exec. */
-    public static void closeOnExec(int fd) throws SysException {
-        try (Arena a = Arena.ofConfined()) {
-            Native.check("close_range " + fd, a, Native.SYS_CLOSE_RANGE, fd, fd, CLOSE_RANGE_CLOEXEC, 0, 0);
-        }
-    }
-
     private static final int O_PATH = 010000000, O_DIRECTORY = 0200000, O_CLOEXEC = 02000000, AT_FDCWD = -100;
 
     /**
