@@ -115,7 +115,7 @@ for line in open(sys.argv[3]):
         ranks[m.group(1)]["main"] = int(m.group(2)) / 1000
         ranks[m.group(1)]["init"] = float(m.group(3))
 for r in ranks.values():
-    if len(r) == 7:
+    if len(r) == 6:
         print(r["jvm"] - t0, r["reg"] - r["jvm"], r["ready"] - r["reg"], r["exec"] - r["ready"],
               round(r["main"] - r["exec"]), round(r["init"]), t1 - t0)
 EOF
@@ -147,7 +147,7 @@ for p in os.listdir("/proc"):
         env = open(f"/proc/{p}/environ", "rb").read().split(b"\0")
         comm = open(f"/proc/{p}/comm").read().strip()
         # The image's FUSE mount is shared by every run of the user on the node: counted whichever job started it.
-        shared = comm.startswith("squashfuse") and store.encode() in open(f"/proc/{p}/cmdline", "rb").read()
+        shared = label != "host" and comm.startswith("squashfuse") and store.encode() in open(f"/proc/{p}/cmdline", "rb").read()
         if f"SLURM_JOB_ID={job}".encode() not in env and not shared:
             continue
         roll = dict(l.split(":", 1) for l in open(f"/proc/{p}/smaps_rollup").read().splitlines()[1:])
