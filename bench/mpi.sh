@@ -3,6 +3,7 @@
 # `mvn -B -q -DskipTests package`; every measurement runs as the unprivileged user skiffuser on ci/slurm.sh's
 # one-node cluster, with the OpenMPI image of ci/mpi-images.sh and the very same binaries built for the host.
 #   bench/mpi.sh [RUNS]      RUNS: interleaved rounds per comparison (default 5)
+#   PARTS="pingpong e2e trace mem" (default: all) picks sections; SKIP_AOT=1 keeps the existing AOT caches
 # 1. ping-pong between two ranks (srun --mpi=pmix -n 2): latency at 8 B and bandwidth at 16 MiB, host vs skiff
 # 2. srun --mpi=pmix -n 8 of the hello, end to end: host binary, skiff (one container per node and step), skiff
 #    --no-join (a container per rank), ch-run --join on the SquashFS file skiff runs from
@@ -44,7 +45,11 @@ med() { python3 -c 'import statistics,sys; v=[float(x) for x in sys.stdin.read()
 echo "## MPI under Slurm: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "OpenMPI $(dpkg-query -W -f='${Version}' libopenmpi3), Slurm $(dpkg-query -W -f='${Version}' slurmd), $runs rounds, interleaved"
 
+parts=" ${PARTS:-pingpong e2e trace mem} "
+want() { case $parts in *" $1 "*) return 0 ;; esac; return 1; }
+
 # 1. ping-pong
+if want pingpong; then
 for i in $(seq "$runs"); do
   as_user srun --mpi=pmix -n 2 "$hb/mpi_pingpong" >"$out/pp.host.$i" 2>/dev/null
   as_user srun --mpi=pmix -n 2 "$skiff" run openmpi mpi_pingpong >"$out/pp.skiff.$i" 2>/dev/null
@@ -58,9 +63,11 @@ for m in host skiff; do
   bw1=$(cat "$out"/pp.$m.* | awk '/^bandwidth bytes=1048576 /{sub("mbps=","",$3); print $3}' | med 0)
   echo "| $m | $lat | $bw | $bw1 |"
 done
+fi
 
-# 2. srun -n 8 end to end
 n=8
+# 2. srun -n 8 end to end
+if want e2e; then
 : >"$out/e2e"
 for i in $(seq "$runs"); do
   for m in host skiff nojoin chrun; do
@@ -85,8 +92,10 @@ echo "|---|---:|---:|"
 for m in host skiff nojoin chrun; do
   echo "| $m | $(awk -v m=$m '$1 == m {print $2}' "$out/e2e" | med 0) | $(awk -v m=$m '$1 == m {print $2}' "$out/e2e" | sort -n | head -1) |"
 done
+fi
 
 # 3. where a rank's start goes: srun start -> JVM start -> registered -> container ready -> exec -> main -> MPI_Init done
+if want trace; then
 : >"$out/trace"
 for i in $(seq "$runs"); do
   t0=$(ms)
@@ -126,6 +135,7 @@ echo "|---:|---:|---:|---:|---:|---:|---:|"
 row="|"
 for c in 1 2 3 4 5 6 7; do row="$row $(awk -v c=$c '{print $c}' "$out/trace" | med 0) |"; done
 echo "$row"
+fi
 
 # 4. memory while 8 ranks run: every process of the step (found by SLURM_JOB_ID in its environment), by command
 mem() { # label, command...
@@ -161,6 +171,7 @@ for comm, (k, rss, pss) in sorted(by.items()):
 EOF
   wait "$pid" || true
 }
+want mem || exit 0
 echo "### memory while $n ranks run \`sleep\` (every process carrying the job's SLURM_JOB_ID, KiB)"
 echo "| | command | processes | RSS total | PSS total |"
 echo "|---|---|---:|---:|---:|"
