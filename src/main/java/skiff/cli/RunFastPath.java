@@ -78,6 +78,7 @@ final class RunFastPath {
             case "--pid" -> c.pid = true;
             case "--rm" -> c.rm = true;
             case "-q", "--quiet" -> c.quiet = true;
+            case "--no-join" -> c.noJoin = true;
             case "-i", "--interactive", "-t", "--tty" -> c.dockerCompat = true;
             default -> {
                 return false;
@@ -94,6 +95,14 @@ final class RunFastPath {
             case "-w", "--workdir" -> c.workdir = v;
             case "-v", "--volume", "-B", "--bind" -> c.volumes.add(v);
             case "--name" -> c.name = v;
+            case "--join" -> c.join = v;
+            case "--join-size" -> {
+                try {
+                    c.joinSize = Integer.parseInt(v);
+                } catch (NumberFormatException e) {
+                    return false; // picocli explains
+                }
+            }
             case "--rootfs-format" -> c.rootfsFormat = v;
             case "--gpus" -> c.policyOptions.gpus = v;
             case "--device" -> c.policyOptions.devices.add(v);
