@@ -1,6 +1,8 @@
 /*
  * MPI hello for skiff's MPI tests: every rank prints one line
- *   hello rank=R size=S host=H pid=P
+ *   hello rank=R size=S host=H pid=P main_us=T init_ms=I
+ * (T: wall clock at main's entry, microseconds since the epoch, comparable between the ranks of a node and with
+ * the launcher's own start; I: how long MPI_Init took)
  * and rank 0 prints "hello ok size=S sum=X" after an MPI_Allreduce over all ranks.
  * A launcher whose PMI the MPI library does not speak does not fail: every rank starts as a singleton
  * (size 1). So the expected size is checked: argv[1] if given, else SLURM_NTASKS when the job step
@@ -9,6 +11,8 @@
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 static int expected(int argc, char **argv) {
@@ -21,14 +25,25 @@ static int expected(int argc, char **argv) {
     return -1;
 }
 
+static double now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
 int main(int argc, char **argv) {
+    struct timeval entered;
+    gettimeofday(&entered, NULL);
+    double t0 = now_ms();
     int rank, size, want = expected(argc, argv);
     char host[256] = "";
     MPI_Init(&argc, &argv);
+    double init = now_ms() - t0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     gethostname(host, sizeof host - 1);
-    printf("hello rank=%d size=%d host=%s pid=%ld\n", rank, size, host, (long) getpid());
+    printf("hello rank=%d size=%d host=%s pid=%ld main_us=%lld init_ms=%.1f\n", rank, size, host, (long) getpid(),
+           (long long) entered.tv_sec * 1000000 + entered.tv_usec, init);
     fflush(stdout);
     if (want > 0 && size != want) {
         fprintf(stderr, "mpi_hello: rank %d sees size %d, expected %d: the MPI library does not speak the "

@@ -13,7 +13,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -24,10 +23,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * the job must still run the image the job resolved first.
  */
 class BatchJobIT {
-    /** As MpiHybridIT.PER_RANK_NAMESPACE: needed until the ranks of a step share one user namespace. */
-    static final Map<String, String> PER_RANK_NAMESPACE = Map.of(
-            "OMPI_MCA_btl_vader_single_copy_mechanism", "none", "UCX_TLS", "tcp,self");
-
     static MpiFixture fx;
     static RegistryFixture registry;
     static Path layout;
@@ -35,7 +30,6 @@ class BatchJobIT {
     @BeforeAll
     static void setUp() throws Exception {
         fx = MpiFixture.create("skiff-mpi-batch");
-        PER_RANK_NAMESPACE.forEach(fx::withEnv);
         registry = RegistryFixture.plain(fx.base.resolve("registry"));
         // Two images that differ in one variable: which one a rank runs is visible from inside.
         layout = fx.base.resolve("layout-ab");

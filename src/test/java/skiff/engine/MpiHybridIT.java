@@ -15,7 +15,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
@@ -33,21 +32,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * as the unprivileged test user.
  */
 class MpiHybridIT {
-    /**
-     * Each rank has its own user namespace until the ranks of a step share one: then OpenMPI's cross-memory attach
-     * between ranks is refused (it hangs on messages of 4 MiB and more) and UCX's shared memory cannot open the
-     * peer's /proc/PID/fd, so MPICH aborts in MPI_Init. These make both MPIs avoid those paths; with one namespace
-     * per node and step they are not needed (and the tests must then pass without them).
-     */
-    static final Map<String, String> PER_RANK_NAMESPACE = Map.of(
-            "OMPI_MCA_btl_vader_single_copy_mechanism", "none", "UCX_TLS", "tcp,self");
-
     static MpiFixture fx;
 
     @BeforeAll
     static void setUp() throws IOException {
         fx = MpiFixture.create("skiff-mpi-hybrid");
-        PER_RANK_NAMESPACE.forEach(fx::withEnv);
         // The OpenMPI image with launcher variables of its own in its config, as images built on a cluster carry.
         Path layout = fx.base.resolve("layout-env");
         Cmd.of("cp", "-r", MpiImages.layout().toString(), layout.toString()).run().ok();
@@ -95,6 +84,15 @@ class MpiHybridIT {
     @Test
     void mpichRanksUnderSrunPmi2FormOneWorld() {
         assertHello(fx.srun(Mpi.MPICH, 2, List.of(), "mpich", "mpi_hello").run(), 2);
+    }
+
+    @Test
+    void largeMessagesPassIntactBetweenRanksOfOneNode() {
+        // 16 MiB takes OpenMPI's single-copy path (CMA), which hangs between ranks in different user namespaces.
+        Cmd.Result r = fx.srun(Mpi.OPENMPI, 2, List.of(), "openmpi", "mpi_pingpong", Integer.toString(16 << 20)).run();
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.out().contains("bandwidth bytes=16777216 ") && r.out().contains("pingpong ok"), r.toString());
+        assertFalse(r.err().contains("single_copy_mechanism"), "CMA must be available between the ranks: " + r.err());
     }
 
     @Test
@@ -171,7 +169,7 @@ class MpiHybridIT {
         String marker = "3217";
         Process srun = fx.srun(Mpi.OPENMPI, 2, List.of("-J", name), "openmpi", "sh", "-c", "exec sleep " + marker).start();
         try {
-            await(() -> processes("sleep " + marker).size() == 2, "both ranks running");
+            await(() -> payloads("sleep " + marker).size() == 2, "both ranks running");
             String id = Cmd.of("squeue", "-h", "-n", name, "-o", "%i").env("SLURM_CONF", Slurm.conf()).run().ok().out().strip();
             assertFalse(id.isEmpty(), "job " + name + " not in the queue");
             fx.slurm("scancel", id).run().ok();
@@ -180,29 +178,44 @@ class MpiHybridIT {
             srun.descendants().forEach(ProcessHandle::destroyForcibly);
             srun.destroyForcibly();
         }
-        await(() -> processes("sleep " + marker).isEmpty() && processes(fx.base.toString()).isEmpty()
+        await(() -> payloads("sleep " + marker).isEmpty() && processes(fx.base.toString()).isEmpty()
                 && fx.mountsLeft().isEmpty() && runtimeLeft().isEmpty(), "nothing left of the step");
     }
 
-    /** Run directories of launches, and users of the shared image mounts, still in the runtime directory. */
+    /**
+     * What is left in skiff's runtime directory beyond what outlives every run by design (the user-namespace probe,
+     * lock and log files, the empty run, join and mount-user directories): a run directory, a join group, a
+     * registered mount user, a mount point or its reaper's pid file.
+     */
     static List<String> runtimeLeft() {
         List<String> left = new ArrayList<>();
         Path rt = fx.xdg.resolve("skiff");
-        for (String sub : List.of("run")) {
-            Path d = rt.resolve(sub);
-            if (!Files.isDirectory(d)) continue;
-            try (Stream<Path> s = Files.list(d)) {
-                s.forEach(p -> left.add(p.toString()));
-            } catch (IOException e) {
-                left.add(d + ": " + e);
-            }
-        }
-        try (Stream<Path> s = Files.exists(rt.resolve("mnt")) ? Files.walk(rt.resolve("mnt")) : Stream.empty()) {
-            s.filter(p -> p.getParent().getFileName().toString().endsWith(".users")).forEach(p -> left.add(p.toString()));
-        } catch (IOException e) {
+        if (!Files.isDirectory(rt)) return left;
+        try (Stream<Path> s = Files.walk(rt, 2)) {
+            s.forEach(p -> {
+                String rel = rt.relativize(p).toString();
+                boolean keep = rel.isEmpty() || rel.equals("unshare.ok") || rel.equals("run") || rel.equals("join")
+                        || rel.equals("join/.lock") || rel.equals("mnt") || rel.matches("mnt/[0-9a-f]{64}\\.(lock|log)")
+                        || rel.matches("mnt/[0-9a-f]{64}\\.users") && empty(p);
+                if (!keep && !rel.matches("mnt/[0-9a-f]{64}\\.users/.*")) left.add(rel);
+            });
+        } catch (IOException | java.io.UncheckedIOException e) {
             left.add(rt + ": " + e);
         }
         return left;
+    }
+
+    static boolean empty(Path dir) {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.findAny().isEmpty();
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** Live processes whose command line is exactly {@code cmdline} (the ranks' payloads, not their launchers). */
+    static List<String> payloads(String cmdline) {
+        return processes(cmdline).stream().filter(p -> p.substring(p.indexOf(' ') + 1).strip().equals(cmdline)).toList();
     }
 
     /** Command lines of live processes containing {@code needle} (this JVM's own excluded). */
@@ -226,7 +239,7 @@ class MpiHybridIT {
         while (!cond.getAsBoolean()) {
             if (System.nanoTime() > deadline) {
                 throw new AssertionError("timed out waiting for: " + what + "; processes " + processes(fx.base.toString())
-                        + processes("sleep 3217") + ", mounts " + fx.mountsLeft() + ", runtime " + runtimeLeft());
+                        + payloads("sleep 3217") + ", mounts " + fx.mountsLeft() + ", runtime " + runtimeLeft());
             }
             Thread.sleep(200);
         }
