@@ -58,6 +58,7 @@ final class JoinLaunch {
                       List<String> holderEnv, Map<String, String> env) {
         long t0 = System.nanoTime();
         int timeout = timeout(env);
+        Path nsenter = HostTools.find("nsenter"); // before registering: a rank that cannot enter must not count
         long deadline = t0 + timeout * 1_000_000_000L;
         long me = ProcessHandle.current().pid();
         String myStart = JoinFiles.startTime(me);
@@ -104,7 +105,7 @@ final class JoinLaunch {
         } catch (IOException e) {
             throw new SkiffException(ExitCode.LAUNCH, "cannot look into the container of " + g.origin() + ": " + e.getMessage());
         }
-        List<String> argv = new ArrayList<>(List.of(HostTools.find("nsenter").toString(), "--preserve-credentials",
+        List<String> argv = new ArrayList<>(List.of(nsenter.toString(), "--preserve-credentials",
                 "-U", "-m", "-t", Long.toString(holder[0]),
                 // nsenter opens --wd's directory before it enters the namespaces: through the holder's root, the
                 // directory of the container's own tree, made the working directory once inside

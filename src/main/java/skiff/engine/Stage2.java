@@ -133,7 +133,8 @@ public final class Stage2 {
             resolveCommand(q.args().get(0), pathOf(q.env()));
             Mounts.flags(dir.toString());
             for (Class<?> c : List.of(PivotRoot.class, Capabilities.class, Fds.class, Exec.class, Errno.class, Underlay.class,
-                    InheritedFds.class, JoinHolder.class, JoinFiles.class, JoinFiles.Rank.class))
+                    InheritedFds.class, JoinHolder.class, JoinFiles.class, JoinFiles.Rank.class,
+                    skiff.engine.sys.Flock.class))
                 Class.forName(c.getName(), true, Stage2.class.getClassLoader());
             Errno.text(Errno.ENOENT);
             InheritedFds.parse("3");
