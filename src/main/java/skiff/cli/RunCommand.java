@@ -213,6 +213,7 @@ public final class RunCommand implements Callable<Integer> {
                 .withCwd(noCwd || workdir != null ? null : System.getProperty("user.dir"));
         Engine.Options options = new Engine.Options(settings, userMounts, noHome, hostAuth, writableTmpfs, pid, format,
                 container.map(Container::rootfs).orElse(null));
+        if (rm && container.isPresent() && joinGroup != null) refuseWithJoin(joinGroup, "--rm");
         // The payload keeps this pid: 'skiff rm' and 'skiff ps' see the container run as long as it does.
         if (container.isPresent()) Containers.markRunning(main.storageDir(), target, ProcessHandle.current().pid());
         if (rm && container.isPresent()) {
@@ -233,13 +234,16 @@ public final class RunCommand implements Callable<Integer> {
 
     /** Options a shared container cannot honour: one line, before anything starts. */
     private void refuseWithJoin(JoinGroup g) {
-        String with = pid ? "--pid" : name != null ? "--name" : fakeroot ? "--fakeroot" : rm ? "--rm" : null;
+        refuseWithJoin(g, pid ? "--pid" : name != null ? "--name" : fakeroot ? "--fakeroot" : null);
+    }
+
+    private static void refuseWithJoin(JoinGroup g, String with) {
         if (with == null) return;
         String why = switch (with) {
             case "--pid" -> "the ranks enter the container's namespaces, and a PID namespace can only be made by its first process";
             case "--name" -> "every rank would create the same persistent container";
             case "--fakeroot" -> "ranks entering the container's user namespace as root would keep its capabilities";
-            default -> "--rm waits for the payload, which a rank entering a shared container does not";
+            default -> "--rm on a persistent container waits for the payload to remove the container afterwards, which a rank entering a shared container does not";
         };
         throw new SkiffException(ExitCode.USAGE, with + " cannot be used in a container shared by several ranks ("
                 + g.origin() + "): " + why + "; " + (g.origin().startsWith("--join") ? "drop --join" : "add --no-join")

@@ -31,7 +31,7 @@ public final class HostTools {
             if (Files.isExecutable(p)) return p;
         }
         throw new SkiffException(ExitCode.HOST, name + " not found: install it (" + switch (name) {
-            case "unshare" -> "util-linux";
+            case "unshare", "nsenter", "setsid" -> "util-linux";
             case "squashfuse_ll", "squashfuse" -> "squashfuse";
             case "fusermount3" -> "fuse3";
             default -> name;

@@ -50,6 +50,7 @@ final class JoinHolder {
             long hostPid = hooks ? StageHooks.hostPid() : 0;
             if (hooks) StageHooks.run(plan, "created", hostPid, "prestart", "createRuntime", "createContainer");
             Stage2.removeTree(Path.of(plan.runDir()));
+            loadAhead(group);
             PivotRoot.into(plan.root());
             pivoted = true;
             if (hooks) {
@@ -73,13 +74,36 @@ final class JoinHolder {
                 // removed with the group
             }
         }
-        watch(group, size, deadline);
+        try {
+            watch(group, size, deadline);
+        } catch (RuntimeException | Error e) {
+            System.err.println("skiff: holder: " + e);
+        }
         try (Flock l = Flock.exclusive(lock.toString())) {
             JoinFiles.remove(group);
-        } catch (SysException | RuntimeException e) {
+        } catch (SysException | RuntimeException | Error e) {
             JoinFiles.remove(group);
         }
         Stage2.halt(0);
+    }
+
+    /**
+     * Loads, while skiff's jar is still reachable, every class used after pivot_root: a class first needed after it
+     * cannot be found (with the AOT cache, classes outside it are read from the jar by path), and a holder that
+     * dies of that leaves the group's files behind.
+     */
+    private static void loadAhead(Path group) {
+        for (Class<?> c : List.of(Flock.class, JoinFiles.class, JoinFiles.Rank.class, Capabilities.class, SysException.class,
+                Stage2.Failure.class, java.nio.file.StandardCopyOption.class))
+            try {
+                Class.forName(c.getName(), true, JoinHolder.class.getClassLoader());
+            } catch (ClassNotFoundException e) {
+                throw new IllegalStateException(e);
+            }
+        JoinFiles.ranks(group);
+        JoinFiles.mountNs("self");
+        JoinFiles.holderAlive(JoinFiles.holder(group));
+        JoinFiles.exists(group);
     }
 
     private static void failed(Path group, int status, String message) {

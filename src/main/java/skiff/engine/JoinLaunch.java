@@ -33,6 +33,9 @@ final class JoinLaunch {
     static final int DEFAULT_TIMEOUT = 60;
     private static final int POLL_MS = 2;
 
+    /** This rank has seen the whole group and the container ready. */
+    private static volatile boolean complete;
+
     static int timeout(Map<String, String> env) {
         String v = env.get(TIMEOUT_ENV);
         if (v == null) return DEFAULT_TIMEOUT;
@@ -55,6 +58,7 @@ final class JoinLaunch {
                       List<String> holderEnv, Map<String, String> env) {
         long t0 = System.nanoTime();
         int timeout = timeout(env);
+        Path nsenter = HostTools.find("nsenter"); // before registering: a rank that cannot enter must not count
         long deadline = t0 + timeout * 1_000_000_000L;
         long me = ProcessHandle.current().pid();
         String myStart = JoinFiles.startTime(me);
@@ -70,6 +74,12 @@ final class JoinLaunch {
         }
         trace("join: registered" + (first ? " (first)" : "") + ", JVM started at "
                 + ProcessHandle.current().info().startInstant().map(java.time.Instant::toEpochMilli).orElse(0L) + " ms");
+        // scancel's SIGTERM while waiting: the registration goes (and the group, if nobody else is left to remove it)
+        Path b = base, gr = group;
+        // (not once past the barrier: then a rank that exits is one the holder counts as dead, not as never come)
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            if (!complete) leave(b, gr, me);
+        }));
         Path runDir = Path.of(plan.runDir());
         if (first) {
             startHolder(base, group, g, planFile, holderArgv, holderEnv, timeout);
@@ -81,6 +91,7 @@ final class JoinLaunch {
             }
         }
         long[] holder = await(base, group, g, me, deadline, timeout);
+        complete = true;
         trace("join: group complete, container ready");
         String procRoot = "/proc/" + holder[0] + "/root";
         String cwd = plan.cwd();
@@ -94,7 +105,7 @@ final class JoinLaunch {
         } catch (IOException e) {
             throw new SkiffException(ExitCode.LAUNCH, "cannot look into the container of " + g.origin() + ": " + e.getMessage());
         }
-        List<String> argv = new ArrayList<>(List.of(HostTools.find("nsenter").toString(), "--preserve-credentials",
+        List<String> argv = new ArrayList<>(List.of(nsenter.toString(), "--preserve-credentials",
                 "-U", "-m", "-t", Long.toString(holder[0]),
                 // nsenter opens --wd's directory before it enters the namespaces: through the holder's root, the
                 // directory of the container's own tree, made the working directory once inside

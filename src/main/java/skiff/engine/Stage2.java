@@ -133,10 +133,13 @@ public final class Stage2 {
             resolveCommand(q.args().get(0), pathOf(q.env()));
             Mounts.flags(dir.toString());
             for (Class<?> c : List.of(PivotRoot.class, Capabilities.class, Fds.class, Exec.class, Errno.class, Underlay.class,
-                    InheritedFds.class))
+                    InheritedFds.class, JoinHolder.class, JoinFiles.class, JoinFiles.Rank.class,
+                    skiff.engine.sys.Flock.class))
                 Class.forName(c.getName(), true, Stage2.class.getClassLoader());
             Errno.text(Errno.ENOENT);
             InheritedFds.parse("3");
+            JoinFiles.ranks(dir);
+            JoinFiles.mountNs("self");
             describe(new java.nio.file.NoSuchFileException("x"));
             removeTree(dir);
         } catch (Exception e) {

@@ -98,14 +98,19 @@ class JoinIT {
         return Cmd.of("pgrep", "-u", Cmd.TEST_USER, "-f", "Stage2 --hold .*" + joinDir()).run().out();
     }
 
-    /** Every process in the mount namespace {@code ns} ("mnt:[N]"). */
-    static List<String> inNamespace(String ns) throws IOException {
+    /**
+     * Every process in the mount namespace {@code ns} ("mnt:[N]") whose environment holds {@code mark}: the kernel
+     * reuses a dead namespace's inode number, and other containers (other tests) may run meanwhile.
+     */
+    static List<String> inNamespace(String ns, String mark) throws IOException {
         List<String> pids = new ArrayList<>();
         try (Stream<Path> s = Files.list(Path.of("/proc"))) {
             for (Path p : s.toList()) {
                 if (!p.getFileName().toString().matches("[0-9]+")) continue;
                 try {
-                    if (Files.readSymbolicLink(p.resolve("ns/mnt")).toString().equals(ns)) pids.add(p.getFileName().toString());
+                    if (Files.readSymbolicLink(p.resolve("ns/mnt")).toString().equals(ns)
+                            && ("\0" + new String(Files.readAllBytes(p.resolve("environ"))) + "\0").contains("\0" + mark + "\0"))
+                        pids.add(p.getFileName().toString());
                 } catch (IOException gone) {
                     // exited
                 }
@@ -247,16 +252,17 @@ class JoinIT {
 
     @Test
     void sigkillOfARunningRankLeavesNoMountNamespaceHolderOrFileBehind() throws Exception {
-        Process a = rank("run", "--join", "g6", "--join-size", "2", "bb", "sh", "-c",
+        String mark = "JOIN_IT_MARK=" + ProcessHandle.current().pid();
+        Process a = rank("run", "--join", "g6", "--join-size", "2", "-e", mark, "bb", "sh", "-c",
                 "readlink /proc/self/ns/mnt; echo $$; sleep 60").start();
-        Process b = rank("run", "--join", "g6", "--join-size", "2", "bb", "sh", "-c",
+        Process b = rank("run", "--join", "g6", "--join-size", "2", "-e", mark, "bb", "sh", "-c",
                 "readlink /proc/self/ns/mnt; echo $$; sleep 60").start();
         BufferedReader ra = new BufferedReader(new InputStreamReader(a.getInputStream()));
         BufferedReader rb = new BufferedReader(new InputStreamReader(b.getInputStream()));
         String ns = ra.readLine();
         assertEquals(ns, rb.readLine(), () -> err(b));
         String pa = ra.readLine(), pb = rb.readLine();
-        assertEquals(java.util.Set.of(pa, pb), java.util.Set.copyOf(inNamespace(ns).stream().filter(p -> p.equals(pa) || p.equals(pb)).toList()));
+        assertEquals(java.util.Set.of(pa, pb), java.util.Set.copyOf(inNamespace(ns, mark).stream().filter(p -> p.equals(pa) || p.equals(pb)).toList()));
         // one rank SIGKILLed, then the rest of the step as scancel ends it (SIGKILL after its grace period)
         Cmd.of("kill", "-KILL", pa).run().ok();
         assertTrue(a.waitFor(30, TimeUnit.SECONDS));
@@ -264,8 +270,8 @@ class JoinIT {
         b.descendants().forEach(ProcessHandle::destroyForcibly);
         assertTrue(b.waitFor(30, TimeUnit.SECONDS));
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!inNamespace(ns).isEmpty() && System.nanoTime() < deadline) Thread.sleep(100);
-        assertEquals(List.of(), inNamespace(ns), "a process still holds the container's mount namespace");
+        while (!inNamespace(ns, mark).isEmpty() && System.nanoTime() < deadline) Thread.sleep(100);
+        assertEquals(List.of(), inNamespace(ns, mark), "a process still holds the container's mount namespace");
         nothingLeft();
         // and the image's own mount goes after its idle period (1 s in tests), as after any container
         Path mnt = fx.xdg.resolve("skiff/mnt").resolve(hex);

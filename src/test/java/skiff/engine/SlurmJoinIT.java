@@ -76,7 +76,7 @@ class SlurmJoinIT {
             BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream()));
             String[] a = out.readLine().split(" "), b = out.readLine().split(" ");
             assertEquals(a[2], b[2], "the ranks are in different mount namespaces");
-            String ns = a[2];
+            String ns = a[2], mark = "SLURM_JOB_ID=" + a[0];
             if (scancel) {
                 Cmd.Result c = fx.slurm("scancel", a[0]).run();
                 assertEquals(0, c.exit(), c.toString());
@@ -85,12 +85,12 @@ class SlurmJoinIT {
             }
             assertTrue(p.waitFor(2, TimeUnit.MINUTES), "srun did not end");
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-            while (System.nanoTime() < deadline && (!inNamespace(ns).isEmpty() || !left().isEmpty())) Thread.sleep(200);
-            List<String> remain = inNamespace(ns);
+            while (System.nanoTime() < deadline && (!inNamespace(ns, mark).isEmpty() || !left().isEmpty())) Thread.sleep(200);
+            List<String> remain = inNamespace(ns, mark);
             assertEquals(List.of(), remain, () -> (scancel ? "scancel" : "SIGKILL") + ": processes remain in the step's container: "
                     + Cmd.of("ps", "-o", "pid,ppid,stat,etime,args", "-p", String.join(",", remain)).run().out());
             assertEquals(List.of(), left(), "files of the step remain in skiff's runtime directory");
-            assertEquals("", Cmd.of("pgrep", "-u", Cmd.TEST_USER, "-f", "Stage2 --hold").run().out(), "a holder remains");
+            assertEquals("", Cmd.of("pgrep", "-u", Cmd.TEST_USER, "-f", "Stage2 --hold .*" + fx.xdg).run().out(), "a holder remains");
             while (System.nanoTime() < deadline && !fx.mountsLeft().isEmpty()) Thread.sleep(200);
             assertEquals(List.of(), fx.mountsLeft(), "the image is still mounted after its idle period");
         }
@@ -109,13 +109,16 @@ class SlurmJoinIT {
         return l;
     }
 
-    static List<String> inNamespace(String ns) throws IOException {
+    /** As JoinIT.inNamespace: processes in mount namespace {@code ns} whose environment holds {@code mark}. */
+    static List<String> inNamespace(String ns, String mark) throws IOException {
         List<String> pids = new ArrayList<>();
         try (Stream<Path> s = Files.list(Path.of("/proc"))) {
             for (Path p : s.toList()) {
                 if (!p.getFileName().toString().matches("[0-9]+")) continue;
                 try {
-                    if (Files.readSymbolicLink(p.resolve("ns/mnt")).toString().equals(ns)) pids.add(p.getFileName().toString());
+                    if (Files.readSymbolicLink(p.resolve("ns/mnt")).toString().equals(ns)
+                            && ("\0" + new String(Files.readAllBytes(p.resolve("environ"))) + "\0").contains("\0" + mark + "\0"))
+                        pids.add(p.getFileName().toString());
                 } catch (IOException gone) {
                     // exited
                 }
