@@ -176,7 +176,7 @@ public final class RunCommand implements Callable<Integer> {
             throw new SkiffException(ExitCode.USAGE, "-w " + workdir + ": the working directory must be an absolute path");
         RunRequest request = new RunRequest(imageName, manifestDigest, List.copyOf(userMounts),
                 List.copyOf(policyOptions.devices), policyOptions.gpus, List.copyOf(policyOptions.modules), hostEnv,
-                id.uid(), id.gid(), id.name(), id.groupNames());
+                id.uid(), id.gid(), id.name(), id.groupNames()).withMpi(policyOptions.mpiChoice());
         Engine.Options options = new Engine.Options(settings, userMounts, noHome, hostAuth, writableTmpfs, pid, format,
                 container.map(Container::rootfs).orElse(null));
         // The payload keeps this pid: 'skiff rm' and 'skiff ps' see the container run as long as it does.

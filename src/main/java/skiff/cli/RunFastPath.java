@@ -77,6 +77,8 @@ final class RunFastPath {
             case "--pid" -> c.pid = true;
             case "--rm" -> c.rm = true;
             case "-i", "--interactive", "-t", "--tty" -> c.dockerCompat = true;
+            case "--mpi" -> c.policyOptions.mpi = true;
+            case "--no-mpi" -> c.policyOptions.noMpi = true;
             default -> {
                 return false;
             }

@@ -1,0 +1,164 @@
+package skiff.policy.mpi;
+
+import skiff.policy.gpu.LdCache;
+import skiff.policy.site.EnvTransform;
+import skiff.policy.site.SiteConfig;
+import skiff.spec.Mount;
+import skiff.spec.Spec;
+import skiff.spec.Transform;
+import skiff.util.ExitCode;
+import skiff.util.SkiffException;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+
+/**
+ * Host MPI injection (the bind model): the site's MPI libraries replace the image's. Each host library is paired
+ * with the image's files of the same linker name ({@code libmpich.so}), the pair is checked against the MPICH ABI
+ * rules ({@link Compatibility}), and the host file is bound read-only over every image file of the same major
+ * version, so the image's own ld.so.cache, RUNPATHs and absolute paths all lead to it. The host libraries and
+ * the site's dependency libraries are also bound, one file per name, into {@value #LIB_DIR}, which goes first on
+ * LD_LIBRARY_PATH: a program that finds its MPI elsewhere (a cache entry pointing to another copy, a directory
+ * the scan did not see) still loads the host's, and the host library finds its dependencies. Nothing is written
+ * into the image.
+ *
+ * <p>An image without any of the libraries is an error when the user asked for host MPI ({@code explicit}); for a
+ * module the site switches on by default it means "not an MPI image" and the spec is left as it is.
+ */
+public final class MpiTransform implements Transform {
+    public static final String LIB_DIR = "/.skiff/mpi/lib";
+
+    private final String module;
+    private final SiteConfig.Mpi config;
+    private final boolean explicit;
+    private final Path rootfs;
+    private final Supplier<String> ldconfigOutput;
+    private final Consumer<String> warn;
+
+    public MpiTransform(String module, SiteConfig.Mpi config, boolean explicit, Path rootfs, Supplier<String> ldconfigOutput,
+                        Consumer<String> warn) {
+        this.module = module;
+        this.config = config;
+        this.explicit = explicit;
+        this.rootfs = rootfs;
+        this.ldconfigOutput = ldconfigOutput;
+        this.warn = warn;
+    }
+
+    /** What was decided: host file over image path binds, and the names bound into {@link #LIB_DIR}. */
+    public record Plan(List<Mount> mounts, List<String> warnings) {}
+
+    @Override
+    public Spec apply(Spec spec) {
+        Plan p = plan(imageLdPath(spec));
+        if (p == null) return spec;
+        p.warnings().forEach(warn);
+        List<Mount> mounts = new ArrayList<>(spec.mounts());
+        mounts.addAll(p.mounts());
+        return new EnvTransform(new SiteConfig.EnvEdits(null, Map.of("LD_LIBRARY_PATH", LIB_DIR), null, null))
+                .apply(spec.withMounts(mounts));
+    }
+
+    /** The binds to add, or null when nothing is to be done (a default module and an image without MPI). */
+    Plan plan(List<String> imageLdPath) {
+        Compatibility rule = Compatibility.of(module, config.compatibility());
+        if (config.libs().isEmpty())
+            throw new SkiffException(ExitCode.POLICY, "module " + module + ": mpi libs is empty: it must name the host's MPI libraries"
+                    + " (e.g. libs = [\"libmpich.so.12\"]); ask the administrator to fix the site configuration");
+        Map<String, SoName> declared = new LinkedHashMap<>();
+        for (String e : config.libs()) declared.put(e, HostLibrary.declared(module, e));
+        for (String e : config.dependencyLibs()) HostLibrary.declared(module, e);
+        Set<String> linkerNames = new LinkedHashSet<>();
+        declared.values().forEach(n -> linkerNames.add(n.linkerName()));
+
+        if (rootfs == null) throw new IllegalStateException("host MPI needs the image's root filesystem");
+        Map<String, List<ImageLibraries.Candidate>> image = ImageLibraries.find(rootfs, linkerNames, imageLdPath);
+        if (image.values().stream().allMatch(List::isEmpty)) {
+            if (!explicit) return null;
+            throw new SkiffException(ExitCode.POLICY, "host MPI (module " + module + "): the image has no MPI library to replace ("
+                    + String.join(", ", linkerNames) + " neither in its /etc/ld.so.cache nor in its library directories); use an image"
+                    + " whose programs link an MPICH-ABI MPI dynamically, or run without --mpi to use the image's own MPI");
+        }
+
+        Supplier<List<LdCache.Entry>> hostCache = new Supplier<>() {
+            private List<LdCache.Entry> parsed;  // ldconfig runs only when a library is named, not given as a path
+
+            @Override
+            public List<LdCache.Entry> get() {
+                if (parsed == null) parsed = LdCache.parse(ldconfigOutput.get());
+                return parsed;
+            }
+        };
+        List<Mount> mounts = new ArrayList<>();
+        List<String> warnings = new ArrayList<>();
+        Set<String> bound = new LinkedHashSet<>();
+        for (String e : config.libs()) {
+            HostLibrary h = HostLibrary.resolve(module, e, hostCache);
+            if (!h.name().hasMajor())
+                throw new SkiffException(ExitCode.POLICY, "module " + module + ": the host MPI library " + h.file()
+                        + " has no version in its name, so its ABI cannot be checked; ask the administrator to name the versioned file");
+            for (ImageLibraries.Candidate c : image.getOrDefault(h.name().linkerName(), List.of())) {
+                if (!check(h, c, rule, image.get(h.name().linkerName()), warnings)) continue;
+                mounts.add(Mount.bind(h.file().toString(), c.path(), true));
+            }
+            intoLibDir(h, mounts, bound);
+        }
+        for (String e : config.dependencyLibs()) intoLibDir(HostLibrary.resolve(module, e, hostCache), mounts, bound);
+        return new Plan(List.copyOf(mounts), List.copyOf(warnings));
+    }
+
+    /** True to replace image file {@code c} with host library {@code h}; throws when the ABI rules forbid the run. */
+    private boolean check(HostLibrary h, ImageLibraries.Candidate c, Compatibility rule, List<ImageLibraries.Candidate> all,
+                          List<String> warnings) {
+        SoName hv = h.name(), iv = c.name();
+        if (!iv.hasMajor()) {
+            if (all.stream().anyMatch(o -> o.name().major() == hv.major())) return false;
+            throw new SkiffException(ExitCode.POLICY, "host MPI (module " + module + "): the image's " + c.path()
+                    + " has no version in its name, so its ABI cannot be checked against the host's " + hv.linkerName() + "." + hv.versionText()
+                    + "; install the image's MPI with its versioned file names, or run without --mpi");
+        }
+        if (iv.major() != hv.major()) {
+            // Another major of the same library beside a matching one (an old copy) stays the image's.
+            if (all.stream().anyMatch(o -> o.name().major() == hv.major())) return false;
+            throw new SkiffException(ExitCode.POLICY, "host MPI (module " + module + "): the host's " + file(h) + " (ABI " + hv.versionText()
+                    + ") is not ABI-compatible with the image's " + c.path() + " (ABI " + iv.versionText() + "): the major versions differ;"
+                    + " use an image built against an MPI of ABI " + hv.major() + ", or run without --mpi to use the image's own MPI");
+        }
+        if (rule == Compatibility.STRICT && iv.minor() != hv.minor())
+            throw new SkiffException(ExitCode.POLICY, "host MPI (module " + module + "): the host's " + file(h) + " (ABI " + hv.versionText()
+                    + ") differs from the image's " + c.path() + " (ABI " + iv.versionText() + ") in its minor version, and the site"
+                    + " requires equal ones (compatibility = strict); use an image built against ABI " + hv.major() + "." + hv.minor()
+                    + ", or run without --mpi");
+        if (rule == Compatibility.FULL && iv.minor() > hv.minor())
+            warnings.add("skiff: warning: host MPI (module " + module + "): the host's " + file(h) + " (ABI " + hv.versionText()
+                    + ") is older than the image's " + c.path() + " (ABI " + iv.versionText() + "): partial ABI compatibility; a program"
+                    + " that calls MPI functions newer than the host's fails when it does");
+        return true;
+    }
+
+    private static String file(HostLibrary h) {
+        return h.file().getFileName().toString();
+    }
+
+    private static void intoLibDir(HostLibrary h, List<Mount> mounts, Set<String> bound) {
+        for (String n : h.names())
+            if (bound.add(n)) mounts.add(Mount.bind(h.file().toString(), LIB_DIR + "/" + n, true));
+    }
+
+    /** The image's own LD_LIBRARY_PATH (its ENV), where its MPI may live outside the default directories. */
+    private static List<String> imageLdPath(Spec spec) {
+        if (spec.process() == null) return List.of();
+        String v = EnvTransform.toMap(spec.process().env()).get("LD_LIBRARY_PATH");
+        if (v == null || v.isEmpty()) return List.of();
+        List<String> out = new ArrayList<>();
+        for (String d : v.split(":")) if (d.startsWith("/") && !d.startsWith("/.skiff/")) out.add(d);
+        return out;
+    }
+}
