@@ -236,7 +236,7 @@ public final class Policy {
             SiteConfig.Module m = modules.get(i);
             String name = moduleNames.get(i);
             if (m.isMpi())
-                steps.add(new MpiTransform(name, m.mpi(), selected.get(name), r.rootfs(), ldconfig(), host.warn()));
+                steps.add(new MpiTransform(name, m.mpi(), selected.get(name), r.rootfs(), HOST_LD_CACHE, host.warn()));
         }
         if (GpuTransform.wanted(r.gpus())) {
             steps.add(spec -> new GpuTransform(r.gpus(), driver().discover(pathDirs(r)), r.hostEnv(), host.probe()).apply(spec));
@@ -276,14 +276,12 @@ public final class Policy {
         return new Mount(m.destination(), m.type(), m.source(), List.copyOf(opt));
     }
 
-    /** The host's {@code ldconfig -p} ([gpu] ldconfig names the program), or what the test host supplies. */
-    private Supplier<String> ldconfig() {
-        return host.ldconfigOutput() != null ? host.ldconfigOutput() : NvidiaDriver.ldconfig(site().gpu().ldconfig());
-    }
+    /** The host's linker cache, where host MPI libraries named without a path are looked up. */
+    static final Path HOST_LD_CACHE = Path.of("/etc/ld.so.cache");
 
     NvidiaDriver driver() {
         SiteConfig.Gpu g = site().gpu();
-        Supplier<String> ld = ldconfig();
+        Supplier<String> ld = host.ldconfigOutput() != null ? host.ldconfigOutput() : NvidiaDriver.ldconfig(g.ldconfig());
         return new NvidiaDriver(NvidiaDriver.libList(g.liblist()), ld, g.libDirs().stream().map(Path::of).toList(),
                 g.binDirs().stream().map(Path::of).toList(), host.devDir());
     }

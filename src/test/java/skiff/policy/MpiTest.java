@@ -23,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /**
  * Host MPI injection (--mpi) against image trees made with gcc and ldconfig, and the host's real MPICH
- * (Debian's libmpich.so.12, from ci/setup.sh) found through the host's real ldconfig cache.
+ * (Debian's libmpich.so.12, from ci/setup.sh) found through the host's real /etc/ld.so.cache.
  */
 class MpiTest {
     static final String TRIPLET_DIR = "usr/lib/x86_64-linux-gnu";
@@ -37,7 +37,6 @@ class MpiTest {
     @BeforeEach
     void setUp() {
         f = new Fixture(tmp);
-        f.ldconfig = Cmd.of("/sbin/ldconfig", "-p").run().ok().out();
         image = Fixture.mkdir(tmp.resolve("image"));
     }
 
@@ -150,7 +149,12 @@ class MpiTest {
     void anImageWithoutMpiIsAnErrorWhenAskedForAndLeftAloneByTheSiteDefault() throws Exception {
         f.siteToml(module(""));
         LibTree.library(image.resolve(TRIPLET_DIR), "libz.so.1.2.13", "libz.so.1");
+        // A cache entry whose file a later build step removed (Sarus' nonexisting_ldcache_entry case).
+        LibTree.library(image.resolve("opt/gone"), "libmpich.so.12.2.2", "libmpich.so.12");
+        Files.writeString(Fixture.mkdir(image.resolve("etc")).resolve("ld.so.conf"), "/opt/gone\n");
         LibTree.ldconfig(image);
+        Files.delete(image.resolve("opt/gone/libmpich.so.12.2.2"));
+        assertTrue(Files.isSymbolicLink(image.resolve("opt/gone/libmpich.so.12")));
         // A link that leads out of the library directory does not make a file there an MPI library.
         Files.createSymbolicLink(image.resolve(TRIPLET_DIR).resolve("libmpich.so.12"), Path.of("../../../../../etc/passwd"));
         Files.writeString(image.resolve("etc/passwd"), "root:x:0:0::/:/bin/sh\n");

@@ -1,6 +1,5 @@
 package skiff.policy.mpi;
 
-import skiff.policy.gpu.LdCache;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
 
@@ -15,7 +14,7 @@ import java.util.function.Supplier;
 /**
  * A library the site named in [modules.NAME.mpi], found on this host.
  *
- * @param entry the site's text: an absolute path, or a name looked up in the host's ldconfig cache
+ * @param entry the site's text: an absolute path, or a name looked up in the host's /etc/ld.so.cache
  * @param file  the real file (symlinks resolved), which is what gets bound
  * @param name  its versioned name: the real file's when it keeps the linker name, else the name it was found by
  * @param names the file names it gets in {@value MpiTransform#LIB_DIR}: the name it was found by and linker
@@ -53,19 +52,18 @@ public record HostLibrary(String entry, Path file, SoName name, List<String> nam
     }
 
     /**
-     * Finds the site's entry on this host: the path itself, or the first entry of the host's ldconfig cache for
-     * this architecture with that name (or that name plus a version). Missing: HOST, as a missing module mount is.
+     * Finds the site's entry on this host: the path itself, or the first entry of the host's linker cache for this
+     * architecture with that name (or that name plus a version), as {@code ldconfig -p} lists them. Missing: HOST,
+     * as a missing module mount is.
      */
-    static HostLibrary resolve(String module, String entry, Supplier<List<LdCache.Entry>> hostCache) {
+    static HostLibrary resolve(String module, String entry, Supplier<List<LdSoCache.Entry>> hostCache) {
         SoName declared = declared(module, entry);
         Path found = null;
         String foundAs = Path.of(entry).getFileName().toString();
         if (entry.startsWith("/")) {
             found = Path.of(entry);
         } else {
-            String tag = LdCache.abiTag();
-            for (LdCache.Entry e : hostCache.get()) {
-                if (!LdCache.sameAbi(e, tag)) continue;
+            for (LdSoCache.Entry e : hostCache.get()) {
                 if (e.soname().equals(entry) || e.soname().startsWith(entry + ".")) {
                     found = Path.of(e.path());
                     foundAs = e.soname();
@@ -75,12 +73,12 @@ public record HostLibrary(String entry, Path file, SoName name, List<String> nam
         }
         Path real;
         try {
-            if (found == null) throw new IOException("not in the host's ldconfig cache");
+            if (found == null) throw new IOException("not in the host's /etc/ld.so.cache");
             real = found.toRealPath();
             if (!Files.isRegularFile(real)) throw new IOException("not a regular file");
         } catch (IOException e) {
             throw new SkiffException(ExitCode.HOST, "module " + module + ": the host MPI library " + entry
-                    + " is missing on this node (" + (found == null ? "not in the host's ldconfig cache" : found + ": " + e.getMessage())
+                    + " is missing on this node (" + (found == null ? "not in the host's /etc/ld.so.cache" : found + ": " + e.getMessage())
                     + "); run where it is installed, or ask the administrator");
         }
         String realName = real.getFileName().toString();

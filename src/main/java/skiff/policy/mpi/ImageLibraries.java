@@ -89,8 +89,11 @@ public final class ImageLibraries {
     /** The image's cache entries for this architecture; none when it has no readable, plausible cache. */
     static List<LdSoCache.Entry> cache(Path root) {
         String resolved = resolve(root, "/etc/ld.so.cache");
-        if (resolved == null) return List.of();
-        Path f = host(root, resolved);
+        return resolved == null ? List.of() : cacheFile(host(root, resolved));
+    }
+
+    /** The entries of the cache file {@code f} for this architecture; none when it is missing, too large or unreadable. */
+    static List<LdSoCache.Entry> cacheFile(Path f) {
         try {
             if (!Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS) || Files.size(f) > LdSoCache.MAX_SIZE) return List.of();
             return LdSoCache.parse(Files.readAllBytes(f), LdSoCache.hostFlags());

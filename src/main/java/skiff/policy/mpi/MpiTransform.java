@@ -1,6 +1,5 @@
 package skiff.policy.mpi;
 
-import skiff.policy.gpu.LdCache;
 import skiff.policy.site.EnvTransform;
 import skiff.policy.site.SiteConfig;
 import skiff.spec.Mount;
@@ -39,16 +38,20 @@ public final class MpiTransform implements Transform {
     private final SiteConfig.Mpi config;
     private final boolean explicit;
     private final Path rootfs;
-    private final Supplier<String> ldconfigOutput;
+    private final Path hostCache;
     private final Consumer<String> warn;
 
-    public MpiTransform(String module, SiteConfig.Mpi config, boolean explicit, Path rootfs, Supplier<String> ldconfigOutput,
+    /**
+     * @param hostCache the host's /etc/ld.so.cache, where libraries the site names without a path are looked up
+     *                  (read directly: one file read per rank instead of an ldconfig process)
+     */
+    public MpiTransform(String module, SiteConfig.Mpi config, boolean explicit, Path rootfs, Path hostCache,
                         Consumer<String> warn) {
         this.module = module;
         this.config = config;
         this.explicit = explicit;
         this.rootfs = rootfs;
-        this.ldconfigOutput = ldconfigOutput;
+        this.hostCache = hostCache;
         this.warn = warn;
     }
 
@@ -87,12 +90,12 @@ public final class MpiTransform implements Transform {
                     + " whose programs link an MPICH-ABI MPI dynamically, or run without --mpi to use the image's own MPI");
         }
 
-        Supplier<List<LdCache.Entry>> hostCache = new Supplier<>() {
-            private List<LdCache.Entry> parsed;  // ldconfig runs only when a library is named, not given as a path
+        Supplier<List<LdSoCache.Entry>> cache = new Supplier<>() {
+            private List<LdSoCache.Entry> parsed;  // read only when a library is named, not given as a path
 
             @Override
-            public List<LdCache.Entry> get() {
-                if (parsed == null) parsed = LdCache.parse(ldconfigOutput.get());
+            public List<LdSoCache.Entry> get() {
+                if (parsed == null) parsed = ImageLibraries.cacheFile(hostCache);
                 return parsed;
             }
         };
@@ -100,7 +103,7 @@ public final class MpiTransform implements Transform {
         List<String> warnings = new ArrayList<>();
         Set<String> bound = new LinkedHashSet<>();
         for (String e : config.libs()) {
-            HostLibrary h = HostLibrary.resolve(module, e, hostCache);
+            HostLibrary h = HostLibrary.resolve(module, e, cache);
             if (!h.name().hasMajor())
                 throw new SkiffException(ExitCode.POLICY, "module " + module + ": the host MPI library " + h.file()
                         + " has no version in its name, so its ABI cannot be checked; ask the administrator to name the versioned file");
@@ -110,7 +113,7 @@ public final class MpiTransform implements Transform {
             }
             intoLibDir(h, mounts, bound);
         }
-        for (String e : config.dependencyLibs()) intoLibDir(HostLibrary.resolve(module, e, hostCache), mounts, bound);
+        for (String e : config.dependencyLibs()) intoLibDir(HostLibrary.resolve(module, e, cache), mounts, bound);
         return new Plan(List.copyOf(mounts), List.copyOf(warnings));
     }
 
