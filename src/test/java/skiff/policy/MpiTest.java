@@ -249,7 +249,10 @@ class MpiTest {
     void noMpiTurnsOffTheSiteDefaultButNotAnExplicitModule() {
         f.siteToml(module("").replace("description = \"host MPICH\"", "default = true"));
         LibTree.library(image.resolve(TRIPLET_DIR), "libmpich.so.11.0.0", "libmpich.so.11");
-        assertEquals(ExitCode.POLICY, fails(null).exitCode());  // the default applies, and the image's MPI is of another ABI
+        SkiffException e = fails(null);  // the default applies, and the image's MPI is of another ABI
+        assertEquals(ExitCode.POLICY, e.exitCode());
+        assertTrue(e.getMessage().endsWith("or run with --no-mpi to use the image's own MPI"), e.getMessage());
+        assertTrue(fails(true).getMessage().endsWith("or run without --mpi (or --module mpich) to use the image's own MPI"));
         assertEquals(List.of(), binds(run(false)));
         assertEquals(ExitCode.USAGE, fails(false, "mpich").exitCode());
         assertEquals(List.of("mpich"), f.policy().modules(request(null)));

@@ -87,7 +87,7 @@ public final class MpiTransform implements Transform {
             if (!explicit) return null;
             throw new SkiffException(ExitCode.POLICY, "host MPI (module " + module + "): the image has no MPI library to replace ("
                     + String.join(", ", linkerNames) + " neither in its /etc/ld.so.cache nor in its library directories); use an image"
-                    + " whose programs link an MPICH-ABI MPI dynamically, or run without --mpi to use the image's own MPI");
+                    + " whose programs link an MPICH-ABI MPI dynamically, or " + optOut() + " to use the image's own MPI");
         }
 
         Supplier<List<LdSoCache.Entry>> cache = new Supplier<>() {
@@ -125,25 +125,30 @@ public final class MpiTransform implements Transform {
             if (all.stream().anyMatch(o -> o.name().major() == hv.major())) return false;
             throw new SkiffException(ExitCode.POLICY, "host MPI (module " + module + "): the image's " + c.path()
                     + " has no version in its name, so its ABI cannot be checked against the host's " + hv.linkerName() + "." + hv.versionText()
-                    + "; install the image's MPI with its versioned file names, or run without --mpi");
+                    + "; install the image's MPI with its versioned file names, or " + optOut());
         }
         if (iv.major() != hv.major()) {
             // Another major of the same library beside a matching one (an old copy) stays the image's.
             if (all.stream().anyMatch(o -> o.name().major() == hv.major())) return false;
             throw new SkiffException(ExitCode.POLICY, "host MPI (module " + module + "): the host's " + file(h) + " (ABI " + hv.versionText()
                     + ") is not ABI-compatible with the image's " + c.path() + " (ABI " + iv.versionText() + "): the major versions differ;"
-                    + " use an image built against an MPI of ABI " + hv.major() + ", or run without --mpi to use the image's own MPI");
+                    + " use an image built against an MPI of ABI " + hv.major() + ", or " + optOut() + " to use the image's own MPI");
         }
         if (rule == Compatibility.STRICT && iv.minor() != hv.minor())
             throw new SkiffException(ExitCode.POLICY, "host MPI (module " + module + "): the host's " + file(h) + " (ABI " + hv.versionText()
                     + ") differs from the image's " + c.path() + " (ABI " + iv.versionText() + ") in its minor version, and the site"
                     + " requires equal ones (compatibility = strict); use an image built against ABI " + hv.major() + "." + hv.minor()
-                    + ", or run without --mpi");
+                    + ", or " + optOut());
         if (rule == Compatibility.FULL && iv.minor() > hv.minor())
             warnings.add("skiff: warning: host MPI (module " + module + "): the host's " + file(h) + " (ABI " + hv.versionText()
                     + ") is older than the image's " + c.path() + " (ABI " + iv.versionText() + "): partial ABI compatibility; a program"
                     + " that calls MPI functions newer than the host's fails when it does");
         return true;
+    }
+
+    /** How the user keeps the image's MPI: it came from their --mpi or --module, or from the site's default. */
+    private String optOut() {
+        return explicit ? "run without --mpi (or --module " + module + ")" : "run with --no-mpi";
     }
 
     private static String file(HostLibrary h) {
