@@ -22,7 +22,8 @@ import static org.junit.jupiter.api.Assertions.*;
  * {@code skiff run --mpi} as the unprivileged test user: the host's MPICH (Debian's libmpich.so.12, 4.0.2) runs
  * the MPICH test image's mpi_hello in place of the image's own library, which is deliberately broken here (same
  * file name and SONAME, no MPI in it), so only the injected library can make the program work. Then the errors a
- * user meets: no MPI at this site, an image of another MPI ABI, an image without MPI.
+ * user meets: no MPI at this site, an image of another MPI ABI, an image without MPI. The site configuration is
+ * the shipped example module, docs/site-examples/site.d/60-mpich.toml.
  */
 class HostMpiIT {
     static final String LIBDIR = "/usr/lib/x86_64-linux-gnu";
@@ -64,14 +65,10 @@ class HostMpiIT {
         ImageBuilder.create(work.resolve("none/img")).layerFromDir(none).copyInto(storage, NO_MPI);
         Cmd.of("chown", "-R", Cmd.TEST_USER + ":" + Cmd.TEST_USER, storage.toString()).run().ok();
 
+        // The documented example module, as an administrator would install it.
         site = Files.createDirectories(work.resolve("site"));
-        Files.writeString(site.resolve("site.toml"), """
-                [modules.mpich]
-                description = "the host's MPICH"
-                [modules.mpich.mpi]
-                libs = ["libmpich.so.12"]
-                compatibility = "full"
-                """);
+        Files.createDirectories(site.resolve("site.d"));
+        Files.copy(Path.of(System.getProperty("skiff.home", "."), "docs/site-examples/site.d/60-mpich.toml"), site.resolve("site.d/60-mpich.toml"));
         plainSite = Files.createDirectories(work.resolve("plain-site"));
         Files.writeString(plainSite.resolve("site.toml"), "[modules.other]\ndescription = \"no MPI here\"\n");
     }
@@ -98,6 +95,7 @@ class HostMpiIT {
         assertEquals(0, r.exit(), r.toString());
         assertTrue(r.out().contains("hello rank=0 size=1") && r.out().contains("hello ok size=1"), r.out());
         assertTrue(r.err().contains("calling init: /.skiff/mpi/lib/libmpich.so.12"), r.err());
+        assertTrue(r.err().contains("calling init: /.skiff/mpi/lib/libucp.so.0"), r.err());  // a dependency the module names
 
         // The image's own file is the host's too, for programs that open it by path or through a stale cache.
         long size = Files.size(hostMpich);
