@@ -85,6 +85,31 @@ class MpiTest {
         assertDoesNotThrow(() -> LdSoCache.parse(garbage, -1));
     }
 
+    /** The layouts older images carry: "compat" (old entries, then the new table; glibc 2.31 and before) and "old". */
+    @Test
+    void everyCacheLayoutReadsAsLdconfigPrintsIt() {
+        LibTree.library(image.resolve(TRIPLET_DIR), "libmpich.so.12.2.2", "libmpich.so.12");
+        LibTree.library(image.resolve("opt/x"), "libucp.so.0.0.0", "libucp.so.0");
+        Fixture.mkdir(image.resolve("etc"));
+        f.write("image/etc/ld.so.conf", "/opt/x\n");
+        for (String format : List.of("new", "compat", "old")) {
+            LibTree.ldconfig(image, format, "/etc/cache." + format);
+            Path file = image.resolve("etc/cache." + format);
+            List<String> theirs = new ArrayList<>();
+            for (var e : skiff.policy.gpu.LdCache.parse(Cmd.of("/sbin/ldconfig", "-p", "-C", file.toString()).run().ok().out()))
+                theirs.add(e.soname() + " => " + e.path());
+            List<String> ours = new ArrayList<>();
+            try {
+                for (LdSoCache.Entry e : LdSoCache.parse(Files.readAllBytes(file), LdSoCache.hostFlags()))
+                    ours.add(e.soname() + " => " + e.path());
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+            assertEquals(2, theirs.size(), format + ": " + theirs);
+            assertEquals(theirs, ours, format);
+        }
+    }
+
     @Test
     void soNamesSplitAsTheAbiRulesReadThem() {
         assertEquals(new SoName("libmpich.so", List.of(12, 2, 2)), SoName.parse("libmpich.so.12.2.2"));

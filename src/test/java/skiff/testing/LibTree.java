@@ -34,11 +34,16 @@ public final class LibTree {
 
     /** Runs the tree's ldconfig step: SONAME links and {@code /etc/ld.so.cache} inside {@code root}. */
     public static void ldconfig(Path root) {
+        ldconfig(root, "new", "/etc/ld.so.cache");
+    }
+
+    /** As {@link #ldconfig(Path)}, in glibc's cache {@code format} (new, compat, old), into {@code cache} inside the tree. */
+    public static void ldconfig(Path root, String format, String cache) {
         try {
             Files.createDirectories(root.resolve("etc"));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        Cmd.of("unshare", "-r", "/sbin/ldconfig", "-r", root.toString()).run().ok();
+        Cmd.of("unshare", "-r", "/sbin/ldconfig", "-c", format, "-C", cache, "-r", root.toString()).run().ok();
     }
 }
