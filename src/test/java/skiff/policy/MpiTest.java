@@ -128,6 +128,8 @@ class MpiTest {
         f.siteToml(module(""));
         Path opt = image.resolve("opt/mpich/lib");
         LibTree.library(opt, "libmpich.so.12.1.0", "libmpich.so.12");
+        LibTree.library(opt, "libucp.so.0.0.0", "libucp.so.0");    // the image's own UCX: replaced too
+        LibTree.library(opt, "libhwloc.so.5.0.0", "libhwloc.so.5"); // another major than the host's: kept
         Files.writeString(Fixture.mkdir(image.resolve("etc")).resolve("ld.so.conf"), "/opt/mpich/lib\n");
         LibTree.ldconfig(image);
         Path hostReal = HOST_MPICH.toRealPath();
@@ -138,6 +140,9 @@ class MpiTest {
         assertTrue(b.contains(hostReal + " -> " + MpiTransform.LIB_DIR + "/libmpich.so.12 ro"), b.toString());
         assertTrue(b.contains(Path.of("/usr/lib/x86_64-linux-gnu/libucp.so.0").toRealPath() + " -> " + MpiTransform.LIB_DIR + "/libucp.so.0 ro"), b.toString());
         assertTrue(b.contains(Path.of("/usr/lib/x86_64-linux-gnu/libhwloc.so.15").toRealPath() + " -> " + MpiTransform.LIB_DIR + "/libhwloc.so.15 ro"), b.toString());
+        assertTrue(b.contains(Path.of("/usr/lib/x86_64-linux-gnu/libucp.so.0").toRealPath() + " -> /opt/mpich/lib/libucp.so.0.0.0 ro"), b.toString());
+        assertEquals(List.of(), b.stream().filter(x -> x.contains("libhwloc.so.5")).toList());
+        assertEquals(5, b.size(), b.toString());
         assertEquals(MpiTransform.LIB_DIR, Fixture.env(s).get("LD_LIBRARY_PATH"));
         assertEquals(List.of(), f.warnings);
         // The same request without --mpi leaves the image's MPI alone.

@@ -22,11 +22,12 @@ import java.util.function.Supplier;
  * Host MPI injection (the bind model): the site's MPI libraries replace the image's. Each host library is paired
  * with the image's files of the same linker name ({@code libmpich.so}), the pair is checked against the MPICH ABI
  * rules ({@link Compatibility}), and the host file is bound read-only over every image file of the same major
- * version, so the image's own ld.so.cache, RUNPATHs and absolute paths all lead to it. The host libraries and
- * the site's dependency libraries are also bound, one file per name, into {@value #LIB_DIR}, which goes first on
- * LD_LIBRARY_PATH: a program that finds its MPI elsewhere (a cache entry pointing to another copy, a directory
- * the scan did not see) still loads the host's, and the host library finds its dependencies. Nothing is written
- * into the image.
+ * version, so the image's own ld.so.cache, RUNPATHs and absolute paths all lead to it; the site's dependency
+ * libraries likewise over the image's copies of the same major (unchecked: they are the host MPI's business). All
+ * are also bound, one file per name, into {@value #LIB_DIR}, which goes first on LD_LIBRARY_PATH: a program that
+ * finds its MPI elsewhere (a directory the scan did not see) still loads the host's, and the host library finds
+ * dependencies the image lacks. Nothing is written into the image: its cache, read in place, now leads to the
+ * host's files.
  *
  * <p>An image without any of the libraries is an error when the user asked for host MPI ({@code explicit}); for a
  * module the site switches on by default it means "not an MPI image" and the spec is left as it is.
@@ -77,13 +78,14 @@ public final class MpiTransform implements Transform {
                     + " (e.g. libs = [\"libmpich.so.12\"]); ask the administrator to fix the site configuration");
         Map<String, SoName> declared = new LinkedHashMap<>();
         for (String e : config.libs()) declared.put(e, HostLibrary.declared(module, e));
-        for (String e : config.dependencyLibs()) HostLibrary.declared(module, e);
         Set<String> linkerNames = new LinkedHashSet<>();
         declared.values().forEach(n -> linkerNames.add(n.linkerName()));
+        Set<String> all = new LinkedHashSet<>(linkerNames);
+        for (String e : config.dependencyLibs()) all.add(HostLibrary.declared(module, e).linkerName());
 
         if (rootfs == null) throw new IllegalStateException("host MPI needs the image's root filesystem");
-        Map<String, List<ImageLibraries.Candidate>> image = ImageLibraries.find(rootfs, linkerNames, imageLdPath);
-        if (image.values().stream().allMatch(List::isEmpty)) {
+        Map<String, List<ImageLibraries.Candidate>> image = ImageLibraries.find(rootfs, all, imageLdPath);
+        if (linkerNames.stream().allMatch(n -> image.get(n).isEmpty())) {
             if (!explicit) return null;
             throw new SkiffException(ExitCode.POLICY, "host MPI (module " + module + "): the image has no MPI library to replace ("
                     + String.join(", ", linkerNames) + " neither in its /etc/ld.so.cache nor in its library directories); use an image"
@@ -113,7 +115,14 @@ public final class MpiTransform implements Transform {
             }
             intoLibDir(h, mounts, bound);
         }
-        for (String e : config.dependencyLibs()) intoLibDir(HostLibrary.resolve(module, e, cache), mounts, bound);
+        // The image's own copies of the dependencies of the same major become the host's too, so that its
+        // ld.so.cache leads to what the host MPI was built with even where LD_LIBRARY_PATH is reset.
+        for (String e : config.dependencyLibs()) {
+            HostLibrary h = HostLibrary.resolve(module, e, cache);
+            for (ImageLibraries.Candidate c : image.getOrDefault(h.name().linkerName(), List.of()))
+                if (h.name().hasMajor() && c.name().major() == h.name().major()) mounts.add(Mount.bind(h.file().toString(), c.path(), true));
+            intoLibDir(h, mounts, bound);
+        }
         return new Plan(List.copyOf(mounts), List.copyOf(warnings));
     }
 
