@@ -97,10 +97,13 @@ class HostMpiIT {
         assertTrue(r.err().contains("calling init: /.skiff/mpi/lib/libmpich.so.12"), r.err());
         assertTrue(r.err().contains("calling init: /.skiff/mpi/lib/libucp.so.0"), r.err());  // a dependency the module names
 
-        // The image's own file is the host's too, for programs that open it by path or through a stale cache.
+        // The image's own file is the host's too: a program that resets LD_LIBRARY_PATH, and so goes by the
+        // image's ld.so.cache, runs on the host's library as well.
         long size = Files.size(hostMpich);
-        Cmd.Result wc = skiff(site, "run", "--mpi", BROKEN, "sh", "-c", "wc -c < " + LIBDIR + "/libmpich.so.12; echo $LD_LIBRARY_PATH").run().ok();
-        assertEquals(List.of(Long.toString(size), "/.skiff/mpi/lib"), wc.out().strip().lines().map(String::strip).toList());
+        Cmd.Result wc = skiff(site, "run", "--mpi", BROKEN, "sh", "-c", "wc -c < " + LIBDIR + "/libmpich.so.12; echo $LD_LIBRARY_PATH;"
+                + " LD_LIBRARY_PATH= /usr/local/bin/mpi_hello 1").run().ok();
+        assertEquals(List.of(Long.toString(size), "/.skiff/mpi/lib"), wc.out().strip().lines().map(String::strip).limit(2).toList());
+        assertTrue(wc.out().contains("hello ok size=1"), wc.out());
     }
 
     /**
