@@ -98,6 +98,8 @@ public final class AotTraining {
                 {"--storage", st, "run", "--rootfs-format", "dir", "-e", "A=b", "-e", "HOME", "-w", "/etc",
                         "-v", scratch + ":/data:ro", "--writable-tmpfs", "--no-home", "training:1", "/bin/sh", "-c", "true"},
                 {"--storage", st, "run", "--rootfs-format", "dir", "--fakeroot", "--pid", "training:1"},
+                // an MPI rank's options (the join itself is not trained: it would start a holder)
+                {"--storage", st, "run", "--rootfs-format", "dir", "--join", "training", "--join-size", "2", "training:1", "/bin/true"},
         };
         for (String[] r : runs) Main.run(r);
     }

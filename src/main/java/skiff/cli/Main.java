@@ -65,6 +65,8 @@ public final class Main {
     }
 
     public static void main(String[] args) {
+        // First: later, skiff's own files (store locks...) are open too and would pass for inherited ones.
+        skiff.engine.InheritedFds.capture();
         System.exit(run(args));
     }
 

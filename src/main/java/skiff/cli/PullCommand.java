@@ -75,6 +75,7 @@ public final class PullCommand implements Callable<Integer> {
             Puller.Result res = new Puller(store, client, listener, PARALLEL).pull(r, wanted, platform != null);
             if (progress != null) progress.finish();
             Rootfs.afterPull(store, res.manifest().digest(), conversion);
+            pinForJob(store, r);
             if (quiet) {
                 System.out.println(res.repoDigest());
             } else {
@@ -82,6 +83,23 @@ public final class PullCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /**
+     * In a batch job, the pulled tag is what the job's runs use from now on (JobPins), even if another pull moves
+     * the tag before the job's last step. A job that resolved the name earlier keeps its first resolution.
+     */
+    private void pinForJob(skiff.store.Store store, Reference r) throws java.io.IOException {
+        if (r.digest() != null) return;
+        var job = skiff.store.JobPins.job(main.env());
+        if (job.isEmpty()) return;
+        var now = store.resolve(r.toString());
+        if (now.isEmpty()) return;
+        var pinned = skiff.store.JobPins.pinIfAbsent(store, job.get(), r.toString(), now.get());
+        if (!pinned.digest().equals(now.get().digest()) && !quiet)
+            System.err.println("skiff: warning: " + r + " now points to " + now.get().digest() + ", but this job ("
+                    + job.get() + ") keeps running " + pinned.digest() + ", which it resolved first; runs outside the job"
+                    + " get the new one");
     }
 
     /** Console.isTerminal() looks at stdin/stdout; the progress goes to stderr, which may be redirected alone. */

@@ -9,6 +9,7 @@ import skiff.container.Container;
 import skiff.container.Containers;
 import skiff.engine.Engine;
 import skiff.engine.Identity;
+import skiff.engine.JoinGroup;
 import skiff.image.Descriptor;
 import skiff.image.Digest;
 import skiff.image.ImageConfig;
@@ -22,6 +23,7 @@ import skiff.rootfs.Rootfs;
 import skiff.spec.ContainerEnv;
 import skiff.spec.Mount;
 import skiff.spec.RunSettings;
+import skiff.store.JobPins;
 import skiff.store.Store;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
@@ -81,6 +83,15 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--pid", description = "Run in a new PID namespace with a minimal init and a fresh /proc.")
     boolean pid;
 
+    @Option(names = "--join", paramLabel = "NAME", description = "Share one container with the other ranks on this node started with the same NAME (mpirun); under srun the step's ranks share one without this option.")
+    String join;
+
+    @Option(names = "--join-size", paramLabel = "N", description = "How many ranks on this node share the --join container (default: OMPI_COMM_WORLD_LOCAL_SIZE or MPI_LOCALNRANKS; under srun the step's tasks on this node).")
+    Integer joinSize;
+
+    @Option(names = "--no-join", description = "A container of its own for this rank, even under srun.")
+    boolean noJoin;
+
     @Option(names = "--rm", description = "Remove the persistent container after it exits (for images, nothing is kept anyway).")
     boolean rm;
 
@@ -103,6 +114,8 @@ public final class RunCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         Trace.mark("run: options parsed");
         var hostEnv = main.env();
+        JoinGroup joinGroup = JoinGroup.of(hostEnv, join, joinSize, noJoin);
+        if (joinGroup != null) refuseWithJoin(joinGroup);
         Identity id = Identity.current(hostEnv);
         // --writable-tmpfs overlays the directory tree by default: it belongs to the user, so any file can be copied
         // up and changed. Over the SquashFS mount, files keep the image's owners (root, unmapped in the namespace),
@@ -145,12 +158,22 @@ public final class RunCommand implements Callable<Integer> {
                 throw new SkiffException(ExitCode.IMAGE, "'" + image + "' is neither a container nor a valid image name: " + e.getMessage());
             }
             imageName = ref.toString();
-            RunInputs.Resolved fast = RunInputs.resolve(store, imageName);
+            // In a batch job a tag means what it meant the first time the job resolved it (JobPins).
+            Optional<String> job = ref.digest() == null ? JobPins.job(hostEnv) : Optional.empty();
+            Descriptor pinned = job.isEmpty() ? null : JobPins.resolve(store, job.get(), imageName, () -> {
+                try {
+                    return store.resolve(imageName);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }).orElse(null);
+            RunInputs.Resolved fast = pinned == null ? RunInputs.resolve(store, imageName)
+                    : MediaTypes.isManifest(pinned.mediaType()) ? RunInputs.manifest(store, pinned.digest()) : null;
             if (fast != null) {
                 manifestDigest = fast.manifest();
                 config = fast.config();
             } else {
-                Descriptor d = store.resolve(ref.toString()).orElseThrow(() -> new SkiffException(ExitCode.IMAGE,
+                Descriptor d = pinned != null ? pinned : store.resolve(ref.toString()).orElseThrow(() -> new SkiffException(ExitCode.IMAGE,
                         "image " + ref + " is not in the store: pull it first with 'skiff pull " + image + "'"));
                 manifestDigest = manifestFor(store, d);
                 config = store.config(store.manifest(manifestDigest));
@@ -188,9 +211,28 @@ public final class RunCommand implements Callable<Integer> {
             Containers.remove(main.storageDir(), target);
             return status;
         }
+        if (joinGroup != null) {
+            Trace.mark("run: engine starts (joining " + joinGroup.key() + ")");
+            return Engine.runJoined(store, manifestDigest, config, options, policy, request, hostEnv, id, joinGroup);
+        }
         Trace.mark("run: engine starts");
         // Returns only with --pid (this JVM then waited, passing signals on), else the payload replaced it.
         return Engine.run(store, manifestDigest, config, options, policy, request, hostEnv, id);
+    }
+
+    /** Options a shared container cannot honour: one line, before anything starts. */
+    private void refuseWithJoin(JoinGroup g) {
+        String with = pid ? "--pid" : name != null ? "--name" : fakeroot ? "--fakeroot" : rm ? "--rm" : null;
+        if (with == null) return;
+        String why = switch (with) {
+            case "--pid" -> "the ranks enter the container's namespaces, and a PID namespace can only be made by its first process";
+            case "--name" -> "every rank would create the same persistent container";
+            case "--fakeroot" -> "ranks entering the container's user namespace as root would keep its capabilities";
+            default -> "--rm waits for the payload, which a rank entering a shared container does not";
+        };
+        throw new SkiffException(ExitCode.USAGE, with + " cannot be used in a container shared by several ranks ("
+                + g.origin() + "): " + why + "; " + (g.origin().startsWith("--join") ? "drop --join" : "add --no-join")
+                + " to give each rank a container of its own");
     }
 
     private static Digest manifestFor(Store store, Descriptor d) throws IOException {

@@ -76,6 +76,7 @@ final class RunFastPath {
             case "--writable-tmpfs" -> c.writableTmpfs = true;
             case "--pid" -> c.pid = true;
             case "--rm" -> c.rm = true;
+            case "--no-join" -> c.noJoin = true;
             case "-i", "--interactive", "-t", "--tty" -> c.dockerCompat = true;
             case "--mpi" -> c.policyOptions.mpi = true;
             case "--no-mpi" -> c.policyOptions.noMpi = true;
@@ -94,6 +95,14 @@ final class RunFastPath {
             case "-w", "--workdir" -> c.workdir = v;
             case "-v", "--volume", "-B", "--bind" -> c.volumes.add(v);
             case "--name" -> c.name = v;
+            case "--join" -> c.join = v;
+            case "--join-size" -> {
+                try {
+                    c.joinSize = Integer.parseInt(v);
+                } catch (NumberFormatException e) {
+                    return false; // picocli explains
+                }
+            }
             case "--rootfs-format" -> c.rootfsFormat = v;
             case "--gpus" -> c.policyOptions.gpus = v;
             case "--device" -> c.policyOptions.devices.add(v);

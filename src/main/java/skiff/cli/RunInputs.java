@@ -44,7 +44,15 @@ final class RunInputs {
             if (hit == null) return null;
             String mt = (String) hit.get("mediaType");
             if (!(MediaTypes.OCI_MANIFEST.equals(mt) || MediaTypes.DOCKER_MANIFEST.equals(mt))) return null;
-            Digest md = Digest.parse((String) hit.get("digest"));
+            return manifest(store, Digest.parse((String) hit.get("digest")));
+        } catch (Exception e) {
+            return null; // any surprise: the Jackson path decides, and reports errors as it always did
+        }
+    }
+
+    /** The image whose (single-platform) manifest is {@code md}, or null as {@link #resolve}. */
+    static Resolved manifest(Store store, Digest md) {
+        try {
             Map<?, ?> manifest = (Map<?, ?>) new Reader(utf8(store.readMetadataBlob(md))).document();
             Digest cd = Digest.parse((String) ((Map<?, ?>) manifest.get("config")).get("digest"));
             Map<?, ?> c = (Map<?, ?>) new Reader(utf8(store.readMetadataBlob(cd))).document();

@@ -67,7 +67,16 @@ public final class Engine {
      */
     public static int run(Store store, Digest manifest, ImageConfig config, Options o, Policy policy,
                           RunRequest request, Map<String, String> env, Identity id) {
-        return launch(store, manifest, config, o, policy, request, env, id, o.pid());
+        return launch(store, manifest, config, o, policy, request, env, id, o.pid(), null);
+    }
+
+    /**
+     * As {@link #run}, in the container this node's ranks of {@code join} share (see {@link JoinGroup}); never
+     * returns normally: the payload replaces this JVM, or a SkiffException says why it could not.
+     */
+    public static int runJoined(Store store, Digest manifest, ImageConfig config, Options o, Policy policy,
+                                RunRequest request, Map<String, String> env, Identity id, JoinGroup join) {
+        return launch(store, manifest, config, o, policy, request, env, id, false, join);
     }
 
     /**
@@ -77,11 +86,11 @@ public final class Engine {
      */
     public static int runAndWait(Store store, Digest manifest, ImageConfig config, Options o, Policy policy,
                                  RunRequest request, Map<String, String> env, Identity id) {
-        return launch(store, manifest, config, o, policy, request, env, id, true);
+        return launch(store, manifest, config, o, policy, request, env, id, true, null);
     }
 
     private static int launch(Store store, Digest manifest, ImageConfig config, Options o, Policy policy,
-                              RunRequest request, Map<String, String> env, Identity id, boolean wait) {
+                              RunRequest request, Map<String, String> env, Identity id, boolean wait, JoinGroup join) {
         RunSettings s = o.settings();
         Path runtime = RuntimeDir.resolve(env, id.uid());
         Path unshare = HostTools.unshare(runtime, s.fakeroot());
@@ -111,6 +120,10 @@ public final class Engine {
             System.out.flush();
             System.err.flush();
             boolean training = Boolean.getBoolean(AOT_TRAINING);
+            if (join != null && !training) {
+                List<String> holder = new ArrayList<>(argv.subList(0, argv.size() - 1)); // all but the plan
+                JoinLaunch.enter(runtime, join, plan, planFile, holder, stage2Env(env), env);
+            }
             if (wait && !training) return waitFor(argv, stage2Env(env), o.pid());
             // AOT training (the CLI's AotTraining): the very same execve, of a path that cannot exist, so the whole
             // run path up to and through the downcall is recorded while this JVM stays.
@@ -308,10 +321,15 @@ public final class Engine {
         return a;
     }
 
-    /** Stage 2's JVM needs no environment; locale variables keep non-ASCII paths decodable. */
+    /**
+     * Stage 2's JVM needs no environment; locale variables keep non-ASCII paths decodable, and the descriptors
+     * skiff's caller passed on (see {@link InheritedFds}) say which of its descriptors the payload keeps.
+     */
     static List<String> stage2Env(Map<String, String> env) {
         List<String> e = new ArrayList<>();
         for (String k : List.of("LANG", "LC_ALL", "LC_CTYPE")) if (env.containsKey(k)) e.add(k + "=" + env.get(k));
+        String fds = InheritedFds.envValue();
+        if (!fds.isEmpty()) e.add(InheritedFds.ENV + "=" + fds);
         return e;
     }
 }

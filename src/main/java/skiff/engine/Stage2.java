@@ -70,6 +70,10 @@ public final class Stage2 {
             train();
             return;
         }
+        if (argv.length > 0 && argv[0].equals("--hold")) {
+            JoinHolder.main(argv);
+            return;
+        }
         LaunchPlan plan = null;
         try {
             Path planFile = Path.of(argv[0]);
@@ -97,6 +101,7 @@ public final class Stage2 {
                 halt(Init.run(exe, plan.args(), plan.env()));
             }
             Fds.closeOnExecAbove2();
+            Fds.keepOnExec(InheritedFds.parse(System.getenv(InheritedFds.ENV)));
             System.out.flush();
             try {
                 Exec.execve(exe, plan.args(), plan.env());
@@ -127,9 +132,11 @@ public final class Stage2 {
             RootPath.resolve(dir, "/a/../b/c");
             resolveCommand(q.args().get(0), pathOf(q.env()));
             Mounts.flags(dir.toString());
-            for (Class<?> c : List.of(PivotRoot.class, Capabilities.class, Fds.class, Exec.class, Errno.class, Underlay.class))
+            for (Class<?> c : List.of(PivotRoot.class, Capabilities.class, Fds.class, Exec.class, Errno.class, Underlay.class,
+                    InheritedFds.class))
                 Class.forName(c.getName(), true, Stage2.class.getClassLoader());
             Errno.text(Errno.ENOENT);
+            InheritedFds.parse("3");
             describe(new java.nio.file.NoSuchFileException("x"));
             removeTree(dir);
         } catch (Exception e) {

@@ -9,6 +9,7 @@ import skiff.policy.gpu.GpuTransform;
 import skiff.policy.gpu.NvidiaDriver;
 import skiff.policy.hooks.HookDirs;
 import skiff.policy.hooks.Stage;
+import skiff.policy.launcher.PmixDirs;
 import skiff.policy.mpi.MpiTransform;
 import skiff.policy.site.BindPolicy;
 import skiff.policy.site.ConfigLoader;
@@ -40,9 +41,10 @@ import java.util.stream.Stream;
  * The effective site policy (site.toml, site.d, user config), applied as Spec -> Spec transforms.
  *
  * <p>Order of {@link #apply}: image check; site mounts (site-wide, then [groups.*] and [users.*]
- * additions); modules (mounts, devices, hooks); the user's binds (config.toml [run], then -v), each
- * through the bind policy; --device nodes through the device allow-list; environment (site, groups,
- * user, modules, config.toml); --gpus; CDI devices; hooks.d hooks matched against the result.
+ * additions); the PMIx server's directories at the same path (MPI under Slurm or mpirun); modules (mounts,
+ * devices, hooks); the user's binds (config.toml [run], then -v), each through the bind policy; --device
+ * nodes through the device allow-list; environment (site, groups, user, modules, config.toml); --gpus; CDI
+ * devices; hooks.d hooks matched against the result.
  */
 public final class Policy {
     /** What the host offers, replaceable in tests (fake /dev, fake ldconfig output, collected warnings). */
@@ -192,6 +194,8 @@ public final class Policy {
         List<MountEntry> siteMounts = new ArrayList<>(site().mounts());
         profiles.forEach(p -> siteMounts.addAll(p.mounts()));
         steps.add(trustedMounts(siteMounts, "site mount"));
+        // After the site's mounts (one may show the spool directory already), before the user's binds.
+        steps.add(new PmixDirs(r.hostEnv()));
         for (int i = 0; i < modules.size(); i++) {
             SiteConfig.Module m = modules.get(i);
             String name = moduleNames.get(i);

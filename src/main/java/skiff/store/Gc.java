@@ -67,7 +67,10 @@ public final class Gc {
     /** Marks what index.json references. A referenced blob that is corrupt stops the collection: better keep garbage than lose data. */
     public static Marked mark(Store store) throws IOException {
         Marked m = new Marked(new HashSet<>(), new HashSet<>());
-        for (Descriptor d : store.index()) {
+        List<Descriptor> roots = new ArrayList<>(store.index());
+        // Images a running batch job resolved a tag to stay until its pin expires, even once the tag moved on.
+        roots.addAll(JobPins.roots(store));
+        for (Descriptor d : roots) {
             visit(store, d, m, 0);
             String idx = d.annotation(StoredImage.INDEX_DIGEST);
             if (idx != null) {

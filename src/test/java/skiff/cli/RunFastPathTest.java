@@ -32,7 +32,8 @@ class RunFastPathTest {
                 String.valueOf(c.rm), String.valueOf(c.name), String.valueOf(c.dockerCompat), String.valueOf(c.rootfsFormat),
                 String.valueOf(c.policyOptions.gpus), String.valueOf(c.policyOptions.devices),
                 String.valueOf(c.policyOptions.modules), String.valueOf(c.policyOptions.mpi), String.valueOf(c.policyOptions.noMpi),
-                String.valueOf(c.image), String.valueOf(c.command));
+                String.valueOf(c.image), String.valueOf(c.command),
+                String.valueOf(c.join), String.valueOf(c.joinSize), String.valueOf(c.noJoin));
     }
 
     private static void same(String... args) {
@@ -55,14 +56,15 @@ class RunFastPathTest {
                 if (o.arity().max() == 0) {
                     same("run", n, "img", "cmd");
                 } else {
-                    same("run", n, "v1", "img");
-                    same("run", n, "v1", n, "v2", "img", "cmd", "-x");
-                    if (n.startsWith("--")) same("run", n + "=v3", "img");
+                    boolean number = o.type() == Integer.class || o.type() == int.class;
+                    same("run", n, number ? "1" : "v1", "img");
+                    same("run", n, number ? "1" : "v1", n, number ? "2" : "v2", "img", "cmd", "-x");
+                    if (n.startsWith("--")) same("run", n + (number ? "=3" : "=v3"), "img");
                 }
             }
         }
         // RunCommand's options and PolicyOptions' mixin (a name missing here would be a silently ignored option)
-        assertEquals(28, names, "option names declared by skiff run: update RunFastPath and this count together");
+        assertEquals(31, names, "option names declared by skiff run: update RunFastPath and this count together");
     }
 
     @Test
@@ -73,6 +75,8 @@ class RunFastPathTest {
         same("--storage=/s", "run", "img");
         same("run", "-i", "-t", "--rm", "ubuntu:24.04", "bash");
         same("run", "img", "--pid", "--rm");
+        same("run", "--join", "g", "--join-size", "8", "img", "./app");
+        same("run", "--no-join", "img", "./app");
     }
 
     @Test

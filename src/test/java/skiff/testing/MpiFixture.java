@@ -23,6 +23,7 @@ public final class MpiFixture implements AutoCloseable {
     public final Path base;
     public final Path storage;
     public final Path xdg;
+    private final Map<String, String> extraEnv = new LinkedHashMap<>();
 
     private MpiFixture(Path base) {
         this.base = base;
@@ -56,7 +57,9 @@ public final class MpiFixture implements AutoCloseable {
 
     /** Gives the store and the runtime directory to the test user (again after adding images as root). */
     public void handOver() {
-        Cmd.of("chown", "-R", Cmd.TEST_USER + ":", storage.toString(), xdg.toString()).run().ok();
+        Cmd.of("chown", "-R", Cmd.TEST_USER + ":", storage.toString()).run().ok();
+        // Not recursive: the user's image mounts (FUSE, without allow_other) below it are closed to root.
+        Cmd.of("chown", Cmd.TEST_USER + ":", xdg.toString()).run().ok();
         Cmd.of("chmod", "700", xdg.toString()).run().ok();
     }
 
@@ -66,7 +69,14 @@ public final class MpiFixture implements AutoCloseable {
         e.put("SKIFF_STORAGE", storage.toString());
         e.put("XDG_RUNTIME_DIR", xdg.toString());
         e.put("SKIFF_MOUNT_IDLE", "1");
+        e.putAll(extraEnv);
         return e;
+    }
+
+    /** Adds a variable to {@link #env()} (every later command and rank gets it). */
+    public MpiFixture withEnv(String k, String v) {
+        extraEnv.put(k, v);
+        return this;
     }
 
     /** bin/skiff ARGS as the test user, outside Slurm. */
