@@ -21,7 +21,8 @@ import static org.junit.jupiter.api.Assertions.*;
 /**
  * {@code skiff run --mpi} as the unprivileged test user: the host's MPICH (Debian's libmpich.so.12, 4.0.2) runs
  * the MPICH test image's mpi_hello in place of the image's own library, which is deliberately broken here (same
- * file name and SONAME, no MPI in it), so only the injected library can make the program work. Then the errors a
+ * file name and SONAME, no MPI in it), so only the injected library can make the program work: alone, and as two
+ * ranks of the host's mpiexec in one shared container. Then the errors a
  * user meets: no MPI at this site, an image of another MPI ABI, an image without MPI. The site configuration is
  * the shipped example module, docs/site-examples/site.d/60-mpich.toml.
  */
@@ -107,13 +108,13 @@ class HostMpiIT {
     }
 
     /**
-     * Two ranks started by the host's MPICH launcher, each in its own container. Hydra's PMI port (TCP) rather than
-     * an inherited socket, and UCX over TCP: ranks in separate user namespaces cannot map each other's shared memory.
+     * Two ranks started by the host's MPICH launcher (PMI over the socket Hydra passes each rank), sharing one
+     * container (--join), so that UCX's shared memory works between them as on the host.
      */
     @Test
     void twoRanksUnderTheHostsMpiexec() {
-        List<String> a = new ArrayList<>(List.of("mpiexec.mpich", "-pmi-port", "-n", "2", "-genv", "UCX_TLS", "tcp,self",
-                Cmd.skiffBin().toString(), "run", "--mpi", BROKEN, "/usr/local/bin/mpi_hello", "2"));
+        List<String> a = new ArrayList<>(List.of("mpiexec.mpich", "-n", "2", Cmd.skiffBin().toString(), "run",
+                "--join", "hostmpi-it", "--mpi", BROKEN, "/usr/local/bin/mpi_hello", "2"));
         Cmd.Result r = Cmd.of(a).env("SKIFF_STORAGE", storage.toString()).env("SKIFF_SITE_DIR", site.toString())
                 .asTestUser().dir(Path.of("/")).timeout(Duration.ofMinutes(3)).run();
         assertEquals(0, r.exit(), r.toString());
