@@ -7,6 +7,7 @@ import skiff.testing.Cmd;
 import skiff.testing.ImageBuilder;
 import skiff.testing.LibTree;
 import skiff.testing.MpiImages;
+import skiff.testing.Slurm;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -15,6 +16,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -22,7 +24,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * {@code skiff run --mpi} as the unprivileged test user: the host's MPICH (Debian's libmpich.so.12, 4.0.2) runs
  * the MPICH test image's mpi_hello in place of the image's own library, which is deliberately broken here (same
  * file name and SONAME, no MPI in it), so only the injected library can make the program work: alone, and as two
- * ranks of the host's mpiexec in one shared container. Then the errors a
+ * ranks of the host's mpiexec, and of srun --mpi=pmi2, in one shared container. Then the errors a
  * user meets: no MPI at this site, an image of another MPI ABI, an image without MPI. The site configuration is
  * the shipped example module, docs/site-examples/site.d/60-mpich.toml.
  */
@@ -117,6 +119,18 @@ class HostMpiIT {
                 "--join", "hostmpi-it", "--mpi", BROKEN, "/usr/local/bin/mpi_hello", "2"));
         Cmd.Result r = Cmd.of(a).env("SKIFF_STORAGE", storage.toString()).env("SKIFF_SITE_DIR", site.toString())
                 .asTestUser().dir(Path.of("/")).timeout(Duration.ofMinutes(3)).run();
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.out().contains("hello rank=0 size=2") && r.out().contains("hello rank=1 size=2")
+                && r.out().contains("hello ok size=2"), r.out());
+    }
+
+    /** The same under Slurm: srun's PMI-2 (MPICH speaks no PMIx), the ranks of the step sharing one container. */
+    @Test
+    void twoRanksUnderSrun() {
+        Slurm.up();
+        Cmd.Result r = Slurm.asUser(Map.of("SKIFF_STORAGE", storage.toString(), "SKIFF_SITE_DIR", site.toString()),
+                List.of("srun", "--mpi=pmi2", "-n", "2", Cmd.skiffBin().toString(), "run", "--mpi", BROKEN, "/usr/local/bin/mpi_hello"))
+                .timeout(Duration.ofMinutes(3)).run();
         assertEquals(0, r.exit(), r.toString());
         assertTrue(r.out().contains("hello rank=0 size=2") && r.out().contains("hello rank=1 size=2")
                 && r.out().contains("hello ok size=2"), r.out());
