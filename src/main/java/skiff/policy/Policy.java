@@ -155,7 +155,8 @@ public final class Policy {
                 names.remove(n);
             }
         }
-        List<String> mpis = names.keySet().stream().filter(n -> site().modules().get(n).isMpi()).toList();
+        List<String> mpis = new ArrayList<>();  // a loop, not a stream: every rank of a job runs this cold
+        for (String n : names.keySet()) if (site().modules().get(n).isMpi()) mpis.add(n);
         if (mpis.size() > 1)
             throw new SkiffException(ExitCode.USAGE, "modules " + String.join(" and ", mpis) + " would both replace the image's MPI;"
                     + " enable only one (--module NAME), or --no-mpi for none");
@@ -176,7 +177,7 @@ public final class Policy {
     }
 
     private void addConfigured(Map<String, Boolean> names, String n, String where, boolean byUser) {
-        if (site().modules().containsKey(n)) names.merge(n, byUser, Boolean::logicalOr);
+        if (site().modules().containsKey(n)) names.put(n, byUser || Boolean.TRUE.equals(names.get(n)));
         else host.warn().accept("skiff: warning: module '" + n + "' named in " + where + " does not exist; ignored");
     }
 

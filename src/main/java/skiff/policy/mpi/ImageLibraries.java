@@ -4,16 +4,18 @@ import skiff.policy.site.BindPolicy;
 import skiff.util.SkiffException;
 
 import java.io.IOException;
+import java.nio.file.DirectoryIteratorException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.stream.Stream;
 
 /**
  * The image's copies of given libraries, found as its dynamic linker would: the entries of its own
@@ -48,33 +50,45 @@ public final class ImageLibraries {
      */
     public static Map<String, List<Candidate>> find(Path root, Set<String> linkerNames, List<String> extraDirs) {
         Map<String, List<Candidate>> out = new LinkedHashMap<>();
-        linkerNames.forEach(n -> out.put(n, new ArrayList<>()));
+        for (String n : linkerNames) out.put(n, new ArrayList<>());
         Set<String> seen = new LinkedHashSet<>();
         for (LdSoCache.Entry e : cache(root)) {
-            SoName n = SoName.parse(e.soname());
-            if (n != null && out.containsKey(n.linkerName())) consider(root, e.path(), n.linkerName(), "ld.so.cache", out, seen);
+            String linker = wanted(e.soname(), linkerNames);
+            if (linker != null) consider(root, e.path(), linker, "ld.so.cache", out, seen);
         }
         List<String> dirs = new ArrayList<>(extraDirs);
         dirs.addAll(defaultDirs());
+        Set<String> listed = new LinkedHashSet<>();
         for (String dir : new LinkedHashSet<>(dirs)) {
             if (!dir.startsWith("/")) continue;
             String resolved = resolve(root, dir);
-            if (resolved == null) continue;
+            // Merged /usr: /lib/x86_64-linux-gnu and /usr/lib/x86_64-linux-gnu are one directory, listed once.
+            if (resolved == null || !listed.add(resolved)) continue;
             Path host = host(root, resolved);
             if (!Files.isDirectory(host, LinkOption.NOFOLLOW_LINKS)) continue;
-            List<String> names;
-            try (Stream<Path> s = Files.list(host)) {
-                names = s.map(p -> p.getFileName().toString()).sorted().toList();
-            } catch (IOException e) {
+            List<String> names = new ArrayList<>();
+            try (DirectoryStream<Path> s = Files.newDirectoryStream(host)) {
+                for (Path p : s) {
+                    String f = p.getFileName().toString();
+                    if (wanted(f, linkerNames) != null) names.add(f);
+                }
+            } catch (IOException | DirectoryIteratorException e) {
                 continue;
             }
+            Collections.sort(names);
             for (String f : names) {
-                SoName n = SoName.parse(f);
-                if (n != null && out.containsKey(n.linkerName()))
-                    consider(root, resolved + "/" + f, n.linkerName(), dir, out, seen);
+                String linker = wanted(f, linkerNames);
+                if (linker != null) consider(root, resolved + "/" + f, linker, dir, out, seen);
             }
         }
         return out;
+    }
+
+    /** The linker name among {@code linkerNames} that file name {@code f} is a version of, or null. */
+    private static String wanted(String f, Set<String> linkerNames) {
+        for (String l : linkerNames)
+            if (f.startsWith(l) && (f.length() == l.length() || f.charAt(l.length()) == '.')) return l;
+        return null;
     }
 
     private static void consider(Path root, String path, String linker, String foundAs, Map<String, List<Candidate>> out, Set<String> seen) {

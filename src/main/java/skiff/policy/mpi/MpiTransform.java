@@ -63,7 +63,7 @@ public final class MpiTransform implements Transform {
     public Spec apply(Spec spec) {
         Plan p = plan(imageLdPath(spec));
         if (p == null) return spec;
-        p.warnings().forEach(warn);
+        for (String w : p.warnings()) warn.accept(w);
         List<Mount> mounts = new ArrayList<>(spec.mounts());
         mounts.addAll(p.mounts());
         return new EnvTransform(new SiteConfig.EnvEdits(null, Map.of("LD_LIBRARY_PATH", LIB_DIR), null, null))
@@ -79,13 +79,15 @@ public final class MpiTransform implements Transform {
         Map<String, SoName> declared = new LinkedHashMap<>();
         for (String e : config.libs()) declared.put(e, HostLibrary.declared(module, e));
         Set<String> linkerNames = new LinkedHashSet<>();
-        declared.values().forEach(n -> linkerNames.add(n.linkerName()));
+        for (SoName n : declared.values()) linkerNames.add(n.linkerName());
         Set<String> all = new LinkedHashSet<>(linkerNames);
         for (String e : config.dependencyLibs()) all.add(HostLibrary.declared(module, e).linkerName());
 
         if (rootfs == null) throw new IllegalStateException("host MPI needs the image's root filesystem");
         Map<String, List<ImageLibraries.Candidate>> image = ImageLibraries.find(rootfs, all, imageLdPath);
-        if (linkerNames.stream().allMatch(n -> image.get(n).isEmpty())) {
+        boolean none = true;  // loops rather than streams here: every rank of a job runs this in a cold JVM
+        for (String n : linkerNames) none &= image.get(n).isEmpty();
+        if (none) {
             if (!explicit) return null;
             throw new SkiffException(ExitCode.POLICY, "host MPI (module " + module + "): the image has no MPI library to replace ("
                     + String.join(", ", linkerNames) + " neither in its /etc/ld.so.cache nor in its library directories); use an image"
@@ -131,14 +133,14 @@ public final class MpiTransform implements Transform {
                           List<String> warnings) {
         SoName hv = h.name(), iv = c.name();
         if (!iv.hasMajor()) {
-            if (all.stream().anyMatch(o -> o.name().major() == hv.major())) return false;
+            if (hasMajor(all, hv.major())) return false;
             throw new SkiffException(ExitCode.POLICY, "host MPI (module " + module + "): the image's " + c.path()
                     + " has no version in its name, so its ABI cannot be checked against the host's " + hv.linkerName() + "." + hv.versionText()
                     + "; install the image's MPI with its versioned file names, or " + optOut());
         }
         if (iv.major() != hv.major()) {
             // Another major of the same library beside a matching one (an old copy) stays the image's.
-            if (all.stream().anyMatch(o -> o.name().major() == hv.major())) return false;
+            if (hasMajor(all, hv.major())) return false;
             throw new SkiffException(ExitCode.POLICY, "host MPI (module " + module + "): the host's " + file(h) + " (ABI " + hv.versionText()
                     + ") is not ABI-compatible with the image's " + c.path() + " (ABI " + iv.versionText() + "): the major versions differ;"
                     + " use an image built against an MPI of ABI " + hv.major() + ", or " + optOut() + " to use the image's own MPI");
@@ -153,6 +155,11 @@ public final class MpiTransform implements Transform {
                     + ") is older than the image's " + c.path() + " (ABI " + iv.versionText() + "): partial ABI compatibility; a program"
                     + " that calls MPI functions newer than the host's fails when it does");
         return true;
+    }
+
+    private static boolean hasMajor(List<ImageLibraries.Candidate> all, int major) {
+        for (ImageLibraries.Candidate o : all) if (o.name().major() == major) return true;
+        return false;
     }
 
     /** How the user keeps the image's MPI: it came from their --mpi or --module, or from the site's default. */

@@ -18,10 +18,16 @@ public record SoName(String linkerName, List<Integer> version) {
         List<Integer> v = new ArrayList<>();
         for (String part : fileName.substring(end).split("\\.")) {
             if (part.isEmpty()) continue;
-            if (!part.matches("\\d{1,9}")) break;
+            if (!digits(part)) break;
             v.add(Integer.parseInt(part));
         }
         return new SoName(fileName.substring(0, end), List.copyOf(v));
+    }
+
+    private static boolean digits(String s) {
+        if (s.length() > 9) return false;
+        for (int i = 0; i < s.length(); i++) if (s.charAt(i) < '0' || s.charAt(i) > '9') return false;
+        return true;
     }
 
     public boolean hasMajor() {
