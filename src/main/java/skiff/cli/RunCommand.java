@@ -210,7 +210,8 @@ public final class RunCommand implements Callable<Integer> {
                 List.copyOf(policyOptions.devices), policyOptions.gpus, List.copyOf(policyOptions.modules), hostEnv,
                 id.uid(), id.gid(), id.name(), id.groupNames())
                 // -w names where to start: then the current directory is neither needed nor bound.
-                .withCwd(noCwd || workdir != null ? null : System.getProperty("user.dir"));
+                .withCwd(noCwd || workdir != null ? null : System.getProperty("user.dir"))
+                .withMpi(policyOptions.mpiChoice());
         Engine.Options options = new Engine.Options(settings, userMounts, noHome, hostAuth, writableTmpfs, pid, format,
                 container.map(Container::rootfs).orElse(null));
         if (rm && container.isPresent() && joinGroup != null) refuseWithJoin(joinGroup, "--rm");

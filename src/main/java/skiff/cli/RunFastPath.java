@@ -80,6 +80,8 @@ final class RunFastPath {
             case "-q", "--quiet" -> c.quiet = true;
             case "--no-join" -> c.noJoin = true;
             case "-i", "--interactive", "-t", "--tty" -> c.dockerCompat = true;
+            case "--mpi" -> c.policyOptions.mpi = true;
+            case "--no-mpi" -> c.policyOptions.noMpi = true;
             default -> {
                 return false;
             }

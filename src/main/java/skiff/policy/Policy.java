@@ -10,6 +10,7 @@ import skiff.policy.gpu.NvidiaDriver;
 import skiff.policy.hooks.HookDirs;
 import skiff.policy.hooks.Stage;
 import skiff.policy.launcher.PmixDirs;
+import skiff.policy.mpi.MpiTransform;
 import skiff.policy.site.BindPolicy;
 import skiff.policy.site.ConfigLoader;
 import skiff.policy.site.EnvTransform;
@@ -28,6 +29,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -124,22 +126,59 @@ public final class Policy {
         return out;
     }
 
-    /** Module names in effect: site defaults, group/user sections, config.toml [run], then --module. */
+    /** Module names in effect: site defaults, group/user sections, config.toml [run], then --module and --mpi. */
     public List<String> modules(RunRequest r) {
-        Set<String> names = new LinkedHashSet<>();
-        site().modules().forEach((n, m) -> { if (m.isDefault()) names.add(n); });
-        for (SiteConfig.Profile p : profiles(r)) for (String n : p.modules()) addConfigured(names, n, "the site configuration");
-        for (String n : config.user().run().modules()) addConfigured(names, n, "your config.toml");
+        return List.copyOf(selectModules(r).keySet());
+    }
+
+    /**
+     * {@link #modules}, each with whether the user asked for it (--module, --mpi, config.toml) rather than the
+     * site (default, group or user section): a host MPI the site switches on by default leaves alone an image
+     * that has no MPI, one the user asked for does not. --no-mpi takes the site's MPI modules away.
+     */
+    Map<String, Boolean> selectModules(RunRequest r) {
+        Map<String, Boolean> names = new LinkedHashMap<>();
+        site().modules().forEach((n, m) -> { if (m.isDefault()) names.put(n, false); });
+        for (SiteConfig.Profile p : profiles(r)) for (String n : p.modules()) addConfigured(names, n, "the site configuration", false);
+        for (String n : config.user().run().modules()) addConfigured(names, n, "your config.toml", true);
         for (String n : r.modules()) {
             if (!site().modules().containsKey(n))
                 throw new SkiffException(ExitCode.USAGE, "unknown module '" + n + "'; 'skiff modules' lists those this site offers");
-            names.add(n);
+            names.put(n, true);
         }
-        return List.copyOf(names);
+        if (Boolean.TRUE.equals(r.mpi())) names.put(mpiModule(), true);
+        if (Boolean.FALSE.equals(r.mpi())) {
+            for (String n : List.copyOf(names.keySet())) {
+                if (!site().modules().get(n).isMpi()) continue;
+                if (r.modules().contains(n))
+                    throw new SkiffException(ExitCode.USAGE, "--no-mpi and --module " + n + " contradict each other: module " + n
+                            + " replaces the image's MPI with the host's; drop one of them");
+                names.remove(n);
+            }
+        }
+        List<String> mpis = new ArrayList<>();  // a loop, not a stream: every rank of a job runs this cold
+        for (String n : names.keySet()) if (site().modules().get(n).isMpi()) mpis.add(n);
+        if (mpis.size() > 1)
+            throw new SkiffException(ExitCode.USAGE, "modules " + String.join(" and ", mpis) + " would both replace the image's MPI;"
+                    + " enable only one (--module NAME), or --no-mpi for none");
+        return names;
     }
 
-    private void addConfigured(Set<String> names, String n, String where) {
-        if (site().modules().containsKey(n)) names.add(n);
+    /** The module --mpi means: the site's only MPI module, or among several the one on by default. */
+    private String mpiModule() {
+        List<String> all = site().modules().entrySet().stream().filter(e -> e.getValue().isMpi()).map(Map.Entry::getKey).toList();
+        if (all.isEmpty())
+            throw new SkiffException(ExitCode.POLICY, "--mpi: this site offers no host MPI (no module with an mpi table in its site"
+                    + " configuration); run without --mpi to use the image's own MPI, or ask the administrator");
+        if (all.size() == 1) return all.getFirst();
+        List<String> defaults = all.stream().filter(n -> site().modules().get(n).isDefault()).toList();
+        if (defaults.size() == 1) return defaults.getFirst();
+        throw new SkiffException(ExitCode.USAGE, "--mpi: this site offers several host MPIs (" + String.join(", ", all)
+                + "); choose one with --module NAME");
+    }
+
+    private void addConfigured(Map<String, Boolean> names, String n, String where, boolean byUser) {
+        if (site().modules().containsKey(n)) names.put(n, byUser || Boolean.TRUE.equals(names.get(n)));
         else host.warn().accept("skiff: warning: module '" + n + "' named in " + where + " does not exist; ignored");
     }
 
@@ -150,7 +189,8 @@ public final class Policy {
             steps.add(spec -> { checkImage(r.image(), pinned); return spec; });
         }
         List<SiteConfig.Profile> profiles = profiles(r);
-        List<String> moduleNames = modules(r);
+        Map<String, Boolean> selected = selectModules(r);
+        List<String> moduleNames = List.copyOf(selected.keySet());
         List<SiteConfig.Module> modules = moduleNames.stream().map(n -> site().modules().get(n)).toList();
 
         List<MountEntry> siteMounts = new ArrayList<>(site().mounts());
@@ -203,6 +243,12 @@ public final class Policy {
         modules.forEach(m -> steps.add(new EnvTransform(m.env())));
         steps.add(new EnvTransform(config.user().run().env()));
 
+        for (int i = 0; i < modules.size(); i++) {
+            SiteConfig.Module m = modules.get(i);
+            String name = moduleNames.get(i);
+            if (m.isMpi())
+                steps.add(new MpiTransform(name, m.mpi(), selected.get(name), r.rootfs(), HOST_LD_CACHE, host.warn()));
+        }
         if (GpuTransform.wanted(r.gpus())) {
             steps.add(spec -> new GpuTransform(r.gpus(), driver().discover(pathDirs(r)), r.hostEnv(), host.probe()).apply(spec));
         }
@@ -263,6 +309,9 @@ public final class Policy {
         opt.add(USER_MOUNT_OPTION);
         return new Mount(m.destination(), m.type(), m.source(), List.copyOf(opt));
     }
+
+    /** The host's linker cache, where host MPI libraries named without a path are looked up. */
+    static final Path HOST_LD_CACHE = Path.of("/etc/ld.so.cache");
 
     NvidiaDriver driver() {
         SiteConfig.Gpu g = site().gpu();
@@ -386,6 +435,11 @@ public final class Policy {
         m.env().prepend().forEach((k, v) -> out.add("env " + k + " prepend " + v));
         m.env().append().forEach((k, v) -> out.add("env " + k + " append " + v));
         m.hooks().forEach(h -> out.add("hook " + h.stage() + " " + h.path()));
+        if (m.isMpi()) {
+            m.mpi().libs().forEach(l -> out.add("mpi library " + l));
+            m.mpi().dependencyLibs().forEach(l -> out.add("mpi dependency " + l));
+            out.add("mpi compatibility " + m.mpi().compatibility());
+        }
         return out;
     }
 }

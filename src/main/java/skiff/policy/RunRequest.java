@@ -35,25 +35,28 @@ import java.util.Map;
  * @param userName     invoking user's name
  * @param groupNames   invoking user's groups
  * @param rootfs       the image's root filesystem as the host sees it (mounted SquashFS or directory), in
- *                     which bind destinations are resolved; null: lexical normalisation only
+ *                     which bind destinations are resolved and the image's MPI libraries are looked for;
+ *                     null: lexical normalisation only
  * @param cwd          the host directory skiff run was started from, to bind at the same path unless the site
  *                     turns that off or it is visible already; null: none (--no-cwd, -w)
+ * @param mpi          --mpi (true: the site's host MPI replaces the image's), --no-mpi (false: not even where the
+ *                     site does so by default), or null (the site's default)
  */
 public record RunRequest(String image, Digest manifest, List<Mount> userMounts, List<String> devices, String gpus,
                          List<String> modules, Map<String, String> hostEnv, int uid, int gid, String userName,
-                         List<String> groupNames, Path rootfs, String cwd) {
-
-    public RunRequest(String image, Digest manifest, List<Mount> userMounts, List<String> devices, String gpus,
-                      List<String> modules, Map<String, String> hostEnv, int uid, int gid, String userName,
-                      List<String> groupNames, Path rootfs) {
-        this(image, manifest, userMounts, devices, gpus, modules, hostEnv, uid, gid, userName, groupNames, rootfs, null);
-    }
+                         List<String> groupNames, Path rootfs, String cwd, Boolean mpi) {
 
     /** Without a rootfs: destinations are normalised lexically only (the engine should pass the rootfs). */
     public RunRequest(String image, Digest manifest, List<Mount> userMounts, List<String> devices, String gpus,
                       List<String> modules, Map<String, String> hostEnv, int uid, int gid, String userName,
                       List<String> groupNames) {
-        this(image, manifest, userMounts, devices, gpus, modules, hostEnv, uid, gid, userName, groupNames, null);
+        this(image, manifest, userMounts, devices, gpus, modules, hostEnv, uid, gid, userName, groupNames, null, null, null);
+    }
+
+    public RunRequest(String image, Digest manifest, List<Mount> userMounts, List<String> devices, String gpus,
+                      List<String> modules, Map<String, String> hostEnv, int uid, int gid, String userName,
+                      List<String> groupNames, Path rootfs) {
+        this(image, manifest, userMounts, devices, gpus, modules, hostEnv, uid, gid, userName, groupNames, rootfs, null, null);
     }
 
     public List<Mount> userMounts() { return userMounts == null ? List.of() : userMounts; }
@@ -63,10 +66,14 @@ public record RunRequest(String image, Digest manifest, List<Mount> userMounts, 
     public List<String> groupNames() { return groupNames == null ? List.of() : groupNames; }
 
     public RunRequest withRootfs(Path r) {
-        return new RunRequest(image, manifest, userMounts, devices, gpus, modules, hostEnv, uid, gid, userName, groupNames, r, cwd);
+        return new RunRequest(image, manifest, userMounts, devices, gpus, modules, hostEnv, uid, gid, userName, groupNames, r, cwd, mpi);
     }
 
     public RunRequest withCwd(String dir) {
-        return new RunRequest(image, manifest, userMounts, devices, gpus, modules, hostEnv, uid, gid, userName, groupNames, rootfs, dir);
+        return new RunRequest(image, manifest, userMounts, devices, gpus, modules, hostEnv, uid, gid, userName, groupNames, rootfs, dir, mpi);
+    }
+
+    public RunRequest withMpi(Boolean m) {
+        return new RunRequest(image, manifest, userMounts, devices, gpus, modules, hostEnv, uid, gid, userName, groupNames, rootfs, cwd, m);
     }
 }

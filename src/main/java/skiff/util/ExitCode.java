@@ -19,7 +19,7 @@ public enum ExitCode {
     STORAGE(5),
     /** Denied by site policy or invalid configuration. */
     POLICY(6),
-    /** The host lacks something skiff needs (user namespaces, util-linux, FUSE, GPU driver). */
+    /** The host lacks something skiff needs (user namespaces, util-linux, FUSE, GPU driver, the site's MPI libraries). */
     HOST(7),
     /** {@code skiff run}: the container could not be started; the payload never ran. */
     LAUNCH(125),

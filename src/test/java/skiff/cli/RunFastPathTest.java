@@ -31,7 +31,8 @@ class RunFastPathTest {
                 String.valueOf(c.hostAuth), String.valueOf(c.fakeroot), String.valueOf(c.writableTmpfs), String.valueOf(c.pid),
                 String.valueOf(c.rm), String.valueOf(c.name), String.valueOf(c.dockerCompat), String.valueOf(c.rootfsFormat), String.valueOf(c.quiet),
                 String.valueOf(c.policyOptions.gpus), String.valueOf(c.policyOptions.devices),
-                String.valueOf(c.policyOptions.modules), String.valueOf(c.image), String.valueOf(c.command),
+                String.valueOf(c.policyOptions.modules), String.valueOf(c.policyOptions.mpi), String.valueOf(c.policyOptions.noMpi),
+                String.valueOf(c.image), String.valueOf(c.command),
                 String.valueOf(c.join), String.valueOf(c.joinSize), String.valueOf(c.noJoin));
     }
 
@@ -63,13 +64,13 @@ class RunFastPathTest {
             }
         }
         // RunCommand's options and PolicyOptions' mixin (a name missing here would be a silently ignored option)
-        assertEquals(32, names, "option names declared by skiff run: update RunFastPath and this count together");
+        assertEquals(34, names, "option names declared by skiff run: update RunFastPath and this count together");
     }
 
     @Test
     void realisticCommandLinesMatchPicocli() {
         same("--storage", "/s", "--debug", "run", "-e", "A=1", "-e", "HOME", "-v", "/tmp:/data:ro", "--bind", "/x",
-                "-w", "/etc", "--fakeroot", "--writable-tmpfs", "--gpus", "all", "--device", "/dev/null", "--module", "ib",
+                "-w", "/etc", "--fakeroot", "--writable-tmpfs", "--gpus", "all", "--device", "/dev/null", "--module", "ib", "--mpi",
                 "--rootfs-format=dir", "--env-file", "f.env", "img", "sh", "-c", "ls -l");
         same("--storage=/s", "run", "img");
         same("run", "-i", "-t", "--rm", "ubuntu:24.04", "bash");

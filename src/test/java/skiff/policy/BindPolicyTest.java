@@ -157,7 +157,7 @@ class BindPolicyTest {
     Spec runFrom(String cwd, List<Mount> standard, Mount... mounts) {
         RunRequest r = Fixture.request();
         r = new RunRequest(r.image(), null, List.of(mounts), List.of(), null, List.of(), r.hostEnv(), 1000, 1000, "alice",
-                List.of("users"), rootfs, cwd);
+                List.of("users"), rootfs, cwd, null);
         return f.policy().apply(Fixture.base().withMounts(standard), r);
     }
 

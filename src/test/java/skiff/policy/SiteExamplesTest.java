@@ -38,6 +38,9 @@ class SiteExamplesTest {
         assertTrue(Policy.describe(p.site().modules().get("infiniband")).contains("env LD_LIBRARY_PATH prepend /.skiff/ib/libibverbs"));
         assertEquals(List.of("cuda-tools"), p.site().groups().get("gpuusers").modules());
         assertTrue(p.config().source("modules.infiniband.devices[0]").endsWith("50-infiniband.toml"));
+        assertEquals(List.of("libmpich.so.12"), p.site().modules().get("mpich").mpi().libs());
+        assertEquals("full", p.site().modules().get("mpich").mpi().compatibility());
+        assertFalse(p.site().modules().get("mpich").isDefault());
 
         assertEquals(List.of(), CdiRegistry.load(List.of(tmp.resolve("cdi").toString()), warnings::add).problems());
         assertEquals(1, HookDirs.load(List.of(tmp.resolve("hooks.d").toString()), warnings::add).hooks().size());

@@ -133,13 +133,28 @@ public record SiteConfig(
      * allow-list does not apply, but they must still be device nodes.
      */
     public record Module(String description, @JsonProperty("default") Boolean isDefault, List<MountEntry> mounts,
-                         EnvEdits env, List<String> devices, List<ModuleHook> hooks) {
+                         EnvEdits env, List<String> devices, List<ModuleHook> hooks, Mpi mpi) {
         public String description() { return description == null ? "" : description; }
         public Boolean isDefault() { return isDefault != null && isDefault; }
         public List<MountEntry> mounts() { return mounts == null ? List.of() : mounts; }
         public EnvEdits env() { return env == null ? EnvEdits.NONE : env; }
         public List<String> devices() { return devices == null ? List.of() : devices; }
         public List<ModuleHook> hooks() { return hooks == null ? List.of() : hooks; }
+
+        @JsonIgnore
+        public boolean isMpi() { return mpi != null; }
+    }
+
+    /**
+     * [modules.NAME.mpi]: the host MPI that replaces the image's (bind model). {@code libs} are the MPI
+     * libraries, paired with the image's by linker name and version-checked; {@code dependency_libs} are
+     * what they need that the image may lack. Each entry is an absolute host path or a library name looked
+     * up in the host's ldconfig cache. {@code compatibility}: major (default), full or strict.
+     */
+    public record Mpi(List<String> libs, @JsonProperty("dependency_libs") List<String> dependencyLibs, String compatibility) {
+        public List<String> libs() { return libs == null ? List.of() : libs; }
+        public List<String> dependencyLibs() { return dependencyLibs == null ? List.of() : dependencyLibs; }
+        public String compatibility() { return compatibility == null ? "major" : compatibility; }
     }
 
     /**
