@@ -28,18 +28,19 @@ public final class FuseLauncher {
                 Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         cmd.addAll(JVM_FLAGS);
         cmd.addAll(List.of("-cp", classPath(), FuseMain.class.getName(), image.toString(), mnt.toString(), fusermount.toString()));
-        Files.deleteIfExists(log);
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(new java.io.File("/"))
                 .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
                 .redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()));
         Process p = pb.start();
         boolean ready = false;
+        StringBuilder said = new StringBuilder();
         try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
             for (String line; (line = r.readLine()) != null; ) {
                 if (line.equals("ready")) {
                     ready = true;
                     break;
                 }
+                said.append(line).append(' ');
             }
         }
         try {
@@ -49,7 +50,9 @@ public final class FuseLauncher {
         }
         if (!ready) {
             String why = Files.exists(log) ? Files.readString(log).strip() : "";
-            why = why.isEmpty() ? "it exited without a word" : why.lines().reduce((a, b) -> b).orElse(why);
+            why = why.lines().filter(l -> l.startsWith("skiff-fuse: cannot")).reduce((a, b) -> b).orElse("");
+            why = why.isEmpty() ? "it exited without a word" + (said.isEmpty() ? "" : ": " + said.toString().strip())
+                    + " (setsid exit status " + p.exitValue() + ")" : why.lines().reduce((a, b) -> b).orElse(why);
             throw new IOException(why);
         }
     }

@@ -23,6 +23,7 @@ public final class FuseMain {
             System.exit(2);
         }
         Path image = Path.of(args[0]), mnt = Path.of(args[1]), fusermount = Path.of(args[2]);
+        log.println("skiff-fuse: " + java.time.Instant.now() + " pid " + ProcessHandle.current().pid() + " serving " + image + " at " + mnt);
         int fd;
         SquashfsReader reader;
         try {
@@ -43,6 +44,7 @@ public final class FuseMain {
             FuseDevice.redirectStdout(Path.of("/dev/null"));
             int threads = Math.max(2, Math.min(8, Runtime.getRuntime().availableProcessors()));
             server.serve(threads);
+            log.println("skiff-fuse: " + java.time.Instant.now() + " pid " + ProcessHandle.current().pid() + " unmounted, exiting");
         } catch (Exception e) {
             log.println("skiff-fuse: " + e);
             System.exit(1);

@@ -31,7 +31,7 @@ public record SiteConfig(
 
     /**
      * Site defaults for skiff run that a user's config.toml [run] may override. {@code squashfs-mounter}: which
-     * FUSE server mounts SquashFS images, "skiff" (the built-in one, default) or "squashfuse".
+     * FUSE server mounts SquashFS images, "squashfuse" (default) or "skiff" (the built-in one).
      */
     public record Run(@JsonProperty("squashfs-mounter") String squashfsMounter) {}
 
