@@ -63,11 +63,14 @@ public final class RunCommand implements Callable<Integer> {
     String workdir;
 
     @Option(names = {"-v", "--volume", "-B", "--bind"}, paramLabel = "SRC[:DST[:ro|rw]]",
-            description = "Bind a host path into the container (repeatable). DST must exist in the image unless --writable-tmpfs.")
+            description = "Bind a host path into the container (repeatable). A DST the image lacks is created (the image stays read-only).")
     List<String> volumes = new ArrayList<>();
 
     @Option(names = "--no-home", description = "Do not bind your home directory.")
     boolean noHome;
+
+    @Option(names = "--no-cwd", description = "Do not bind the current directory (nor start in it): start in the image's WorkingDir.")
+    boolean noCwd;
 
     @Option(names = "--hostauth", description = "Bind the host's /etc/passwd and /etc/group instead of generated ones.")
     boolean hostAuth;
@@ -176,7 +179,9 @@ public final class RunCommand implements Callable<Integer> {
             throw new SkiffException(ExitCode.USAGE, "-w " + workdir + ": the working directory must be an absolute path");
         RunRequest request = new RunRequest(imageName, manifestDigest, List.copyOf(userMounts),
                 List.copyOf(policyOptions.devices), policyOptions.gpus, List.copyOf(policyOptions.modules), hostEnv,
-                id.uid(), id.gid(), id.name(), id.groupNames());
+                id.uid(), id.gid(), id.name(), id.groupNames())
+                // -w names where to start: then the current directory is neither needed nor bound.
+                .withCwd(noCwd || workdir != null ? null : System.getProperty("user.dir"));
         Engine.Options options = new Engine.Options(settings, userMounts, noHome, hostAuth, writableTmpfs, pid, format,
                 container.map(Container::rootfs).orElse(null));
         // The payload keeps this pid: 'skiff rm' and 'skiff ps' see the container run as long as it does.

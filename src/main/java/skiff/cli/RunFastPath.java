@@ -71,6 +71,7 @@ final class RunFastPath {
         switch (name) {
             case "--cleanenv" -> c.cleanEnv = true;
             case "--no-home" -> c.noHome = true;
+            case "--no-cwd" -> c.noCwd = true;
             case "--hostauth" -> c.hostAuth = true;
             case "--fakeroot" -> c.fakeroot = true;
             case "--writable-tmpfs" -> c.writableTmpfs = true;

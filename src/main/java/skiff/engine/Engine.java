@@ -100,8 +100,9 @@ public final class Engine {
             spec = policy.apply(spec, request.withRootfs(root));
             if (!o.pid()) HookRunner.warnUnsupportedPoststop(spec, System.err);
             String cwd = spec.process().cwd();
-            if (s.workdir() == null) {
-                String visible = SpecBuilder.visibleCwd(spec.mounts(), System.getProperty("user.dir"));
+            // No request cwd: -w (already the spec's) or --no-cwd (the image's WorkingDir).
+            if (request.cwd() != null) {
+                String visible = SpecBuilder.visibleCwd(spec.mounts(), request.cwd());
                 if (visible != null) cwd = visible;
             }
             LaunchPlan plan = plan(spec, root, runDir, o, cwd).withHooks(planHooks(spec, root, pid, o.pid()));
@@ -239,14 +240,23 @@ public final class Engine {
             m.add(new Mount("/etc/passwd", "bind", pw.toString(), List.of("bind", "ro", "nosuid", "nodev")));
             m.add(new Mount("/etc/group", "bind", gr.toString(), List.of("bind", "ro", "nosuid", "nodev")));
         }
-        if (!o.noHome() && id.home() != null && !id.home().equals("/") && Files.isDirectory(Path.of(id.home())))
-            m.add(Mount.bind(id.home(), id.home(), false));
+        if (!o.noHome() && id.home() != null && !id.home().equals("/") && Files.isDirectory(Path.of(id.home()))) {
+            // The real path as source: the current directory (always a real path) below a linked home is then
+            // recognised as visible, and not bound a second time.
+            String real;
+            try {
+                real = Path.of(id.home()).toRealPath().toString();
+            } catch (IOException e) {
+                real = id.home(); // bound as named, as before: only the current directory's recognition suffers
+            }
+            m.add(Mount.bind(real, id.home(), false));
+        }
         return m;
     }
 
     /**
-     * The spec as stage 2 executes it. A user's -v whose destination the read-only image lacks is refused here,
-     * before anything is mounted; other missing mount points are created by stage 2 (see Underlay).
+     * The spec as stage 2 executes it. Mount points the image lacks, the user's included, are created by stage 2
+     * without writing to the image or to a bound host directory (see Underlay).
      */
     static LaunchPlan plan(Spec spec, Path root, Path runDir, Options o, String cwd) throws IOException {
         boolean overlay = o.writableTmpfs() && !o.writableRoot();
@@ -257,12 +267,6 @@ public final class Engine {
             String dst = m.destination();
             if (dst == null || !dst.startsWith("/"))
                 throw new SkiffException(ExitCode.USAGE, "mount destination " + dst + " must be an absolute path");
-            boolean exists = Files.exists(RootPath.resolve(root, dst), LinkOption.NOFOLLOW_LINKS);
-            if (!exists && !creatable) {
-                if (user) throw new SkiffException(ExitCode.LAUNCH, "-v " + m.source() + ":" + dst + ": " + dst
-                        + " does not exist in the image, which is read-only: use an existing directory, or add"
-                        + " --writable-tmpfs to create it on a temporary overlay");
-            }
             String kind = switch (m.type() == null ? "bind" : m.type()) {
                 case "proc" -> "proc";
                 case "tmpfs" -> "tmpfs";

@@ -64,7 +64,7 @@ public record LaunchPlan(String root, boolean overlay, boolean writable, String 
      *
      * @param kind   "bind", "proc" (fresh procfs) or "tmpfs"
      * @param file   the source is a file: a missing destination is created as an empty file, not a directory
-     * @param user   the user asked for it (-v): a missing destination is the user's error
+     * @param user   the user asked for it (-v, the current directory): told when its mount point costs them something
      */
     public record PlanMount(String kind, String source, String destination, boolean readOnly, boolean recursive,
                             boolean nosuid, boolean nodev, boolean noexec, boolean file, boolean user) {}

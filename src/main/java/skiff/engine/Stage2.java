@@ -208,23 +208,24 @@ public final class Stage2 {
         }
         Underlay underlay = new Underlay(Path.of(plan.runDir()));
         for (LaunchPlan.PlanMount m : plan.mounts()) mountOne(plan, rootPath, m, underlay);
-        if (!plan.writable()) underlay.seal();
+        underlay.seal(!plan.writable());
     }
 
     private static void mountOne(LaunchPlan plan, Path root, LaunchPlan.PlanMount m, Underlay underlay)
             throws SysException, IOException, Failure {
         Path target = RootPath.resolve(root, m.destination());
         if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
-            if (m.user() && !plan.writable()) {
-                throw new Failure(LAUNCH, "-v " + m.source() + ":" + m.destination() + ": " + m.destination()
-                        + " does not exist in the image, which is read-only: use an existing directory, or add"
-                        + " --writable-tmpfs to create it on a temporary overlay");
+            // Also a device node under a new name (--device A:/dev/B, CDI hostPath): /dev is the host's, rbound;
+            // the underlay keeps every other node and adds the new mount point.
+            Underlay.HostUnderlay u = underlay.create(root, target, m.file());
+            if (u != null && m.user()) {
+                String at = "/" + root.relativize(u.at());
+                Path missing = u.at().relativize(target);
+                System.err.println("skiff: warning: mount point " + m.destination() + ": " + at + " is the host's "
+                        + u.hostDir() + ", which lacks " + missing.getName(0) + " and cannot be written here, so "
+                        + at + " takes no new entries in this run (create " + Path.of(u.hostDir()).resolve(missing)
+                        + " to avoid this)");
             }
-            // A device node under a new name (--device A:/dev/B, CDI hostPath): /dev is the host's, rbound; the
-            // mirror keeps every other node (each bound onto the tmpfs) and adds the new mount point.
-            // (Not /dev itself: an image without /dev gets its mount point as any other.)
-            Path dev = root.resolve("dev");
-            underlay.create(root, target, m.file(), target.startsWith(dev) && !target.equals(dev));
         }
         String t = target.toString();
         switch (m.kind()) {
@@ -235,9 +236,16 @@ public final class Stage2 {
                 long add = (m.readOnly() ? MS_RDONLY : 0) | (m.nosuid() ? MS_NOSUID : 0) | (m.nodev() ? MS_NODEV : 0)
                         | (m.noexec() ? MS_NOEXEC : 0);
                 if (add != 0) Mounts.restrict(t, add);
+                if (!m.file()) underlay.mounted(target, m.source());
             }
-            case "proc" -> Mounts.mount("proc", t, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, null);
-            case "tmpfs" -> Mounts.mount("tmpfs", t, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+            case "proc" -> {
+                Mounts.mount("proc", t, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, null);
+                underlay.mounted(target, "/proc");
+            }
+            case "tmpfs" -> {
+                Mounts.mount("tmpfs", t, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+                underlay.mounted(target, null);
+            }
             default -> throw new Failure(LAUNCH, "unsupported mount type " + m.kind() + " on " + m.destination());
         }
     }

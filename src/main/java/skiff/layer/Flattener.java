@@ -31,12 +31,21 @@ import java.util.function.Consumer;
  * the layers again and hands each surviving file to the sink as its content comes by (only layers that
  * still supply something are read), then symlinks and special files, then hard links.
  *
+ * <p>Parent links: when an entry's parent path goes through a symbolic link of the tree built so far
+ * (lower layers and earlier entries of the same layer), the entry goes where the link leads, as umoci
+ * (securejoin) and containerd's naive applier (fs.RootPath) place it: {@code lib/libx.so} over
+ * {@code lib -> usr/lib} is {@code usr/lib/libx.so}. Links are resolved in the in-memory tree, never on
+ * disk, the way the kernel would inside the container: an absolute target starts again at the image
+ * root and ".." stops at it, so every result is a path of the tree. Whiteouts and hard-link targets are
+ * resolved the same way. The entry's own last component is never followed: a directory entry named
+ * like a symlink replaces it, as in every tool.
+ *
  * <p>Untrusted input: names are normalised (leading '/' and "." components dropped); an entry with a
- * ".." component, an entry whose parent path goes through a symlink (or a non-directory) of the tree
- * built so far, a hard link to a missing path, to a directory or through a symlink, and names or link
- * targets longer than Linux accepts make the whole conversion fail with exit 5 and a message naming the
- * layer and entry: skiff never follows links inside an image while building it, and refuses instead
- * of guessing. Size and count limits are in {@link Limits}.
+ * ".." component, an entry whose (resolved) parent is not a directory, a parent behind more than
+ * {@link Limits#MAX_LINK_HOPS} links (a loop), a hard link to a missing path or to a directory, and
+ * names, resolved paths or link targets longer than Linux accepts make the whole conversion fail with
+ * exit 5 and a message naming the layer and entry, before anything is written. Size and count limits
+ * are in {@link Limits}.
  */
 public final class Flattener {
     private static final String WHITEOUT = ".wh.";
@@ -287,33 +296,115 @@ public final class Flattener {
     }
 
     /**
-     * The directory at {@code comps[0..n)}. With {@code create}, missing directories are made (0755 root:
-     * a tar may list a file before, or without, its parent) and existing ones are marked as touched by
-     * {@code layer}; without, a missing or non-directory component gives null. A symlink component is
-     * always refused: following it could point anywhere, even outside the root.
+     * Where the directory {@code parent} (of entry {@code name}) lies in the tree: {@code parent} itself
+     * when no symbolic link is on the way (nearly always), else the path with every link followed. Missing
+     * and non-directory components are kept as they are (a missing one will be created; a non-directory is
+     * refused by {@link #walk}).
      */
-    private Dir walk(int layer, String name, List<String> comps, int n, boolean create) {
+    private List<String> resolve(int layer, String name, List<String> parent) {
         Dir cur = root;
-        for (int i = 0; i < n; i++) {
-            Node child = cur.children.get(comps.get(i));
+        for (String c : parent) {
+            Node child = cur.children.get(c);
+            if (child instanceof Symlink) return followLinks(layer, name, parent);
+            if (!(child instanceof Dir d)) break; // missing or not a directory: nothing below is a link
+            cur = d;
+        }
+        return parent;
+    }
+
+    /**
+     * Path resolution as the kernel does it inside the container, over the in-memory tree: a link's target
+     * replaces the link, an absolute one starting again at the image root; ".." goes up, and at the root
+     * stays there (as securejoin and fs.RootPath clamp it); below a missing component everything is literal.
+     */
+    private List<String> followLinks(int layer, String name, List<String> parent) {
+        Deque<String> todo = new ArrayDeque<>(parent);
+        List<String> done = new ArrayList<>();
+        List<Dir> dirs = new ArrayList<>(); // the directory at done[0..k], or null where none exists (yet)
+        int hops = 0, steps = 0;
+        while (!todo.isEmpty()) {
+            String c = todo.pollFirst();
+            if (++steps > Limits.MAX_RESOLVE_STEPS)
+                throw reject(layer, name, "resolving its parent '" + String.join("/", parent) + "' walks more than "
+                        + Limits.MAX_RESOLVE_STEPS + " path components through symbolic links");
+            if (c.isEmpty() || c.equals(".")) continue;
+            if (c.equals("..")) {
+                if (!done.isEmpty()) {
+                    done.removeLast();
+                    dirs.removeLast();
+                }
+                continue;
+            }
+            Dir here = done.isEmpty() ? root : dirs.getLast();
+            Node child = here == null ? null : here.children.get(c);
+            if (child instanceof Symlink s) {
+                if (++hops > Limits.MAX_LINK_HOPS)
+                    throw reject(layer, name, "its parent '" + String.join("/", parent) + "' goes through more than "
+                            + Limits.MAX_LINK_HOPS + " symbolic links (too many levels of symbolic links: a loop?)");
+                String[] parts = s.target.split("/", -1);
+                for (int k = parts.length - 1; k >= 0; k--) todo.addFirst(parts[k]);
+                if (s.target.startsWith("/")) {
+                    done.clear();
+                    dirs.clear();
+                }
+                continue;
+            }
+            if (child == null && c.getBytes(StandardCharsets.UTF_8).length > NAME_MAX)
+                throw reject(layer, name, "its parent '" + String.join("/", parent)
+                        + "' leads through a symbolic link to a path component longer than " + NAME_MAX + " bytes");
+            done.add(c);
+            dirs.add(child instanceof Dir d ? d : null);
+        }
+        return done;
+    }
+
+    /**
+     * The directory at {@code path} (a resolved path: no symlink on it). With {@code create}, missing
+     * directories are made (0755 root: a tar may list a file before, or without, its parent) and existing
+     * ones are marked as touched by {@code layer}; without, a missing or non-directory component gives
+     * null. {@code asNamed} is the parent as the entry names it, for the message.
+     */
+    private Dir walk(int layer, String name, List<String> path, List<String> asNamed, boolean create) {
+        Dir cur = root;
+        for (int i = 0; i < path.size(); i++) {
+            Node child = cur.children.get(path.get(i));
             if (child instanceof Dir d) {
                 if (create) d.layer = layer;
                 cur = d;
-            } else if (child instanceof Symlink) {
-                throw reject(layer, name, "its parent '" + String.join("/", comps.subList(0, i + 1))
-                        + "' is a symbolic link, and skiff does not follow links inside an image");
             } else if (child == null) {
                 if (!create) return null;
                 count(layer, name);
                 Dir d = new Dir(IMPLICIT_DIR, layer);
-                cur.children.put(comps.get(i), d);
+                cur.children.put(path.get(i), d);
                 cur = d;
             } else {
                 if (!create) return null;
-                throw reject(layer, name, "its parent '" + String.join("/", comps.subList(0, i + 1)) + "' is not a directory");
+                String at = String.join("/", path.subList(0, i + 1));
+                throw reject(layer, name, path == asNamed ? "its parent '" + at + "' is not a directory"
+                        : "its parent '" + String.join("/", asNamed) + "' leads through symbolic links to '" + at
+                        + "', which is not a directory");
             }
         }
         return cur;
+    }
+
+    /** The parent of a new entry: resolved, within the path length limit, created where missing. */
+    private Dir parentFor(int layer, String name, List<String> comps) {
+        List<String> asNamed = comps.subList(0, comps.size() - 1);
+        List<String> path = resolve(layer, name, asNamed);
+        if (path != asNamed) checkLength(layer, name, path, comps.getLast());
+        return walk(layer, name, path, asNamed, true);
+    }
+
+    private void checkLength(int layer, String name, List<String> parent, String base) {
+        long chars = base.length();
+        for (String c : parent) chars += c.length() + 1;
+        if (3 * chars <= limits.maxPathBytes()) return; // UTF-8 takes at most 3 bytes per Java char
+        long bytes = base.getBytes(StandardCharsets.UTF_8).length;
+        for (String c : parent) bytes += c.getBytes(StandardCharsets.UTF_8).length + 1;
+        if (bytes > limits.maxPathBytes())
+            throw reject(layer, name, "once the symbolic links of its parent are followed, its path is longer than "
+                    + limits.maxPathBytes() + " bytes");
     }
 
     private void apply(int layer, long index, TarArchiveEntry e) {
@@ -326,7 +417,8 @@ public final class Flattener {
         }
         String base = comps.getLast();
         if (base.startsWith(WHITEOUT)) {
-            Dir parent = walk(layer, name, comps, comps.size() - 1, false);
+            List<String> asNamed = comps.subList(0, comps.size() - 1);
+            Dir parent = walk(layer, name, resolve(layer, name, asNamed), asNamed, false);
             if (parent == null) return; // nothing below to hide
             if (base.equals(OPAQUE)) opaque(parent, layer);
             else if (!base.startsWith(WHITEOUT + WHITEOUT)) whiteout(parent, base.substring(WHITEOUT.length()), layer);
@@ -335,7 +427,7 @@ public final class Flattener {
         }
         Node node;
         if (e.isDirectory()) {
-            Dir parent = walk(layer, name, comps, comps.size() - 1, true);
+            Dir parent = parentFor(layer, name, comps);
             if (parent.children.get(base) instanceof Dir d) {
                 // A directory listed again keeps its lower content; only its metadata changes.
                 d.meta = metadata(e);
@@ -353,7 +445,7 @@ public final class Flattener {
             node = new Symlink(metadata(e), layer, target);
         } else if (e.isLink()) {
             node = hardlink(layer, name, comps, e.getLinkName());
-            if (node == null) return;
+            if (node == null) return; // a link to itself changes nothing
         } else if (e.isCharacterDevice() || e.isBlockDevice() || e.isFIFO()) {
             TreeSink.SpecialType t = e.isCharacterDevice() ? TreeSink.SpecialType.CHAR_DEVICE
                     : e.isBlockDevice() ? TreeSink.SpecialType.BLOCK_DEVICE : TreeSink.SpecialType.FIFO;
@@ -365,7 +457,7 @@ public final class Flattener {
             unknownTypes++;
             return;
         }
-        Dir parent = walk(layer, name, comps, comps.size() - 1, true);
+        Dir parent = parentFor(layer, name, comps);
         put(parent, base, node, layer, name);
     }
 
@@ -380,15 +472,22 @@ public final class Flattener {
         if (parent.children.put(base, node) == null) count(layer, name);
     }
 
-    /** A hard link entry: the same inode as its target when that is a file; a copy of a symlink or device. */
+    /**
+     * A hard link entry: the same inode as its target when that is a file; a copy of a symlink or device.
+     * The target's parent is resolved like an entry's (its last component is not followed: a hard link to
+     * a symlink is a symlink). Null for a link to itself.
+     */
     private Node hardlink(int layer, String name, List<String> comps, String linkName) {
         List<String> t = components(layer, linkName);
         if (t.isEmpty()) throw reject(layer, name, "a hard link to the root directory");
-        Dir dir = walk(layer, name, t, t.size() - 1, false);
+        List<String> tNamed = t.subList(0, t.size() - 1);
+        List<String> tParent = resolve(layer, name, tNamed);
+        Dir dir = walk(layer, name, tParent, tNamed, false);
         Node target = dir == null ? null : dir.children.get(t.getLast());
         if (target == null)
             throw reject(layer, name, "a hard link to '" + linkName + "', which no earlier entry or layer created");
-        if (comps.equals(t)) return null; // a link to itself changes nothing
+        List<String> parent = comps.subList(0, comps.size() - 1);
+        if (comps.getLast().equals(t.getLast()) && tParent.equals(resolve(layer, name, parent))) return null;
         return switch (target) {
             case File f -> new File(f.inode, layer);
             case Symlink s -> new Symlink(s.meta, layer, s.target);

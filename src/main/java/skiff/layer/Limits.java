@@ -13,6 +13,15 @@ public record Limits(long maxEntries, int maxPathBytes, long maxUncompressedByte
     /** Below this many uncompressed bytes a layer's ratio is not judged: tiny layers compress absurdly well. */
     public static final long RATIO_FLOOR = 64L << 20;
 
+    /** Symbolic links followed to place one entry, as the kernel's ELOOP limit: a loop ends here. */
+    public static final int MAX_LINK_HOPS = 40;
+
+    /**
+     * Path components walked to place one entry, its links' targets included: 40 links of 4095-byte
+     * targets would otherwise cost 80,000 steps per entry, for every entry of a hostile image.
+     */
+    public static final int MAX_RESOLVE_STEPS = 4096;
+
     public static Limits defaults() {
         return new Limits(10_000_000L, 4096, 256L << 30, 1000.0);
     }

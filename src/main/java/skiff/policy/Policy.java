@@ -18,6 +18,7 @@ import skiff.policy.site.SiteConfig.MountEntry;
 import skiff.spec.Hooks;
 import skiff.spec.Mount;
 import skiff.spec.Spec;
+import skiff.spec.SpecBuilder;
 import skiff.spec.Transform;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
@@ -38,9 +39,10 @@ import java.util.stream.Stream;
  * The effective site policy (site.toml, site.d, user config), applied as Spec -> Spec transforms.
  *
  * <p>Order of {@link #apply}: image check; site mounts (site-wide, then [groups.*] and [users.*]
- * additions); modules (mounts, devices, hooks); the user's binds (config.toml [run], then -v), each
- * through the bind policy; --device nodes through the device allow-list; environment (site, groups,
- * user, modules, config.toml); --gpus; CDI devices; hooks.d hooks matched against the result.
+ * additions); modules (mounts, devices, hooks); the current directory's bind, then the user's binds
+ * (config.toml [run], then -v), each through the bind policy; --device nodes through the device
+ * allow-list; environment (site, groups, user, modules, config.toml); --gpus; CDI devices; hooks.d hooks
+ * matched against the result.
  */
 public final class Policy {
     /** What the host offers, replaceable in tests (fake /dev, fake ldconfig output, collected warnings). */
@@ -180,7 +182,12 @@ public final class Policy {
         userMounts.addAll(r.userMounts());
         steps.add(spec -> {
             List<Mount> out = new ArrayList<>(spec.mounts());
-            for (Mount m : userMounts) out.add(markUser(binds.check(m, r.rootfs())));
+            List<Mount> user = new ArrayList<>();
+            for (Mount m : userMounts) user.add(markUser(binds.check(m, r.rootfs())));
+            // Before the user's binds, so that one of them inside the current directory stays on top.
+            Mount cwd = cwdBind(r, binds, spec, user);
+            if (cwd != null) out.add(cwd);
+            out.addAll(user);
             return spec.withMounts(out);
         });
 
@@ -221,6 +228,29 @@ public final class Policy {
         }
         steps.add(spec -> HookDirs.load(site().hooks().dirs(), host.warn()).apply(spec));
         return steps;
+    }
+
+    /**
+     * The bind of the host's current directory at the same path, or null: none asked for, the site turned it off,
+     * it is "/" (nothing to keep), or it is visible already through another bind (home, /tmp, a site mount, a -v).
+     * It goes through the same bind policy as a -v; where that refuses it, one warning says where the command
+     * starts instead, and the run goes on (the current directory is a convenience, not something the user asked).
+     */
+    private Mount cwdBind(RunRequest r, BindPolicy binds, Spec spec, List<Mount> userBinds) {
+        String dir = r.cwd();
+        if (dir == null || dir.equals("/") || !site().binds().currentDirectory()) return null;
+        List<Mount> all = new ArrayList<>(spec.mounts());
+        all.addAll(userBinds);
+        if (SpecBuilder.visibleCwd(all, dir) != null) return null;
+        try {
+            return markUser(binds.check(Mount.bind(dir, dir, false), r.rootfs()));
+        } catch (SkiffException e) {
+            String why = e.exitCode() == ExitCode.POLICY ? "the site's bind policy does not allow it" : e.getMessage();
+            String start = spec.process() == null || spec.process().cwd() == null ? "/" : spec.process().cwd();
+            host.warn().accept("skiff: warning: the current directory " + dir + " is not bound into the container ("
+                    + why + "); the command starts in " + start + " (-w DIR chooses another, -v binds a path elsewhere)");
+            return null;
+        }
     }
 
     /**

@@ -18,7 +18,7 @@ import java.util.Map;
  * empty file when the source is a file, a directory otherwise, parents as needed) before binding.
  * Users can never bind there themselves.
  * <li>Destinations of user binds are already resolved inside {@link #rootfs} (symlinks, {@code ..}); the
- * engine mounts exactly there, creating a missing mount point only where the image has none.
+ * engine mounts exactly there, creating a missing mount point (parents included) without writing to the image.
  * <li>{@code linux.devices}: bind the host node given by {@code DeviceEdits.source(spec, device)} onto
  * the entry's path; read-only when its permissions lack 'w'.
  * </ul>
@@ -36,10 +36,18 @@ import java.util.Map;
  * @param groupNames   invoking user's groups
  * @param rootfs       the image's root filesystem as the host sees it (mounted SquashFS or directory), in
  *                     which bind destinations are resolved; null: lexical normalisation only
+ * @param cwd          the host directory skiff run was started from, to bind at the same path unless the site
+ *                     turns that off or it is visible already; null: none (--no-cwd, -w)
  */
 public record RunRequest(String image, Digest manifest, List<Mount> userMounts, List<String> devices, String gpus,
                          List<String> modules, Map<String, String> hostEnv, int uid, int gid, String userName,
-                         List<String> groupNames, Path rootfs) {
+                         List<String> groupNames, Path rootfs, String cwd) {
+
+    public RunRequest(String image, Digest manifest, List<Mount> userMounts, List<String> devices, String gpus,
+                      List<String> modules, Map<String, String> hostEnv, int uid, int gid, String userName,
+                      List<String> groupNames, Path rootfs) {
+        this(image, manifest, userMounts, devices, gpus, modules, hostEnv, uid, gid, userName, groupNames, rootfs, null);
+    }
 
     /** Without a rootfs: destinations are normalised lexically only (the engine should pass the rootfs). */
     public RunRequest(String image, Digest manifest, List<Mount> userMounts, List<String> devices, String gpus,
@@ -55,6 +63,10 @@ public record RunRequest(String image, Digest manifest, List<Mount> userMounts, 
     public List<String> groupNames() { return groupNames == null ? List.of() : groupNames; }
 
     public RunRequest withRootfs(Path r) {
-        return new RunRequest(image, manifest, userMounts, devices, gpus, modules, hostEnv, uid, gid, userName, groupNames, r);
+        return new RunRequest(image, manifest, userMounts, devices, gpus, modules, hostEnv, uid, gid, userName, groupNames, r, cwd);
+    }
+
+    public RunRequest withCwd(String dir) {
+        return new RunRequest(image, manifest, userMounts, devices, gpus, modules, hostEnv, uid, gid, userName, groupNames, rootfs, dir);
     }
 }

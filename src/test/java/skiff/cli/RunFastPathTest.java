@@ -27,7 +27,7 @@ class RunFastPathTest {
     /** Every field a run depends on, as one comparable string. */
     private static String state(RunCommand c) {
         return String.join("|", String.valueOf(c.env), String.valueOf(c.envFiles), String.valueOf(c.cleanEnv),
-                String.valueOf(c.entrypoint), String.valueOf(c.workdir), String.valueOf(c.volumes), String.valueOf(c.noHome),
+                String.valueOf(c.entrypoint), String.valueOf(c.workdir), String.valueOf(c.volumes), String.valueOf(c.noHome), String.valueOf(c.noCwd),
                 String.valueOf(c.hostAuth), String.valueOf(c.fakeroot), String.valueOf(c.writableTmpfs), String.valueOf(c.pid),
                 String.valueOf(c.rm), String.valueOf(c.name), String.valueOf(c.dockerCompat), String.valueOf(c.rootfsFormat),
                 String.valueOf(c.policyOptions.gpus), String.valueOf(c.policyOptions.devices),
@@ -61,7 +61,7 @@ class RunFastPathTest {
             }
         }
         // RunCommand's options and PolicyOptions' mixin (a name missing here would be a silently ignored option)
-        assertEquals(26, names, "option names declared by skiff run: update RunFastPath and this count together");
+        assertEquals(27, names, "option names declared by skiff run: update RunFastPath and this count together");
     }
 
     @Test

@@ -184,10 +184,6 @@ class RunIT {
         Cmd.Result ro = run("run", "-v", data + ":/data:ro", "bb", "sh", "-c", "cat /data/in; echo x > /data/out2");
         assertNotEquals(0, ro.exit(), ro.toString());
         assertFalse(Files.exists(data.resolve("out2")));
-        // DST missing in the read-only image: a clear refusal before anything runs
-        Cmd.Result missing = run("run", "-v", data + ":/nowhere", "bb", "true");
-        assertEquals(125, missing.exit());
-        assertTrue(missing.err().contains("--writable-tmpfs"), missing.err());
         Cmd.Result nosrc = run("run", "-v", "/no/such/src:/data", "bb", "true");
         assertEquals(125, nosrc.exit());
         assertTrue(nosrc.err().contains("/no/such/src"), nosrc.err());
@@ -205,6 +201,91 @@ class RunIT {
         // the host's working directory is kept when it is visible inside
         Cmd.Result cwd = fx.skiff("run", "-v", data + ":/data", "bb", "pwd").dir(data).run().ok();
         assertEquals("/data\n", cwd.out());
+    }
+
+    /**
+     * Cluster paths (/scratch, /lustre/proj...) are never in images: a missing mount point is created, nested or a
+     * file, without the image or the host ever becoming writable where they were not.
+     */
+    @Test
+    void bindDestinationsTheImageLacksAreCreatedAndTheImageStaysReadOnly() throws Exception {
+        Path data = Files.createDirectories(fx.base.resolve("vol-missing"));
+        Files.writeString(data.resolve("in"), "data\n");
+        Path other = Files.createDirectories(fx.base.resolve("vol-other"));
+        Files.writeString(other.resolve("o"), "other\n");
+        Cmd.of("chown", "-R", Cmd.TEST_USER + ":", data.toString(), other.toString()).run().ok();
+        // nested (only / exists), at the same path as on the host, and a file; the data is the host's, writable
+        Cmd.Result r = run("run", "-v", data + ":/lustre/proj/a/b", "-v", data + ":" + data, "-v", data + "/in:/opt/conf/in.txt",
+                "bb", "sh", "-c", "cat /lustre/proj/a/b/in " + data + "/in /opt/conf/in.txt; echo w > /lustre/proj/a/b/w; cat " + data + "/w").ok();
+        assertEquals("data\ndata\ndata\nw\n", r.out());
+        assertEquals("", r.err(), "nothing to warn about");
+        // beside each created mount point the image is as read-only as ever
+        Cmd.Result ro = run("run", "-v", data + ":/lustre/proj/a/b", "-v", data + "/in:/opt/conf/in.txt", "bb", "sh", "-c",
+                "touch /lustre/x || echo r1; touch /lustre/proj/a/x || echo r2; touch /etc/new || echo r3; mkdir /new || echo r4;"
+                        + " rm /opt/conf/in.txt || echo r5");
+        assertEquals("r1\nr2\nr3\nr4\nr5\n", ro.ok().out());
+        // :ro onto a created mount point is read-only
+        Cmd.Result readOnly = run("run", "-v", data + ":/nowhere/ro:ro", "bb", "sh", "-c", "cat /nowhere/ro/in; echo x > /nowhere/ro/x");
+        assertNotEquals(0, readOnly.exit(), readOnly.toString());
+        assertEquals("data\n", readOnly.out());
+        assertFalse(Files.exists(data.resolve("x")));
+        // a -v inside another whose host directory lacks the mount point: created there when the user can write it
+        // (as Docker does), so the outer directory keeps taking new files
+        Cmd.Result nested = run("run", "-v", data + ":/outer", "-v", other + ":/outer/sub/deep", "bb", "sh", "-c",
+                "cat /outer/in /outer/sub/deep/o; echo more >> /outer/in; touch /outer/new && echo made");
+        assertEquals("data\nother\nmade\n", nested.ok().out());
+        assertEquals("", nested.err(), "nothing to warn about");
+        assertTrue(Files.isDirectory(data.resolve("sub/deep")), "the mount point is the host's");
+        assertTrue(Files.exists(data.resolve("new")));
+        // ... and mirrored when it cannot (a read-only outer bind): the outer directory then takes no new entries,
+        // said in one warning line, and nothing appears on the host
+        Cmd.Result frozen = run("run", "-v", data + ":/outer:ro", "-v", other + ":/outer/sub2/deep", "bb", "sh", "-c",
+                "cat /outer/in /outer/sub2/deep/o; touch /outer/new2 || echo refused; echo w > /outer/sub2/deep/w && echo inner");
+        assertEquals("data\nmore\nother\nrefused\ninner\n", frozen.ok().out());
+        assertFalse(Files.exists(data.resolve("sub2")), "skiff created a directory in a read-only bind's " + data);
+        List<String> warn = frozen.err().lines().filter(l -> l.startsWith("skiff: warning:")).toList();
+        assertEquals(1, warn.size(), frozen.err());
+        assertTrue(warn.getFirst().contains(data.toString()) && warn.getFirst().contains("/outer"), warn.getFirst());
+    }
+
+    /** Started from a directory outside home and /tmp, the command runs there, as Apptainer does. */
+    @Test
+    void theCurrentDirectoryIsBoundAndTheCommandStartsThere() throws Exception {
+        Path dir = Path.of("/skiff-cwd-it-" + ProcessHandle.current().pid(), "proj");
+        try {
+            Files.createDirectories(dir);
+            Files.writeString(dir.resolve("job.sh"), "#!/bin/sh\necho job in $(pwd)\necho out > result\n");
+            Cmd.of("chmod", "755", dir.resolve("job.sh").toString()).run().ok();
+            Cmd.of("chown", "-R", Cmd.TEST_USER + ":", dir.getParent().toString()).run().ok();
+            assertEquals(dir + "\n", fx.skiff("run", "bb", "pwd").dir(dir).run().ok().out());
+            Cmd.Result job = fx.skiff("run", "bb", "./job.sh").dir(dir).run().ok();
+            assertEquals("job in " + dir + "\n", job.out());
+            assertEquals("", job.err());
+            assertEquals("out\n", Files.readString(dir.resolve("result")), "the directory is the host's, writable");
+            // the image's WorkingDir with --no-cwd (the directory is then not there at all); -w wins
+            assertEquals("/work/sub\n", fx.skiff("run", "--no-cwd", "--entrypoint", "", "ep", "sh", "-c",
+                    "test -e " + dir + " || pwd").dir(dir).run().ok().out());
+            assertEquals("/work\n", fx.skiff("run", "-w", "/work", "--entrypoint", "", "ep", "pwd").dir(dir).run().ok().out());
+            assertEquals(dir + "\n", fx.skiff("run", "--entrypoint", "", "ep", "pwd").dir(dir).run().ok().out());
+            // and so with a temporary overlay, and in a persistent container
+            assertEquals(dir + "\n", fx.skiff("run", "--writable-tmpfs", "bb", "pwd").dir(dir).run().ok().out());
+            assertEquals("job in " + dir + "\n", fx.skiff("run", "--rm", "--name", "cwd-it", "bb", "./job.sh").dir(dir).run().ok().out());
+        } finally {
+            Cmd.of("rm", "-rf", dir.getParent().toString()).run();
+        }
+    }
+
+    /** Under home (already bound) the current directory is used where it is, not bound a second time. */
+    @Test
+    void aCurrentDirectoryAlreadyVisibleIsNotBoundAgain() throws Exception {
+        Path dir = Path.of("/home", Cmd.TEST_USER, "skiff-run-it-cwd-" + ProcessHandle.current().pid());
+        try {
+            Cmd.of("install", "-d", "-o", Cmd.TEST_USER, dir.toString()).run().ok();
+            Cmd.Result r = fx.skiff("run", "bb", "sh", "-c", "pwd; grep -c ' " + dir + " ' /proc/self/mountinfo").dir(dir).run();
+            assertEquals(dir + "\n0\n", r.out(), r.toString());
+        } finally {
+            Cmd.of("rm", "-rf", dir.toString()).run();
+        }
     }
 
     @Test

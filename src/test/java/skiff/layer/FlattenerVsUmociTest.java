@@ -155,6 +155,92 @@ class FlattenerVsUmociTest {
         TreeDiff.assertSame(expected, TreeDiff.ownerAccess(TreeDiff.snapshot(unsquashed, false)));
     }
 
+    /**
+     * A merged-/usr base (bin, lib, lib64 are links into usr, as in Debian 12 and Fedora), then layers
+     * written by a tar-based build tool: GNU tar of single files, with no entries for their parent
+     * directories, so "lib/libx.so" must go where lib leads.
+     */
+    static ImageBuilder usrmergeImage(Path tmp) throws Exception {
+        Path base = Files.createDirectories(tmp.resolve("base"));
+        write(base.resolve("usr/bin/sh"), "#!shell");
+        write(base.resolve("usr/lib/x86_64-linux-gnu/libc.so.6"), "libc");
+        write(base.resolve("usr/lib/old.so"), "removed by a whiteout through lib");
+        write(base.resolve("usr/lib64/ld-linux-x86-64.so.2"), "loader");
+        Files.createSymbolicLink(base.resolve("bin"), Path.of("usr/bin"));
+        Files.createSymbolicLink(base.resolve("lib"), Path.of("usr/lib"));
+        Files.createSymbolicLink(base.resolve("lib64"), Path.of("/usr/lib64"));
+        Files.createSymbolicLink(base.resolve("sbin"), Path.of("usr/sbin")); // dangling until a layer writes below it
+
+        Path l2 = Files.createDirectories(tmp.resolve("usrmerge-l2"));
+        write(l2.resolve("lib/libx.so"), "libx");
+        Files.createLink(l2.resolve("lib/libx.so.1"), l2.resolve("lib/libx.so"));
+        write(l2.resolve("lib/x86_64-linux-gnu/liby.so"), "liby");
+        write(l2.resolve("lib/.wh.old.so"), "");
+        write(l2.resolve("bin/tool"), "#!tool");
+        Files.setPosixFilePermissions(l2.resolve("bin/tool"), PosixFilePermissions.fromString("rwxr-xr-x"));
+        write(l2.resolve("sbin/daemon"), "daemon");
+        Path tar2 = tmp.resolve("usrmerge-l2.tar");
+        Cmd.of("tar", "--numeric-owner", "-C", l2.toString(), "-cf", tar2.toString(), "lib/libx.so", "lib/libx.so.1",
+                "lib/x86_64-linux-gnu/liby.so", "lib/.wh.old.so", "bin/tool", "sbin/daemon").run().ok();
+
+        // A later layer that does list the directory: a real lib64 replaces the link, as in every tool.
+        Path l3 = Files.createDirectories(tmp.resolve("usrmerge-l3"));
+        write(l3.resolve("lib64/other.so"), "other");
+        Path tar3 = tmp.resolve("usrmerge-l3.tar");
+        Cmd.of("tar", "--numeric-owner", "--no-recursion", "-C", l3.toString(), "-cf", tar3.toString(), "lib64", "lib64/other.so").run().ok();
+
+        for (Path d : List.of(base, l2, l3))
+            try (var s = Files.walk(d)) {
+                for (Path p : (Iterable<Path>) s::iterator)
+                    Files.getFileAttributeView(p, java.nio.file.attribute.BasicFileAttributeView.class, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                            .setTimes(FileTime.fromMillis(1_600_000_000_000L), null, null);
+            }
+        return ImageBuilder.create(tmp.resolve("usrmerge-img")).layerFromDir(base).layerFromTar(tar2).layerFromTar(tar3);
+    }
+
+    @Test
+    void usrmergeLayersFlattenLikeUmoci(@TempDir Path tmp) throws Exception {
+        ImageBuilder img = usrmergeImage(tmp);
+        List<String> warnings = new ArrayList<>();
+        Path ours = tmp.resolve("ours");
+        Images.flatten(Images.layers(img.layout(), "latest"), ours, warnings);
+        Path theirs = Images.umociUnpack(img.layout(), "latest", tmp.resolve("umoci-rootfs"));
+        var actual = TreeDiff.ownerAccess(TreeDiff.snapshot(ours, false));
+        TreeDiff.assertSame(TreeDiff.ownerAccess(TreeDiff.snapshot(theirs, false)), actual);
+
+        assertEquals(Path.of("usr/lib"), Files.readSymbolicLink(ours.resolve("lib")));
+        assertEquals(Path.of("usr/bin"), Files.readSymbolicLink(ours.resolve("bin")));
+        assertEquals("libx", Files.readString(ours.resolve("usr/lib/libx.so")));
+        assertEquals("usr/lib/libx.so", actual.get("usr/lib/libx.so.1").links());
+        assertEquals(List.of("libc.so.6", "liby.so"), list(ours.resolve("usr/lib/x86_64-linux-gnu")));
+        assertFalse(Files.exists(ours.resolve("usr/lib/old.so")));
+        assertEquals(0755 | 0600, (int) Files.getAttribute(ours.resolve("usr/bin/tool"), "unix:mode") & 07777);
+        assertEquals("daemon", Files.readString(ours.resolve("usr/sbin/daemon")));
+        assertTrue(Files.isDirectory(ours.resolve("lib64"), java.nio.file.LinkOption.NOFOLLOW_LINKS));
+        assertEquals(List.of("other.so"), list(ours.resolve("lib64")));
+        assertEquals("loader", Files.readString(ours.resolve("usr/lib64/ld-linux-x86-64.so.2")));
+        assertEquals(List.of(), warnings);
+    }
+
+    @Test
+    void usrmergeLayersIntoSquashfsReadBackLikeUmoci(@TempDir Path tmp) throws Exception {
+        ImageBuilder img = usrmergeImage(tmp);
+        List<String> warnings = new ArrayList<>();
+        var expected = TreeDiff.ownerAccess(TreeDiff.snapshot(Images.umociUnpack(img.layout(), "latest", tmp.resolve("umoci-rootfs")), false));
+        Path sqfs = tmp.resolve("image.sqfs");
+        Path serial = tmp.resolve("serial.sqfs");
+        for (int threads : new int[] {4, 1})
+            try (var w = new skiff.squashfs.SquashfsWriter(threads == 1 ? serial : sqfs, new skiff.squashfs.SquashfsWriter.Options(
+                    skiff.squashfs.SquashfsWriter.Compression.ZSTD, null, threads, warnings::add))) {
+                Flattener.flatten(Images.layers(img.layout(), "latest"), w, Limits.defaults(), warnings::add, threads);
+            }
+        Path unsquashed = tmp.resolve("unsquashed");
+        Cmd.of("unsquashfs", "-no-progress", "-d", unsquashed.toString(), sqfs.toString()).run().ok();
+        TreeDiff.assertSame(expected, TreeDiff.ownerAccess(TreeDiff.snapshot(unsquashed, false)));
+        assertEquals(-1L, Files.mismatch(sqfs, serial), "the same image with 1 and 4 threads");
+        assertEquals(List.of(), warnings);
+    }
+
     static List<String> list(Path dir) throws Exception {
         try (var s = Files.list(dir)) {
             return s.map(p -> p.getFileName().toString()).sorted().toList();

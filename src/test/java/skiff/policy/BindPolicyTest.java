@@ -153,4 +153,60 @@ class BindPolicyTest {
         f.siteToml("");  // defaults: allow /, deny /proc /etc/shadow ...
         assertTrue(denied(Mount.bind("/", "/host", true)).getMessage().contains("contains"));
     }
+
+    Spec runFrom(String cwd, List<Mount> standard, Mount... mounts) {
+        RunRequest r = Fixture.request();
+        r = new RunRequest(r.image(), null, List.of(mounts), List.of(), null, List.of(), r.hostEnv(), 1000, 1000, "alice",
+                List.of("users"), rootfs, cwd);
+        return f.policy().apply(Fixture.base().withMounts(standard), r);
+    }
+
+    /** The current directory is bound at its own path, as a user bind, before the -v binds (which may lie inside it). */
+    @Test
+    void theCurrentDirectoryIsBoundLikeAUserBindBeforeTheOthers() throws Exception {
+        Path proj = Fixture.mkdir(tmp.resolve("proj"));
+        Spec s = runFrom(proj.toString(), List.of(), Mount.bind(data.toString(), proj + "/in", false));
+        assertEquals(List.of(proj.toRealPath() + " -> " + proj, data.toRealPath() + " -> " + proj + "/in"),
+                s.mounts().stream().map(m -> m.source() + " -> " + m.destination()).toList());
+        assertTrue(Policy.isUserMount(s.mounts().getFirst()));
+        assertFalse(s.mounts().getFirst().readOnly());
+        assertEquals(List.of(), f.warnings);
+    }
+
+    /** Visible already (home, /tmp, a -v of a parent): no second bind. "/": nothing to keep. */
+    @Test
+    void aVisibleCurrentDirectoryIsNotBoundTwice() throws Exception {
+        Path proj = Fixture.mkdir(data.resolve("proj"));
+        List<Mount> home = List.of(Mount.bind(data.toString(), "/home/alice", false));
+        assertEquals(1, runFrom(proj.toString(), home).mounts().size());
+        assertEquals(List.of("/in"), runFrom(proj.toString(), List.of(), Mount.bind(data.toString(), "/in", false))
+                .mounts().stream().map(Mount::destination).toList());
+        assertEquals(0, runFrom("/", List.of()).mounts().size());
+        assertEquals(0, runFrom(null, List.of()).mounts().size(), "--no-cwd, -w");
+        assertEquals(List.of(), f.warnings);
+    }
+
+    /** Where the policy refuses it (denied source, forbidden destination): one warning line, and the run goes on. */
+    @Test
+    void aCurrentDirectoryThePolicyRefusesIsAWarningNotAnError() {
+        Path secret = Fixture.mkdir(tmp.resolve("secret/inner"));
+        Spec s = runFrom(secret.toString(), List.of(), Mount.bind(data.toString(), "/data", false));
+        assertEquals(List.of("/data"), s.mounts().stream().map(Mount::destination).toList());
+        assertEquals(1, f.warnings.size(), f.warnings.toString());
+        String w = f.warnings.getFirst();
+        assertTrue(w.startsWith("skiff: warning: the current directory " + secret + " is not bound")
+                && w.contains("the site's bind policy does not allow it") && w.contains("starts in /") && !w.contains("\n"), w);
+        // the destination is judged too: the site forbids binding over anything under tmp
+        f.warnings.clear();
+        f.siteToml("[binds]\nallow = [\"/\"]\nforbidden_destinations = [\"" + tmp + "\"]\n");
+        assertEquals(0, runFrom(data.toString(), List.of()).mounts().size());
+        assertEquals(1, f.warnings.size(), f.warnings.toString());
+    }
+
+    @Test
+    void theSiteCanTurnTheCurrentDirectoryBindOff() {
+        f.siteToml("[binds]\nallow = [\"" + tmp + "\"]\ncurrent_directory = false\n");
+        assertEquals(0, runFrom(data.toString(), List.of()).mounts().size());
+        assertEquals(List.of(), f.warnings);
+    }
 }

@@ -35,7 +35,7 @@ public record SiteConfig(
      */
     public record Run(@JsonProperty("squashfs-mounter") String squashfsMounter) {}
 
-    public Binds binds() { return binds == null ? new Binds(null, null, null) : binds; }
+    public Binds binds() { return binds == null ? new Binds(null, null, null, null) : binds; }
     public Devices devices() { return devices == null ? new Devices(null) : devices; }
     public Images images() { return images == null ? new Images(null, null) : images; }
     public Gpu gpu() { return gpu == null ? new Gpu(null, null, null, null) : gpu; }
@@ -53,7 +53,8 @@ public record SiteConfig(
      * never letting a bind shadow the image's system directories or skiff's own.
      */
     public record Binds(List<String> allow, List<String> deny,
-                        @JsonProperty("forbidden_destinations") List<String> forbiddenDestinations) {
+                        @JsonProperty("forbidden_destinations") List<String> forbiddenDestinations,
+                        @JsonProperty("current_directory") Boolean currentDirectory) {
         public static final List<String> DEFAULT_ALLOW = List.of("/");
         public static final List<String> DEFAULT_DENY = List.of("/proc", "/sys", "/dev", "/boot", "/root",
                 "/etc/shadow", "/etc/gshadow", "/etc/sudoers", "/etc/sudoers.d", "/etc/ssh", "/etc/skiff",
@@ -64,6 +65,8 @@ public record SiteConfig(
         public List<String> allow() { return allow == null ? DEFAULT_ALLOW : allow; }
         public List<String> deny() { return deny == null ? DEFAULT_DENY : deny; }
         public List<String> forbiddenDestinations() { return forbiddenDestinations == null ? DEFAULT_FORBIDDEN : forbiddenDestinations; }
+        /** Bind the directory skiff run starts from at the same path (through the same checks as -v); default on. */
+        public Boolean currentDirectory() { return currentDirectory == null || currentDirectory; }
     }
 
     /** Host device nodes users may pass with --device (globs: '*' within a path segment, '**' across). */
