@@ -24,7 +24,7 @@ ms() { date +%s%N; }
 
 mount_skiff() {
   local t0; t0=$(ms)
-  setsid -f "$JAVA" -XX:+UseSerialGC -XX:-UsePerfData -Xms8m -Xmx160m -Xss512k -XX:ReservedCodeCacheSize=48m \
+  setsid -f "$JAVA" -XX:+UseSerialGC -XX:-UsePerfData -Xms8m -Xmx96m -Xss512k -XX:ReservedCodeCacheSize=48m \
     --enable-native-access=ALL-UNNAMED -cp "$JAR" skiff.engine.fuse.FuseMain "$W/img.sqfs" "$W/m-skiff" /usr/bin/fusermount3 \
     > "$W/skiff.out" 2> "$W/skiff.log"
   while ! grep -q ready "$W/skiff.out" 2>/dev/null; do sleep 0.01; done

@@ -54,10 +54,10 @@ public final class SquashfsReader implements AutoCloseable {
     private final int fragCount, idCount;
     private final int[] ids;
     private final Lru<Long, byte[][]> metaCache = new Lru<>(8L << 20, c -> c[0].length + 64L);
-    private final Lru<Long, Node> nodeCache = new Lru<>(16L << 20, Node::weight);
-    private final Lru<Long, Dir> dirCache = new Lru<>(16L << 20, Dir::weight);
+    private final Lru<Long, Node> nodeCache = new Lru<>(8L << 20, Node::weight);
+    private final Lru<Long, Dir> dirCache = new Lru<>(8L << 20, Dir::weight);
     /** Decompressed data blocks and fragment blocks by image position: a fragment serves many small files. */
-    private final Lru<Long, byte[]> blockCache = new Lru<>(32L << 20, b -> b.length + 64L);
+    private final Lru<Long, byte[]> blockCache = new Lru<>(16L << 20, b -> b.length + 64L);
 
     public SquashfsReader(Path image) throws IOException {
         this.image = image;

@@ -20,7 +20,7 @@ public final class FuseLauncher {
      * Full JIT (decompression is the hot path), the serial collector and a bounded heap: the caches are bounded
      * well below it (SquashfsReader), so the resident size stays small and predictable.
      */
-    static final List<String> JVM_FLAGS = List.of("-XX:+UseSerialGC", "-XX:-UsePerfData", "-Xms8m", "-Xmx160m",
+    static final List<String> JVM_FLAGS = List.of("-XX:+UseSerialGC", "-XX:-UsePerfData", "-Xms8m", "-Xmx96m",
             "-Xss512k", "-XX:ReservedCodeCacheSize=48m", "--enable-native-access=ALL-UNNAMED");
 
     public static void start(Path setsid, Path image, Path mnt, Path fusermount, Path log) throws IOException {
