@@ -25,7 +25,13 @@ public final class DoctorCommand implements Callable<Integer> {
     public Integer call() {
         if (!format.equals("table") && !format.equals("json"))
             throw new SkiffException(ExitCode.USAGE, "unknown --format '" + format + "': use table or json");
-        var checks = Doctor.run(main.storageDir(), main.env());
+        String mounter;
+        try {
+            mounter = skiff.policy.Policy.load(main.env()).squashfsMounter();
+        } catch (SkiffException e) {
+            mounter = "squashfuse"; // an unreadable configuration is not doctor's subject; run and config report it
+        }
+        var checks = Doctor.run(main.storageDir(), main.env(), mounter);
         boolean pass = Doctor.allRequiredPass(checks);
         if (format.equals("json")) {
             Map<String, Object> doc = new LinkedHashMap<>();

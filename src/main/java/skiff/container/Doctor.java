@@ -33,7 +33,12 @@ public final class Doctor {
 
     /** Runs every check. {@code env} supplies PATH and XDG_RUNTIME_DIR, so tests can vary them. */
     public static List<Check> run(Path storageDir, Map<String, String> env) {
-        return new Runner(storageDir, env, Path.of("/proc")).all();
+        return run(storageDir, env, "squashfuse");
+    }
+
+    /** As {@link #run(Path, Map)}, {@code mounter} being the configured [run] squashfs-mounter. */
+    public static List<Check> run(Path storageDir, Map<String, String> env, String mounter) {
+        return new Runner(storageDir, env, Path.of("/proc"), mounter).all();
     }
 
     public static boolean allRequiredPass(List<Check> checks) {
@@ -46,8 +51,14 @@ public final class Doctor {
         private final Path proc;
         private final List<Check> out = new ArrayList<>();
         private final boolean root;
+        private final String mounter;
 
         Runner(Path storageDir, Map<String, String> env, Path proc) {
+            this(storageDir, env, proc, "squashfuse");
+        }
+
+        Runner(Path storageDir, Map<String, String> env, Path proc, String mounter) {
+            this.mounter = mounter;
             this.storageDir = storageDir;
             this.env = env;
             this.proc = proc;
@@ -66,7 +77,8 @@ public final class Doctor {
             userNamespaces(unshare);
             utilLinux(unshare);
             fuse();
-            squashfuse();
+            boolean squashfuseRequired = mounter();
+            squashfuse(squashfuseRequired);
             overlay(unshare);
             kernelSquashfs();
             deflate();
@@ -194,13 +206,34 @@ public final class Doctor {
             }
         }
 
-        private void squashfuse() {
+        /** Reports which FUSE server mounts SquashFS images; returns whether squashfuse is then required. */
+        private boolean mounter() {
+            switch (mounter) {
+                case "skiff" -> {
+                    ok("squashfs.mounter", true, "skiff's own FUSE server mounts SquashFS images ([run] squashfs-mounter = \"skiff\");"
+                            + " it needs fusermount3 and /dev/fuse; squashfuse is the fallback");
+                    return false;
+                }
+                case "squashfuse" -> {
+                    ok("squashfs.mounter", true, "squashfuse mounts SquashFS images ([run] squashfs-mounter = \"squashfuse\")");
+                    return true;
+                }
+                default -> {
+                    bad("squashfs.mounter", true, "[run] squashfs-mounter = \"" + mounter + "\" is not a mounter",
+                            "set it to \"skiff\" or \"squashfuse\" (site.toml or config.toml), or remove it");
+                    return true;
+                }
+            }
+        }
+
+        private void squashfuse(boolean required) {
             Optional<Path> sf = which("squashfuse");
             Optional<Path> ll = which("squashfuse_ll");
             if (sf.isEmpty() && ll.isEmpty())
-                bad("squashfuse", true, "neither squashfuse nor squashfuse_ll is on PATH: SquashFS images cannot be mounted",
+                bad("squashfuse", required, "neither squashfuse nor squashfuse_ll is on PATH: "
+                                + (required ? "SquashFS images cannot be mounted" : "no fallback if skiff's own server cannot start"),
                         "install squashfuse (apt install squashfuse / dnf install squashfuse), or use directory images (--format dir)");
-            else ok("squashfuse", true, "found " + sf.or(() -> ll).get());
+            else ok("squashfuse", required, "found " + sf.or(() -> ll).get());
             if (ll.isEmpty())
                 bad("squashfuse_ll", false, "squashfuse_ll (the faster low-level squashfuse) is not on PATH", "install a squashfuse package that ships squashfuse_ll (0.1.105+)");
             else ok("squashfuse_ll", false, "found " + ll.get());

@@ -97,7 +97,7 @@ public final class Engine {
         long pid = ProcessHandle.current().pid();
         Path root = o.containerRoot() != null ? o.containerRoot() : switch (o.format()) {
             case SQUASHFS -> SharedMount.acquire(runtime, Rootfs.ensure(store, manifest, Rootfs.Format.SQUASHFS),
-                    manifest.hex(), pid, env);
+                    manifest.hex(), pid, env, SharedMount.Mounter.of(policy.squashfsMounter()));
             case DIR -> Rootfs.ensure(store, manifest, Rootfs.Format.DIR);
         };
         Path runDir = newRunDir(runtime, pid);

@@ -1,5 +1,6 @@
 package skiff.engine;
 
+import skiff.engine.fuse.FuseLauncher;
 import skiff.engine.sys.Flock;
 import skiff.engine.sys.SysException;
 import skiff.util.ExitCode;
@@ -15,7 +16,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * One squashfuse mount per image per user per node, shared by every container of that image.
+ * One FUSE mount per image per user per node, shared by every container of that image. The server is squashfuse
+ * unless {@code [run] squashfs-mounter = "skiff"} selects skiff's own ({@link FuseLauncher}, docs/fuse.md), for
+ * which squashfuse is the fallback when it cannot start.
  *
  * <p>Under MNT/HEX.lock (flock): mount if not mounted (or if the FUSE server died), make sure a reaper watches
  * it, and register the caller's pid in MNT/HEX.users/. The pid survives the execs down to the payload, so the
@@ -72,8 +75,25 @@ public final class SharedMount {
             done
             """;
 
-    /** Mounts {@code image} (shared) and registers {@code pid} as its user; returns the mount point. */
+    /** Which FUSE server mounts SquashFS images ({@code [run] squashfs-mounter}). */
+    public enum Mounter {
+        SKIFF, SQUASHFUSE;
+
+        /** The setting's value ("skiff" or "squashfuse"); null or empty means the default, squashfuse. */
+        public static Mounter of(String setting) {
+            if (setting == null || setting.isEmpty() || setting.equals("squashfuse")) return SQUASHFUSE;
+            if (setting.equals("skiff")) return SKIFF;
+            throw new SkiffException(ExitCode.POLICY, "squashfs-mounter = \"" + setting + "\" is not a mounter: use \"skiff\" or \"squashfuse\"");
+        }
+    }
+
+    /** As {@link #acquire(Path, Path, String, long, Map, Mounter)} with the default mounter. */
     public static Path acquire(Path runtimeDir, Path image, String hex, long pid, Map<String, String> env) {
+        return acquire(runtimeDir, image, hex, pid, env, Mounter.SQUASHFUSE);
+    }
+
+    /** Mounts {@code image} (shared) and registers {@code pid} as its user; returns the mount point. */
+    public static Path acquire(Path runtimeDir, Path image, String hex, long pid, Map<String, String> env, Mounter mounter) {
         Path base = runtimeDir.resolve("mnt");
         Path mnt = base.resolve(hex);
         Path users = base.resolve(hex + ".users");
@@ -83,9 +103,12 @@ public final class SharedMount {
             Files.createDirectories(users);
             try (Flock held = Flock.exclusive(lock.toString())) {
                 if (!usable(mnt)) {
-                    if (mounted(mnt)) run(List.of(HostTools.find("fusermount3").toString(), "-u", "-z", mnt.toString()), null);
+                    if (mounted(mnt)) {
+                        String err = run(List.of(HostTools.find("fusermount3").toString(), "-u", "-z", mnt.toString()), null);
+                        if (mounted(mnt)) throw new IOException("the dead mount at " + mnt + " cannot be removed: " + err);
+                    }
                     Files.createDirectories(mnt);
-                    mount(image, mnt, base.resolve(hex + ".log"));
+                    mount(image, mnt, base.resolve(hex + ".log"), base.resolve(hex + ".server.log"), mounter);
                 }
                 if (!reaperAlive(pidfile, mnt)) startReaper(mnt, users, lock, pidfile, idle(env));
                 Files.writeString(users.resolve(Long.toString(pid)), startTime(pid) + "\n");
@@ -131,11 +154,29 @@ public final class SharedMount {
     }
 
     /**
+     * skiff's server unless squashfuse is asked for; if it cannot start, squashfuse with a warning: the run
+     * should not fail because the faster path is unavailable (e.g. a JVM without the memory for a second one).
+     */
+    private static void mount(Path image, Path mnt, Path log, Path serverLog, Mounter mounter) throws IOException {
+        if (mounter == Mounter.SKIFF) {
+            try {
+                FuseLauncher.start(HostTools.find("setsid"), image, mnt, HostTools.find("fusermount3"), serverLog);
+                return;
+            } catch (IOException | SkiffException e) {
+                System.err.println("skiff: warning: skiff's SquashFS server could not mount " + image + " (" + e.getMessage()
+                        + "): using squashfuse; see " + serverLog);
+                if (mounted(mnt)) run(List.of(HostTools.find("fusermount3").toString(), "-u", "-z", mnt.toString()), null);
+            }
+        }
+        squashfuse(image, mnt, log);
+    }
+
+    /**
      * squashfuse_ll (the low-level server: caches entries and attributes in the kernel indefinitely and keeps
      * the page cache across opens, as the image is immutable), else the high-level squashfuse. fusermount3 does
      * the mount for it, in the host mount namespace.
      */
-    private static void mount(Path image, Path mnt, Path log) throws IOException {
+    private static void squashfuse(Path image, Path mnt, Path log) throws IOException {
         Path server;
         try {
             server = HostTools.find("squashfuse_ll");

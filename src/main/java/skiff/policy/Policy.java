@@ -76,7 +76,18 @@ public final class Policy {
         return config;
     }
 
-    public SiteConfig site() {
+    /**
+     * {@code [run] squashfs-mounter}: the user's config.toml, else the site's, else "squashfuse". Validated by the
+     * engine (SharedMount.Mounter), which owns the meaning of the names.
+     */
+    public String squashfsMounter() {
+        String u = config.user().run().squashfsMounter();
+        if (u != null && !u.isBlank()) return u.strip();
+        String s = config.site().run().squashfsMounter();
+        return s == null || s.isBlank() ? "squashfuse" : s.strip();
+    }
+
+        public SiteConfig site() {
         return config.site();
     }
 

@@ -28,7 +28,10 @@ import java.util.function.Consumer;
  * <p>Every offset and size read from the image is checked against the image's own bounds before use, so a
  * corrupt or hostile image fails with an {@link IOException} naming the problem: allocations are bounded by
  * the block size (data) or 8 KiB (metadata), directory walks refuse cycles, and nothing loops forever.
- * Not thread-safe.
+ *
+ * <p>Thread-safe: the FUSE server reads from several threads. Each thread decompresses with its own codec;
+ * metadata blocks, inodes, directories and data blocks are shared in caches bounded by weight
+ * ({@link Lru}), so memory stays bounded however large the image.
  */
 public final class SquashfsReader implements AutoCloseable {
 
@@ -42,7 +45,7 @@ public final class SquashfsReader implements AutoCloseable {
 
     private final Path image;
     private final FileChannel ch;
-    private final Codec codec;
+    private final ThreadLocal<Codec> codecs;
     private final long bytesUsed;
     private final int blockSize;
     private final int inodeCount;
@@ -50,13 +53,11 @@ public final class SquashfsReader implements AutoCloseable {
     private final long inodeTable, dirTable, fragTable, idTableStart, xattrTable;
     private final int fragCount, idCount;
     private final int[] ids;
-    private final Map<Long, byte[][]> metaCache = new LinkedHashMap<>(64, 0.75f, true) {
-        @Override protected boolean removeEldestEntry(Map.Entry<Long, byte[][]> e) {
-            return size() > 256;
-        }
-    };
-    private long cachedFragStart = -1;
-    private byte[] cachedFrag;
+    private final Lru<Long, byte[][]> metaCache = new Lru<>(8L << 20, c -> c[0].length + 64L);
+    private final Lru<Long, Node> nodeCache = new Lru<>(8L << 20, Node::weight);
+    private final Lru<Long, Dir> dirCache = new Lru<>(8L << 20, Dir::weight);
+    /** Decompressed data blocks and fragment blocks by image position: a fragment serves many small files. */
+    private final Lru<Long, byte[]> blockCache = new Lru<>(16L << 20, b -> b.length + 64L);
 
     public SquashfsReader(Path image) throws IOException {
         this.image = image;
@@ -74,7 +75,14 @@ public final class SquashfsReader implements AutoCloseable {
             idCount = Short.toUnsignedInt(sb.getShort(26));
             if (blockSize < 4096 || blockSize > (1 << 20) || Integer.bitCount(blockSize) != 1 || (1 << blockLog) != blockSize)
                 throw bad("invalid block size " + blockSize);
-            codec = Codec.forId(comp);
+            Codec.forId(comp).close();
+            codecs = ThreadLocal.withInitial(() -> {
+                try {
+                    return Codec.forId(comp);
+                } catch (IOException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
             rootRef = sb.getLong(32);
             bytesUsed = sb.getLong(40);
             idTableStart = sb.getLong(48);
@@ -119,7 +127,7 @@ public final class SquashfsReader implements AutoCloseable {
         if ((hdr & Format.META_UNCOMPRESSED) != 0) data = raw;
         else {
             byte[] out = new byte[Format.METADATA_SIZE];
-            int n = codec.decompress(raw, 0, len, out, out.length);
+            int n = codecs.get().decompress(raw, 0, len, out, out.length);
             data = java.util.Arrays.copyOf(out, n);
         }
         byte[] next = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(pos + 2 + len).array();
@@ -302,7 +310,7 @@ public final class SquashfsReader implements AutoCloseable {
 
     // ------------------------------------------------------------------ directories
 
-    private record DirEntry(String name, long ref, int type) {}
+    private record DirEntry(String name, long ref, int type, byte[] raw) {}
 
     private List<DirEntry> readDir(Inode d) throws IOException {
         if (d.kind() != Type.DIRECTORY) throw new IOException("not a directory");
@@ -326,12 +334,13 @@ public final class SquashfsReader implements AutoCloseable {
                 int type = Short.toUnsignedInt(e.getShort());
                 int nameLen = Short.toUnsignedInt(e.getShort()) + 1;
                 if (nameLen > Format.MAX_NAME) throw bad("directory entry name of " + nameLen + " bytes");
-                String name = new String(c.bytes(nameLen), StandardCharsets.UTF_8);
+                byte[] raw = c.bytes(nameLen);
+                String name = new String(raw, StandardCharsets.UTF_8);
                 if (name.equals(".") || name.equals("..") || name.contains("/") || name.indexOf('\0') >= 0)
                     throw bad("invalid directory entry name " + name);
                 read += 8 + nameLen;
                 if (read > end) throw bad("directory listing longer than its size");
-                out.add(new DirEntry(name, (start << 16) | off, type));
+                out.add(new DirEntry(name, (start << 16) | off, type, raw));
             }
         }
         return out;
@@ -365,6 +374,171 @@ public final class SquashfsReader implements AutoCloseable {
         }
         return new Entry(path, i.kind(), i.mode(), i.uid(), i.gid(), i.mtime(), i.size(), i.nlink(), i.number(),
                 i.target() == null ? null : new String(i.target(), StandardCharsets.UTF_8), major, minor);
+    }
+
+    // ------------------------------------------------------------------ access by reference (FUSE)
+
+    /**
+     * An inode by its reference (the 48-bit position of the inode in the inode table), the handle a file system
+     * server keeps: the reference is stable for the image's life, so FUSE node ids derive from it without a table.
+     */
+    public static final class Node {
+        private final long ref;
+        private final Inode inode;
+        /** Image position of each data block of a regular file (prefix sums of the on-disk sizes). */
+        private final long[] starts;
+
+        private Node(long ref, Inode inode) {
+            this.ref = ref;
+            this.inode = inode;
+            int[] b = inode.blockSizes();
+            if (b == null) starts = null;
+            else {
+                starts = new long[b.length];
+                long pos = inode.blocksStart();
+                for (int k = 0; k < b.length; k++) {
+                    starts[k] = pos;
+                    pos += b[k] & (Format.DATA_UNCOMPRESSED - 1);
+                }
+            }
+        }
+
+        public long ref() { return ref; }
+        public Type type() { return inode.kind(); }
+        /** Permission bits (07777), without the file type. */
+        public int mode() { return inode.mode(); }
+        public int uid() { return inode.uid(); }
+        public int gid() { return inode.gid(); }
+        public long mtime() { return inode.mtime(); }
+        public long size() { return inode.size(); }
+        public int nlink() { return inode.nlink(); }
+        /** The image's inode number (1..inode count), shared by hard links. */
+        public int number() { return inode.number(); }
+        /** Device number in the kernel's new_encode_dev layout, which is SquashFS's. */
+        public int rdev() { return inode.rdev(); }
+        public byte[] symlinkTarget() { return inode.target() == null ? null : inode.target().clone(); }
+
+        long weight() {
+            return 160 + (starts == null ? 0 : starts.length * 12L) + (inode.target() == null ? 0 : inode.target().length);
+        }
+    }
+
+    /** A directory entry: the name as stored (bytes, not necessarily UTF-8), the inode reference and type. */
+    public record Child(byte[] name, long ref, Type type) {}
+
+    private record Dir(List<Child> list, Map<String, Child> byName) {
+        long weight() {
+            long w = 64;
+            for (Child c : list) w += 96 + 2L * c.name().length;
+            return w;
+        }
+    }
+
+    public long rootRef() {
+        return rootRef;
+    }
+
+    public int blockSize() {
+        return blockSize;
+    }
+
+    public long bytesUsed() {
+        return bytesUsed;
+    }
+
+    public Node node(long ref) throws IOException {
+        Node n = nodeCache.get(ref);
+        if (n == null) {
+            n = new Node(ref, inode(ref));
+            nodeCache.put(ref, n);
+        }
+        return n;
+    }
+
+    private Dir dir(Node d) throws IOException {
+        Dir cached = dirCache.get(d.ref());
+        if (cached != null) return cached;
+        List<Child> list = new ArrayList<>();
+        Map<String, Child> byName = new java.util.HashMap<>();
+        for (DirEntry e : readDir(d.inode)) {
+            Child c = new Child(e.raw(), e.ref(), typeOf(e.type()));
+            list.add(c);
+            // ISO-8859-1 maps bytes to chars one to one: a lossless key for names that are not UTF-8.
+            byName.putIfAbsent(new String(e.raw(), StandardCharsets.ISO_8859_1), c);
+        }
+        Dir built = new Dir(List.copyOf(list), byName);
+        dirCache.put(d.ref(), built);
+        return built;
+    }
+
+    /** The entries of a directory in on-disk order (without "." and ".."). */
+    public List<Child> children(Node dir) throws IOException {
+        return dir(dir).list();
+    }
+
+    /** The entry called {@code name} (raw bytes) in {@code dir}, or null. */
+    public Child child(Node dir, byte[] name) throws IOException {
+        return dir(dir).byName().get(new String(name, StandardCharsets.ISO_8859_1));
+    }
+
+    private Type typeOf(int dirEntryType) throws IOException {
+        return switch (dirEntryType) {
+            case Format.DIR -> Type.DIRECTORY;
+            case Format.FILE -> Type.FILE;
+            case Format.SYMLINK -> Type.SYMLINK;
+            case Format.BLKDEV -> Type.BLOCK_DEVICE;
+            case Format.CHRDEV -> Type.CHAR_DEVICE;
+            case Format.FIFO -> Type.FIFO;
+            case Format.SOCKET -> Type.SOCKET;
+            default -> throw bad("directory entry of unknown type " + dirEntryType);
+        };
+    }
+
+    public Map<String, byte[]> xattrs(Node n) throws IOException {
+        return xattrs(n.inode);
+    }
+
+    /**
+     * Reads up to {@code len} bytes of a regular file at {@code offset} into dst; returns the count (0 at or
+     * past the end). A corrupt block fails this read only, with an IOException.
+     */
+    public int read(Node n, long offset, byte[] dst, int dstOff, int len) throws IOException {
+        Inode i = n.inode;
+        if (i.kind() != Type.FILE) throw new IOException("not a regular file");
+        if (offset < 0 || offset >= i.size() || len <= 0) return 0;
+        len = (int) Math.min(len, i.size() - offset);
+        int[] sizes = i.blockSizes();
+        int done = 0;
+        while (done < len) {
+            long pos = offset + done;
+            long bi = pos / blockSize;
+            int within = (int) (pos % blockSize);
+            int expected = (int) Math.min(blockSize, i.size() - bi * blockSize);
+            byte[] data;
+            int dataOff;
+            if (bi < sizes.length) {
+                data = cachedBlock(n.starts[(int) bi], sizes[(int) bi], expected);
+                dataOff = 0;
+            } else {
+                if (i.fragment() == Format.NO_FRAGMENT) throw bad("file data shorter than its size");
+                data = fragment(i.fragment());
+                dataOff = i.fragOffset();
+                if (dataOff < 0 || (long) dataOff + expected > data.length) throw bad("fragment slice out of range");
+            }
+            int k = Math.min(len - done, expected - within);
+            System.arraycopy(data, dataOff + within, dst, dstOff + done, k);
+            done += k;
+        }
+        return done;
+    }
+
+    private byte[] cachedBlock(long pos, int sizeField, int expected) throws IOException {
+        if (sizeField == 0) return new byte[expected];
+        byte[] b = blockCache.get(pos);
+        if (b != null && b.length == expected) return b;
+        b = dataBlock(pos, sizeField, expected);
+        blockCache.put(pos, b);
+        return b;
     }
 
     // ------------------------------------------------------------------ public API
@@ -453,7 +627,7 @@ public final class SquashfsReader implements AutoCloseable {
             return raw;
         }
         byte[] out = new byte[blockSize];
-        int n = codec.decompress(raw, 0, len, out, blockSize);
+        int n = codecs.get().decompress(raw, 0, len, out, blockSize);
         if (n != expected) throw bad("block decompressed to " + n + " bytes, expected " + expected);
         return n == out.length ? out : java.util.Arrays.copyOf(out, n);
     }
@@ -462,7 +636,8 @@ public final class SquashfsReader implements AutoCloseable {
         ByteBuffer e = tableEntry(fragTable, fragTable, index, 16);
         long start = e.getLong();
         int size = e.getInt();
-        if (start == cachedFragStart) return cachedFrag;
+        byte[] cached = blockCache.get(start);
+        if (cached != null) return cached;
         int len = size & (Format.DATA_UNCOMPRESSED - 1);
         if (len > blockSize || len == 0) throw bad("fragment size " + Integer.toHexString(size));
         byte[] raw = read(start, len, bytesUsed).array();
@@ -470,10 +645,9 @@ public final class SquashfsReader implements AutoCloseable {
         if ((size & Format.DATA_UNCOMPRESSED) != 0) data = raw;
         else {
             byte[] out = new byte[blockSize];
-            data = java.util.Arrays.copyOf(out, codec.decompress(raw, 0, len, out, blockSize));
+            data = java.util.Arrays.copyOf(out, codecs.get().decompress(raw, 0, len, out, blockSize));
         }
-        cachedFragStart = start;
-        cachedFrag = data;
+        blockCache.put(start, data);
         return data;
     }
 

@@ -29,7 +29,7 @@ class DoctorIT {
         ContainerFixture.chownToTestUser(storage);
         var asUser = Cmd.skiff(storage, "doctor").asTestUser().run();
         assertEquals(0, asUser.exit(), asUser.toString());
-        for (String name : new String[] {"userns.probe", "fuse.device", "fusermount3", "squashfuse", "storage", "java", "deflate"})
+        for (String name : new String[] {"userns.probe", "fuse.device", "fusermount3", "squashfs.mounter", "squashfuse", "storage", "java", "deflate"})
             assertTrue(asUser.out().lines().anyMatch(l -> l.startsWith("ok ") && l.contains(name)), name + " ok:\n" + asUser.out());
         var noDeflate = Cmd.skiff(storage, "doctor").env("SKIFF_DEFLATE", "java").asTestUser().run();
         assertEquals(0, noDeflate.exit(), "libdeflate is optional: " + noDeflate);
@@ -54,7 +54,7 @@ class DoctorIT {
         Path storage = Files.createDirectories(tmp.resolve("storage"));
         var r = Cmd.skiff(storage, "doctor").env("PATH", bin + ":/usr/sbin").run();
         assertEquals(7, r.exit(), r.toString());
-        String line = r.out().lines().filter(l -> l.contains("squashfuse ")).findFirst().orElseThrow(() -> new AssertionError(r.out()));
+        String line = r.out().lines().filter(l -> l.split("\\s+")[1].equals("squashfuse")).findFirst().orElseThrow(() -> new AssertionError(r.out()));
         assertTrue(line.startsWith("FAIL"), line);
         assertTrue(line.contains("— install squashfuse"), line);
         assertTrue(r.out().lines().filter(l -> l.startsWith("FAIL")).count() == 1, "only squashfuse fails:\n" + r.out());

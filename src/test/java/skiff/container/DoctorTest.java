@@ -60,6 +60,13 @@ class DoctorTest {
         var checks = new Doctor.Runner(tmp.resolve("storage"), Map.of("PATH", tmp.resolve("empty").toString()), proc).all();
         for (String n : List.of("userns.probe", "fusermount3", "squashfuse"))
             assertEquals(Doctor.Status.FAIL, check(checks, n).status(), n);
+        assertTrue(check(checks, "squashfs.mounter").detail().contains("squashfuse mounts"));
+        // With skiff's own server selected, squashfuse is only its fallback.
+        var own = new Doctor.Runner(tmp.resolve("storage"), Map.of("PATH", tmp.resolve("empty").toString()), proc, "skiff").all();
+        assertEquals(Doctor.Status.OK, check(own, "squashfs.mounter").status());
+        assertEquals(Doctor.Status.WARN, check(own, "squashfuse").status());
+        var bad = new Doctor.Runner(tmp.resolve("storage"), Map.of("PATH", "/usr/bin"), proc, "fastest").all();
+        assertEquals(Doctor.Status.FAIL, check(bad, "squashfs.mounter").status());
         assertTrue(check(checks, "fusermount3").fix().contains("fuse3"));
         assertEquals(Doctor.Status.OK, check(checks, "userns.max").status());
         assertEquals(Doctor.Status.OK, check(checks, "squashfs.kernel").status());

@@ -35,7 +35,9 @@ final class Native {
             SYS_UMOUNT2 = AARCH64 ? 39 : 166, SYS_STATFS = AARCH64 ? 43 : 137, SYS_PIVOT_ROOT = AARCH64 ? 41 : 155,
             SYS_CHDIR = AARCH64 ? 49 : 80, SYS_CAPSET = AARCH64 ? 91 : 126, SYS_PRCTL = AARCH64 ? 167 : 157,
             SYS_CLOSE_RANGE = 436, SYS_KILL = AARCH64 ? 129 : 62, SYS_WAIT4 = AARCH64 ? 260 : 61,
-            SYS_IOCTL = AARCH64 ? 29 : 16, SYS_FCNTL = AARCH64 ? 25 : 72;
+            SYS_IOCTL = AARCH64 ? 29 : 16, SYS_FCNTL = AARCH64 ? 25 : 72,
+            SYS_READ = AARCH64 ? 63 : 0, SYS_WRITE = AARCH64 ? 64 : 1, SYS_SOCKETPAIR = AARCH64 ? 199 : 53,
+            SYS_RECVMSG = AARCH64 ? 212 : 47, SYS_DUP3 = AARCH64 ? 24 : 292;
 
     private static final MethodHandle SYSCALL;
 

@@ -22,9 +22,18 @@ public record SiteConfig(
         EnvEdits env,
         Map<String, Module> modules,
         Map<String, Profile> users,
-        Map<String, Profile> groups) {
+        Map<String, Profile> groups,
+        Run run) {
 
-    public static final SiteConfig EMPTY = new SiteConfig(null, null, null, null, null, null, null, null, null, null, null);
+    public static final SiteConfig EMPTY = new SiteConfig(null, null, null, null, null, null, null, null, null, null, null, null);
+
+    public Run run() { return run == null ? new Run(null) : run; }
+
+    /**
+     * Site defaults for skiff run that a user's config.toml [run] may override. {@code squashfs-mounter}: which
+     * FUSE server mounts SquashFS images, "squashfuse" (default) or "skiff" (the built-in one).
+     */
+    public record Run(@JsonProperty("squashfs-mounter") String squashfsMounter) {}
 
     public Binds binds() { return binds == null ? new Binds(null, null, null, null) : binds; }
     public Devices devices() { return devices == null ? new Devices(null) : devices; }
