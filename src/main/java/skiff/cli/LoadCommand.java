@@ -3,7 +3,10 @@ package skiff.cli;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
+import skiff.image.MediaTypes;
 import skiff.reference.Reference;
+import skiff.rootfs.ConvertSettings;
+import skiff.rootfs.Rootfs;
 import skiff.store.ArchiveLoader;
 import skiff.store.Store;
 import skiff.util.ExitCode;
@@ -26,12 +29,23 @@ public final class LoadCommand implements Callable<Integer> {
     @Option(names = {"-i", "--input"}, paramLabel = "FILE", description = "Read FILE instead of standard input.")
     Path input;
 
-    @Option(names = {"-q", "--quiet"}, description = "Print nothing on success.")
+    @Option(names = {"-q", "--quiet"}, description = "Print nothing on success (no conversion display either).")
     boolean quiet;
+
+    @Option(names = "--convert", paramLabel = "squashfs|dir|none",
+            description = "Convert each loaded image right away, as pull does (default: [convert] format in config.toml, else squashfs).")
+    String convert;
 
     @Override
     public Integer call() throws Exception {
         Store store = main.store();
+        ConvertSettings conversion = ConvertSettings.load(main.env());
+        if (convert != null) conversion = conversion.withFormat(switch (convert) {
+            case "squashfs" -> Rootfs.Format.SQUASHFS;
+            case "dir" -> Rootfs.Format.DIR;
+            case "none" -> null;
+            default -> throw new SkiffException(ExitCode.USAGE, "--convert must be squashfs, dir or none, not '" + convert + "'");
+        });
         Path file = input;
         Path spool = null;
         try {
@@ -48,6 +62,13 @@ public final class LoadCommand implements Callable<Integer> {
                 throw new SkiffException(ExitCode.STORAGE, "cannot read " + file + ": " + (Files.exists(file) ? "not a regular file" : "no such file"));
             }
             for (ArchiveLoader.Loaded l : ArchiveLoader.load(store, file)) {
+                // As after a pull, the image is made runnable at once (with the conversion display); an index (a
+                // multi-platform OCI archive) is left to the first run, which picks the platform.
+                String type = l.descriptor().mediaType();
+                if (MediaTypes.OCI_MANIFEST.equals(type) || MediaTypes.DOCKER_MANIFEST.equals(type)) {
+                    ConvertProgress.install(l.names().isEmpty() ? l.configDigest().toString() : l.names().getFirst(), quiet);
+                    Rootfs.afterPull(store, l.descriptor().digest(), conversion);
+                }
                 if (quiet) continue;
                 if (l.names().isEmpty()) System.out.println("Loaded image ID: " + l.configDigest());
                 for (String n : l.names()) {

@@ -153,6 +153,26 @@ class ConvertProgressIT {
         assertEquals("quiet\r\n", onTerminal(skiff() + " run -q --writable-tmpfs " + IMG + " /bin/echo quiet").run().ok().out());
     }
 
+    /** load makes the image runnable at once, as pull does, and shows that conversion; -q and --convert none do not. */
+    @Test
+    void loadConvertsWithTheDisplay() {
+        Path tar = fx.base.resolve("out/box.tar");
+        Cmd.of("install", "-d", "-o", Cmd.TEST_USER, tar.getParent().toString()).run().ok();
+        String t = onTerminal(skiff() + " save -o " + tar + " " + IMG + " && " + skiff() + " rmi " + IMG + " && "
+                + skiff() + " load -i " + tar).run().ok().out();
+        assertTrue(frames(t).stream().anyMatch(f -> f.startsWith(IMG + " -> squashfs  ")), t);
+        assertTrue(t.matches("(?s).*" + Pattern.quote(IMG) + ": converted to squashfs in [0-9.]+ s: [^\r\n]*\r\nLoaded image: "
+                + Pattern.quote(IMG) + "\r\n"), t);
+        String q = onTerminal(skiff() + " rmi " + IMG + " >/dev/null && " + skiff() + " load -q -i " + tar + " && "
+                + skiff() + " images --format json").run().ok().out();
+        assertFalse(q.contains("converted"), q);
+        assertTrue(q.replaceAll("\\s", "").contains("\"formats\":[\"squashfs\"]"), q);
+        String none = onTerminal(skiff() + " rmi " + IMG + " >/dev/null && " + skiff() + " load --convert none -i " + tar
+                + " && " + skiff() + " images --format json").run().ok().out();
+        assertFalse(none.contains("converted"), none);
+        assertTrue(none.replaceAll("\\s", "").contains("\"formats\":[]"), none);
+    }
+
     @Test
     void createShowsTheConversionOfItsContainerAndQuietDoesNot() {
         String t = onTerminal(skiff() + " create --name c1 " + IMG).run().ok().out();
