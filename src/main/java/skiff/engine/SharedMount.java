@@ -11,7 +11,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.util.List;
 import java.util.Map;
 
@@ -138,13 +137,17 @@ public final class SharedMount {
         return false;
     }
 
-    /** Mounted and answering: a dead FUSE server leaves a mount whose stat fails with ENOTCONN. */
+    /**
+     * Mounted and answering: a dead FUSE server leaves a mount whose requests fail with ENOTCONN. Asked with statfs,
+     * which always reaches the server: a stat of the root can be answered from the kernel's attribute cache (skiff's
+     * server makes attributes valid for a long time), so it passes on a dead mount, and the container then fails.
+     */
     private static boolean usable(Path mnt) throws IOException {
         if (!mounted(mnt)) return false;
         try {
-            Files.readAttributes(mnt, BasicFileAttributes.class);
+            skiff.engine.sys.Mounts.flags(mnt.toString());
             return true;
-        } catch (IOException e) {
+        } catch (SysException e) {
             return false;
         }
     }
