@@ -39,13 +39,7 @@ public final class LoadCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Store store = main.store();
-        ConvertSettings conversion = ConvertSettings.load(main.env());
-        if (convert != null) conversion = conversion.withFormat(switch (convert) {
-            case "squashfs" -> Rootfs.Format.SQUASHFS;
-            case "dir" -> Rootfs.Format.DIR;
-            case "none" -> null;
-            default -> throw new SkiffException(ExitCode.USAGE, "--convert must be squashfs, dir or none, not '" + convert + "'");
-        });
+        ConvertSettings conversion = PullCommand.conversion(main.env(), convert);
         Path file = input;
         Path spool = null;
         try {

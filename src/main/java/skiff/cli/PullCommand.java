@@ -52,13 +52,7 @@ public final class PullCommand implements Callable<Integer> {
         Reference r = Reference.parse(ref);
         // Site image policy is judged before anything is fetched.
         Policy.load(main.env()).checkImage(r.toString(), r.digest() != null);
-        ConvertSettings conversion = ConvertSettings.load(main.env());
-        if (convert != null) conversion = conversion.withFormat(switch (convert) {
-            case "squashfs" -> Rootfs.Format.SQUASHFS;
-            case "dir" -> Rootfs.Format.DIR;
-            case "none" -> null;
-            default -> throw new SkiffException(ExitCode.USAGE, "--convert must be squashfs, dir or none, not '" + convert + "'");
-        });
+        ConvertSettings conversion = conversion(main.env(), convert);
         Platform wanted = platform != null ? Platform.parse(platform) : Platform.host();
         RegistryConfig config = RegistryConfig.load(Dirs.userConfig(main.env()).resolve("config.toml"));
         Credentials creds = Credentials.fromEnv(main.env());
@@ -84,6 +78,18 @@ public final class PullCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** The conversion right after a pull or load: config.toml's [convert], with --convert (squashfs, dir, none) over it. */
+    static ConvertSettings conversion(java.util.Map<String, String> env, String convert) {
+        ConvertSettings s = ConvertSettings.load(env);
+        if (convert == null) return s;
+        return s.withFormat(switch (convert) {
+            case "squashfs" -> Rootfs.Format.SQUASHFS;
+            case "dir" -> Rootfs.Format.DIR;
+            case "none" -> null;
+            default -> throw new SkiffException(ExitCode.USAGE, "--convert must be squashfs, dir or none, not '" + convert + "'");
+        });
     }
 
     /**

@@ -106,13 +106,7 @@ final class JoinFiles {
 
     /** Field 22 of /proc/PID/stat, or null when there is no such process. */
     static String startTime(long pid) {
-        try {
-            String st = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
-            String[] f = st.substring(st.lastIndexOf(')') + 2).split(" ");
-            return f.length > 19 ? f[19] : null;
-        } catch (IOException | RuntimeException e) {
-            return null;
-        }
+        return skiff.util.Procs.startTime(pid);
     }
 
     /** The mount namespace of {@code pid} ("mnt:[INODE]"), or null when it is gone. */

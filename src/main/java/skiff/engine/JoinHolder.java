@@ -94,7 +94,7 @@ final class JoinHolder {
      */
     private static void loadAhead(Path group) {
         for (Class<?> c : List.of(Flock.class, JoinFiles.class, JoinFiles.Rank.class, Capabilities.class, SysException.class,
-                Stage2.Failure.class, java.nio.file.StandardCopyOption.class))
+                Stage2.Failure.class, skiff.util.Procs.class, java.nio.file.StandardCopyOption.class))
             try {
                 Class.forName(c.getName(), true, JoinHolder.class.getClassLoader());
             } catch (ClassNotFoundException e) {

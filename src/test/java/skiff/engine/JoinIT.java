@@ -262,7 +262,13 @@ class JoinIT {
         String ns = ra.readLine();
         assertEquals(ns, rb.readLine(), () -> err(b));
         String pa = ra.readLine(), pb = rb.readLine();
-        assertEquals(java.util.Set.of(pa, pb), java.util.Set.copyOf(inNamespace(ns, mark).stream().filter(p -> p.equals(pa) || p.equals(pb)).toList()));
+        // /proc is read while the shells fork their sleep: a read can miss a process once, so look again briefly
+        java.util.Set<String> seen = java.util.Set.of();
+        for (int i = 0; i < 50 && seen.size() < 2; i++) {
+            seen = java.util.Set.copyOf(inNamespace(ns, mark).stream().filter(p -> p.equals(pa) || p.equals(pb)).toList());
+            if (seen.size() < 2) Thread.sleep(100);
+        }
+        assertEquals(java.util.Set.of(pa, pb), seen);
         // one rank SIGKILLed, then the rest of the step as scancel ends it (SIGKILL after its grace period)
         Cmd.of("kill", "-KILL", pa).run().ok();
         assertTrue(a.waitFor(30, TimeUnit.SECONDS));
