@@ -85,8 +85,8 @@ class SlurmJoinIT {
             }
             assertTrue(p.waitFor(2, TimeUnit.MINUTES), "srun did not end");
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-            while (System.nanoTime() < deadline && (!inNamespace(ns, mark).isEmpty() || !left().isEmpty())) Thread.sleep(200);
-            List<String> remain = inNamespace(ns, mark);
+            while (System.nanoTime() < deadline && (!JoinIT.inNamespace(ns, mark).isEmpty() || !left().isEmpty())) Thread.sleep(200);
+            List<String> remain = JoinIT.inNamespace(ns, mark);
             assertEquals(List.of(), remain, () -> (scancel ? "scancel" : "SIGKILL") + ": processes remain in the step's container: "
                     + Cmd.of("ps", "-o", "pid,ppid,stat,etime,args", "-p", String.join(",", remain)).run().out());
             assertEquals(List.of(), left(), "files of the step remain in skiff's runtime directory");
@@ -107,23 +107,5 @@ class SlurmJoinIT {
             }
         }
         return l;
-    }
-
-    /** As JoinIT.inNamespace: processes in mount namespace {@code ns} whose environment holds {@code mark}. */
-    static List<String> inNamespace(String ns, String mark) throws IOException {
-        List<String> pids = new ArrayList<>();
-        try (Stream<Path> s = Files.list(Path.of("/proc"))) {
-            for (Path p : s.toList()) {
-                if (!p.getFileName().toString().matches("[0-9]+")) continue;
-                try {
-                    if (Files.readSymbolicLink(p.resolve("ns/mnt")).toString().equals(ns)
-                            && ("\0" + new String(Files.readAllBytes(p.resolve("environ"))) + "\0").contains("\0" + mark + "\0"))
-                        pids.add(p.getFileName().toString());
-                } catch (IOException gone) {
-                    // exited
-                }
-            }
-        }
-        return pids;
     }
 }
