@@ -97,8 +97,8 @@ public final class Doctor {
 
         /** Not required: without libdeflate, gzip SquashFS images are written with the JDK's zlib, ~1.8x slower. */
         private void deflate() {
-            var p = skiff.squashfs.ZlibBlockCompressor.provider();
-            if (p != null) ok("deflate", false, "gzip SquashFS blocks are compressed with " + p.name());
+            String fast = skiff.squashfs.ZlibBlockCompressor.available();
+            if (fast != null) ok("deflate", false, "gzip SquashFS blocks are compressed with " + fast);
             else bad("deflate", false, "libdeflate not found (or SKIFF_DEFLATE=java): gzip images are written with the JDK's zlib,"
                     + " about 1.8x slower", "install libdeflate (Debian/Ubuntu: apt-get install libdeflate0; RHEL: dnf install libdeflate)");
         }

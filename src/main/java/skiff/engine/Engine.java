@@ -1,8 +1,8 @@
 package skiff.engine;
 
-import skiff.engine.sys.Exec;
-import skiff.engine.sys.Processes;
-import skiff.engine.sys.SysException;
+import skiff.sys.Exec;
+import skiff.sys.Processes;
+import skiff.sys.SysException;
 import skiff.image.Digest;
 import skiff.image.ImageConfig;
 import skiff.policy.HookRunner;

@@ -1,10 +1,10 @@
 package skiff.engine;
 
-import skiff.engine.sys.Capabilities;
-import skiff.engine.sys.Fds;
-import skiff.engine.sys.Flock;
-import skiff.engine.sys.PivotRoot;
-import skiff.engine.sys.SysException;
+import skiff.sys.Capabilities;
+import skiff.sys.Fds;
+import skiff.sys.Flock;
+import skiff.sys.PivotRoot;
+import skiff.sys.SysException;
 
 import java.io.IOException;
 import java.nio.file.Files;

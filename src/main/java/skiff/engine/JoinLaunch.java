@@ -1,10 +1,10 @@
 package skiff.engine;
 
-import skiff.engine.sys.Capabilities;
-import skiff.engine.sys.Exec;
-import skiff.engine.sys.Fds;
-import skiff.engine.sys.Flock;
-import skiff.engine.sys.SysException;
+import skiff.sys.Capabilities;
+import skiff.sys.Exec;
+import skiff.sys.Fds;
+import skiff.sys.Flock;
+import skiff.sys.SysException;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
 

@@ -1,8 +1,8 @@
 package skiff.engine;
 
 import skiff.engine.fuse.FuseLauncher;
-import skiff.engine.sys.Flock;
-import skiff.engine.sys.SysException;
+import skiff.sys.Flock;
+import skiff.sys.SysException;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
 
@@ -145,7 +145,7 @@ public final class SharedMount {
     private static boolean usable(Path mnt) throws IOException {
         if (!mounted(mnt)) return false;
         try {
-            skiff.engine.sys.Mounts.flags(mnt.toString());
+            skiff.sys.Mounts.flags(mnt.toString());
             return true;
         } catch (SysException e) {
             return false;

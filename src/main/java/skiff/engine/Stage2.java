@@ -1,13 +1,13 @@
 package skiff.engine;
 
-import skiff.engine.sys.Capabilities;
-import skiff.engine.sys.Errno;
-import skiff.engine.sys.Exec;
-import skiff.engine.sys.Fds;
-import skiff.engine.sys.Mounts;
-import skiff.engine.sys.PivotRoot;
-import skiff.engine.sys.Processes;
-import skiff.engine.sys.SysException;
+import skiff.sys.Capabilities;
+import skiff.sys.Errno;
+import skiff.sys.Exec;
+import skiff.sys.Fds;
+import skiff.sys.Mounts;
+import skiff.sys.PivotRoot;
+import skiff.sys.Processes;
+import skiff.sys.SysException;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -17,18 +17,18 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.stream.Stream;
 
-import static skiff.engine.sys.Mounts.MS_BIND;
-import static skiff.engine.sys.Mounts.MS_NODEV;
-import static skiff.engine.sys.Mounts.MS_NOEXEC;
-import static skiff.engine.sys.Mounts.MS_NOSUID;
-import static skiff.engine.sys.Mounts.MS_PRIVATE;
-import static skiff.engine.sys.Mounts.MS_RDONLY;
-import static skiff.engine.sys.Mounts.MS_REC;
+import static skiff.sys.Mounts.MS_BIND;
+import static skiff.sys.Mounts.MS_NODEV;
+import static skiff.sys.Mounts.MS_NOEXEC;
+import static skiff.sys.Mounts.MS_NOSUID;
+import static skiff.sys.Mounts.MS_PRIVATE;
+import static skiff.sys.Mounts.MS_RDONLY;
+import static skiff.sys.Mounts.MS_REC;
 
 /**
  * Stage 2, run by unshare(1) inside the new user and mount namespaces with the namespace's capabilities:
  * builds the container's mount tree, pivots into it, drops every privilege and execs the payload, so the
- * payload keeps the pid of {@code skiff run}. Only java.base and skiff.engine.sys on this path: it must start fast.
+ * payload keeps the pid of {@code skiff run}. Only java.base and skiff.sys on this path: it must start fast.
  * Exit status 125 for a launch failure, 126/127 for a command that cannot run or does not exist.
  */
 public final class Stage2 {
@@ -134,7 +134,7 @@ public final class Stage2 {
             Mounts.flags(dir.toString());
             for (Class<?> c : List.of(PivotRoot.class, Capabilities.class, Fds.class, Exec.class, Errno.class, Underlay.class,
                     InheritedFds.class, JoinHolder.class, JoinFiles.class, JoinFiles.Rank.class,
-                    skiff.engine.sys.Flock.class))
+                    skiff.sys.Flock.class))
                 Class.forName(c.getName(), true, Stage2.class.getClassLoader());
             Errno.text(Errno.ENOENT);
             InheritedFds.parse("3");

@@ -1,6 +1,6 @@
 package skiff.engine;
 
-import skiff.engine.sys.Fds;
+import skiff.sys.Fds;
 
 /** What the command line needs to know about the terminal it draws on. */
 public final class Terminal {

@@ -1,7 +1,7 @@
 package skiff.engine;
 
-import skiff.engine.sys.Mounts;
-import skiff.engine.sys.SysException;
+import skiff.sys.Mounts;
+import skiff.sys.SysException;
 
 import java.io.IOException;
 import java.nio.file.DirectoryStream;

@@ -1,54 +1,54 @@
 package skiff.squashfs;
 
-import java.util.ServiceLoader;
+import skiff.sys.LibdeflateBinding;
 
 /**
- * A zlib-format (RFC 1950) block compressor faster than java.util.zip's, for gzip images. The writer finds one with
- * {@link ServiceLoader} (the engine provides one on libdeflate, whose native binding belongs to it); without one, or
- * with {@code SKIFF_DEFLATE=java}, it uses {@link java.util.zip.Deflater}. Both write the same format at the same
- * level, which every SquashFS reader inflates alike; the bytes differ, so an image is deterministic per host.
+ * A zlib-format (RFC 1950) block compressor faster than java.util.zip's, for gzip images: libdeflate, where the host
+ * has it (Debian's libdeflate0). Without it, or with {@code SKIFF_DEFLATE=java}, the writer uses
+ * {@link java.util.zip.Deflater}. Both write the same format at the same level, which every SquashFS reader inflates
+ * alike; the bytes differ, so an image is deterministic per host.
  */
-public interface ZlibBlockCompressor extends AutoCloseable {
+public final class ZlibBlockCompressor implements AutoCloseable {
+    /** SquashFS data blocks are 128 KiB; metadata blocks 8 KiB. */
+    private static final int CAPACITY = 128 * 1024;
+
+    private final LibdeflateBinding binding;
+
+    private ZlibBlockCompressor(LibdeflateBinding binding) {
+        this.binding = binding;
+    }
+
     /** Compresses src[0..len) into dst as one zlib stream; returns its length, or -1 when it does not fit in dst. */
-    int compress(byte[] src, int len, byte[] dst);
+    public int compress(byte[] src, int len, byte[] dst) {
+        return binding.zlibCompress(src, len, dst);
+    }
 
     @Override
-    void close();
-
-    /** Opens compressors at a level (1..9); {@link #open} returns null when this host lacks the implementation. */
-    interface Provider {
-        ZlibBlockCompressor open(int level);
-
-        /** The library's name and version, for messages and benchmarks. */
-        String name();
+    public void close() {
+        binding.close();
     }
 
-    /** The provider to use, or null for java.util.zip. */
-    static Provider provider() {
-        return Holder.PROVIDER;
+    /** The fast compressor's name for messages and benchmarks, or null when the writer uses java.util.zip. */
+    public static String available() {
+        return Holder.AVAILABLE ? "libdeflate" : null;
     }
 
-    /** Opens a compressor of the provider, or returns null (java.util.zip then). */
-    static ZlibBlockCompressor open(int level) {
-        Provider p = provider();
-        return p == null ? null : p.open(level);
+    /** Opens a compressor at a level (1..9), or returns null (java.util.zip then). */
+    public static ZlibBlockCompressor open(int level) {
+        if (!Holder.AVAILABLE) return null;
+        LibdeflateBinding b = LibdeflateBinding.open(level, CAPACITY);
+        return b == null ? null : new ZlibBlockCompressor(b);
     }
 
-    final class Holder {
-        private Holder() {}
+    private static final class Holder {
+        static final boolean AVAILABLE = probe();
 
-        static final Provider PROVIDER = find();
-
-        private static Provider find() {
-            if ("java".equals(System.getenv("SKIFF_DEFLATE"))) return null;
-            for (Provider p : ServiceLoader.load(Provider.class, ZlibBlockCompressor.class.getClassLoader())) {
-                ZlibBlockCompressor probe = p.open(6);
-                if (probe != null) {
-                    probe.close();
-                    return p;
-                }
-            }
-            return null;
+        private static boolean probe() {
+            if ("java".equals(System.getenv("SKIFF_DEFLATE"))) return false;
+            LibdeflateBinding b = LibdeflateBinding.open(6, CAPACITY);
+            if (b == null) return false;
+            b.close();
+            return true;
         }
     }
 }

@@ -49,9 +49,8 @@ class CodecTest {
 
     @Test
     void libdeflateBlocksInflateBack() throws IOException {
-        // ci/setup.sh installs libdeflate0: the provider must be found on a test host.
-        assertNotNull(ZlibBlockCompressor.provider(), "no libdeflate provider (is libdeflate0 installed?)");
-        assertEquals("libdeflate", ZlibBlockCompressor.provider().name());
+        // ci/setup.sh installs libdeflate0: it must be found on a test host.
+        assertEquals("libdeflate", ZlibBlockCompressor.available(), "libdeflate not found (is libdeflate0 installed?)");
         roundTrip(true);
     }
 

@@ -1,6 +1,6 @@
 package skiff.engine.fuse;
 
-import skiff.engine.sys.FuseDevice;
+import skiff.sys.FuseDevice;
 import skiff.squashfs.SquashfsReader;
 
 import java.io.PrintStream;

@@ -1,6 +1,6 @@
 package skiff.engine.fuse;
 
-import skiff.engine.sys.FuseDevice;
+import skiff.sys.FuseDevice;
 import skiff.squashfs.SquashfsReader;
 import skiff.squashfs.SquashfsReader.Child;
 import skiff.squashfs.SquashfsReader.Node;

@@ -1,4 +1,4 @@
-package skiff.engine.sys;
+package skiff.sys;
 
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;

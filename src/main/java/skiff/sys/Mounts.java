@@ -1,9 +1,9 @@
-package skiff.engine.sys;
+package skiff.sys;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
-import static skiff.engine.sys.Native.LONG;
+import static skiff.sys.Native.LONG;
 
 /** mount(2), umount2(2), statfs(2): building a container's mount tree. */
 public final class Mounts {

@@ -1,4 +1,4 @@
-package skiff.engine.sys;
+package skiff.sys;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -8,8 +8,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 
-import static skiff.engine.sys.Native.INT;
-import static skiff.engine.sys.Native.LONG;
+import static skiff.sys.Native.INT;
+import static skiff.sys.Native.LONG;
 
 /**
  * The FUSE device: mounting through the setuid fusermount3, which opens /dev/fuse, mounts, and hands the

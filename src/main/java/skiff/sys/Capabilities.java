@@ -1,10 +1,10 @@
-package skiff.engine.sys;
+package skiff.sys;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
-import static skiff.engine.sys.Native.INT;
+import static skiff.sys.Native.INT;
 
 /** prctl(2) and capset(2): leaving the payload no capability and no way to gain one. */
 public final class Capabilities {

@@ -1,4 +1,4 @@
-package skiff.engine.sys;
+package skiff.sys;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -6,9 +6,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 
-import static skiff.engine.sys.Native.INT;
-import static skiff.engine.sys.Native.LONG;
-import static skiff.engine.sys.Native.PTR;
+import static skiff.sys.Native.INT;
+import static skiff.sys.Native.LONG;
+import static skiff.sys.Native.PTR;
 
 /**
  * libdeflate's whole-buffer zlib compressor (Debian's libdeflate0). SquashFS compresses each 128 KiB block on its

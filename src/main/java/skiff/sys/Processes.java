@@ -1,9 +1,9 @@
-package skiff.engine.sys;
+package skiff.sys;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
-import static skiff.engine.sys.Native.INT;
+import static skiff.sys.Native.INT;
 
 /** kill(2) and wait4(2) for the minimal init of --pid (signal forwarding, reaping orphans). */
 public final class Processes {

@@ -1,4 +1,4 @@
-package skiff.engine.sys;
+package skiff.sys;
 
 /** A failed system call: what was attempted and the errno, with the C library's text for it. */
 public final class SysException extends Exception {

@@ -1,4 +1,4 @@
-package skiff.engine.sys;
+package skiff.sys;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
