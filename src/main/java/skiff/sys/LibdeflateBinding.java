@@ -3,7 +3,6 @@ package skiff.sys;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 
 import static skiff.sys.Native.INT;
@@ -36,16 +35,9 @@ public final class LibdeflateBinding implements AutoCloseable {
         if (h != null) return h;
         synchronized (LibdeflateBinding.class) {
             if (handles != null) return handles;
-            try {
-                SymbolLookup lib = SymbolLookup.libraryLookup("libdeflate.so.0", Arena.global());
-                h = new MethodHandle[] {
-                        Native.LINKER.downcallHandle(lib.findOrThrow("libdeflate_alloc_compressor"), FunctionDescriptor.of(PTR, INT)),
-                        Native.LINKER.downcallHandle(lib.findOrThrow("libdeflate_zlib_compress"),
-                                FunctionDescriptor.of(LONG, PTR, PTR, LONG, PTR, LONG)),
-                        Native.LINKER.downcallHandle(lib.findOrThrow("libdeflate_free_compressor"), FunctionDescriptor.ofVoid(PTR))};
-            } catch (IllegalArgumentException | java.util.NoSuchElementException e) {
-                h = new MethodHandle[0];
-            }
+            h = Libdeflate.link(new String[] {"libdeflate_alloc_compressor", "libdeflate_zlib_compress", "libdeflate_free_compressor"},
+                    new FunctionDescriptor[] {FunctionDescriptor.of(PTR, INT), FunctionDescriptor.of(LONG, PTR, PTR, LONG, PTR, LONG),
+                            FunctionDescriptor.ofVoid(PTR)});
             handles = h;
             return h;
         }
@@ -81,12 +73,6 @@ public final class LibdeflateBinding implements AutoCloseable {
 
     @Override
     public void close() {
-        try {
-            handles()[2].invokeExact(compressor);
-        } catch (Throwable t) {
-            throw Native.rethrow(t);
-        } finally {
-            arena.close();
-        }
+        Libdeflate.free(handles()[2], compressor, arena);
     }
 }

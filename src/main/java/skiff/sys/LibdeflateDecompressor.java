@@ -3,7 +3,6 @@ package skiff.sys;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 
@@ -41,18 +40,10 @@ public final class LibdeflateDecompressor implements AutoCloseable {
         if (h != null) return h;
         synchronized (LibdeflateDecompressor.class) {
             if (handles != null) return handles;
-            try {
-                SymbolLookup lib = SymbolLookup.libraryLookup("libdeflate.so.0", Arena.global());
-                FunctionDescriptor ex = FunctionDescriptor.of(INT, PTR, PTR, LONG, PTR, LONG, PTR, PTR);
-                h = new MethodHandle[] {
-                        Native.LINKER.downcallHandle(lib.findOrThrow("libdeflate_alloc_decompressor"), FunctionDescriptor.of(PTR)),
-                        Native.LINKER.downcallHandle(lib.findOrThrow("libdeflate_free_decompressor"), FunctionDescriptor.ofVoid(PTR)),
-                        Native.LINKER.downcallHandle(lib.findOrThrow("libdeflate_gzip_decompress_ex"), ex),
-                        Native.LINKER.downcallHandle(lib.findOrThrow("libdeflate_zlib_decompress_ex"), ex),
-                        Native.LINKER.downcallHandle(lib.findOrThrow("libdeflate_deflate_decompress_ex"), ex)};
-            } catch (IllegalArgumentException | java.util.NoSuchElementException e) {
-                h = new MethodHandle[0];
-            }
+            FunctionDescriptor ex = FunctionDescriptor.of(INT, PTR, PTR, LONG, PTR, LONG, PTR, PTR);
+            h = Libdeflate.link(new String[] {"libdeflate_alloc_decompressor", "libdeflate_free_decompressor",
+                            "libdeflate_gzip_decompress_ex", "libdeflate_zlib_decompress_ex", "libdeflate_deflate_decompress_ex"},
+                    new FunctionDescriptor[] {FunctionDescriptor.of(PTR), FunctionDescriptor.ofVoid(PTR), ex, ex, ex});
             handles = h;
             return h;
         }
@@ -108,12 +99,6 @@ public final class LibdeflateDecompressor implements AutoCloseable {
 
     @Override
     public void close() {
-        try {
-            handles()[1].invokeExact(decompressor);
-        } catch (Throwable t) {
-            throw Native.rethrow(t);
-        } finally {
-            arena.close();
-        }
+        Libdeflate.free(handles()[1], decompressor, arena);
     }
 }
