@@ -29,7 +29,7 @@ public final class DoctorCommand implements Callable<Integer> {
         try {
             mounter = skiff.policy.Policy.load(main.env()).squashfsMounter();
         } catch (SkiffException e) {
-            mounter = "squashfuse"; // an unreadable configuration is not doctor's subject; run and config report it
+            mounter = "skiff"; // an unreadable configuration is not doctor's subject; run and config report it
         }
         var checks = Doctor.run(main.storageDir(), main.env(), mounter);
         boolean pass = Doctor.allRequiredPass(checks);

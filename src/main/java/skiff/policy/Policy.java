@@ -77,14 +77,14 @@ public final class Policy {
     }
 
     /**
-     * {@code [run] squashfs-mounter}: the user's config.toml, else the site's, else "squashfuse". Validated by the
+     * {@code [run] squashfs-mounter}: the user's config.toml, else the site's, else "skiff" (skiff's own server). Validated by the
      * engine (SharedMount.Mounter), which owns the meaning of the names.
      */
     public String squashfsMounter() {
         String u = config.user().run().squashfsMounter();
         if (u != null && !u.isBlank()) return u.strip();
         String s = config.site().run().squashfsMounter();
-        return s == null || s.isBlank() ? "squashfuse" : s.strip();
+        return s == null || s.isBlank() ? "skiff" : s.strip();
     }
 
         public SiteConfig site() {
