@@ -69,7 +69,9 @@ public final class Proot {
             if (!st.of(spec.hooks()).isEmpty())
                 refuse("the site's OCI hooks (" + st.specName + ") expect the container's namespaces, which proot does not"
                         + " make; ask the administrators, or run where user namespaces are available");
-        if (!o.writableRoot() && Files.isWritable(root))
+        // The SquashFS mount is read-only by nature (and FUSE answers access(2) without asking the permissions);
+        // a directory tree skiff converted belongs to the user.
+        if (!o.writableRoot() && o.format() == skiff.rootfs.Rootfs.Format.DIR && Files.isWritable(root))
             refuse("the image's directory tree " + root + " is yours, and proot cannot keep it read-only;"
                     + " run the image from SquashFS (the default), or as a persistent container ('skiff run --name NAME IMAGE')");
         List<Bind> binds = binds(spec, runDir, runtime);
@@ -113,7 +115,7 @@ public final class Proot {
         List<String> a = new ArrayList<>(List.of(proot.toString(), "--verbose=-1"));
         if (fakeroot) a.add("-0");
         a.addAll(List.of("-r", root));
-        for (Bind b : binds) a.add("-b" + b.host() + ":" + b.guest());
+        for (Bind b : binds) a.addAll(List.of("-b", b.host() + ":" + b.guest()));
         a.addAll(List.of("-w", cwd, exe));
         a.addAll(rest);
         return a;
@@ -189,6 +191,25 @@ public final class Proot {
     }
 
     /**
+     * Whether this user may execute {@code p}, from its mode bits: access(2) cannot tell on a FUSE mount without
+     * default_permissions (squashfuse), which answers it without looking at the mode.
+     */
+    static boolean executable(Path p) {
+        try {
+            int mode = (Integer) Files.getAttribute(p, "unix:mode");
+            int owner = (Integer) Files.getAttribute(p, "unix:uid");
+            int group = (Integer) Files.getAttribute(p, "unix:gid");
+            int uid = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+            if (uid == 0) return (mode & 0111) != 0;
+            if (owner == uid) return (mode & 0100) != 0;
+            if (group == (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:gid")) return (mode & 0010) != 0;
+            return (mode & 0001) != 0;
+        } catch (IOException | RuntimeException e) {
+            return Files.isExecutable(p);
+        }
+    }
+
+    /**
      * As execvp(3) in the container, before proot starts, so that a missing or non-executable command exits
      * 127 or 126 with the native engine's messages rather than with proot's own status. Returns the container
      * path proot is to execute.
@@ -200,7 +221,7 @@ public final class Proot {
             Path p = toHost(root, binds, guest);
             if (!Files.exists(p))
                 throw new SkiffException(ExitCode.NOT_FOUND, cmd + ": no such file or directory in the container");
-            if (Files.isDirectory(p) || !Files.isExecutable(p))
+            if (Files.isDirectory(p) || !executable(p))
                 throw new SkiffException(ExitCode.NOT_EXECUTABLE, cmd + ": permission denied (not an executable file)");
             return guest;
         }
@@ -210,7 +231,7 @@ public final class Proot {
             String guest = (d.endsWith("/") ? d : d + "/") + cmd;
             Path p = toHost(root, binds, guest);
             if (Files.isRegularFile(p)) {
-                if (Files.isExecutable(p)) return guest;
+                if (executable(p)) return guest;
                 if (denied == null) denied = guest;
             }
         }

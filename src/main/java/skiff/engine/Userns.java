@@ -106,7 +106,8 @@ public final class Userns {
             return "ordinary users may not create user namespaces (kernel.unprivileged_userns_clone = 0)";
         if (apparmorRestricts(proc))
             return "AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns = 1)";
-        return "unshare --user fails: " + probeError + " (a seccomp or security-module policy, e.g. the batch system's)";
+        String e = probeError.replaceFirst("^unshare: ", "").replaceFirst("^unshare failed: ", "");
+        return "creating one fails (" + e + "): a seccomp or security-module policy refuses it, e.g. the batch system's";
     }
 
     /** The Seccomp and Seccomp_filters lines of /proc/self/status, as one string. */

@@ -24,6 +24,8 @@ class ProotIT {
     static RunFixture fx;
     static Path hostDir;
     static Path quietSite;
+    /** An empty XDG_CONFIG_HOME: the test user's own config.toml must not change what these tests see. */
+    static Path config;
 
     @BeforeAll
     static void images() throws Exception {
@@ -35,6 +37,7 @@ class ProotIT {
                 .config("--config.cmd", "/usr/bin/python3"), "py");
         hostDir = Files.createDirectories(fx.base.resolve("host-data"));
         Files.writeString(hostDir.resolve("f"), "host file\n");
+        config = Files.createDirectories(fx.base.resolve("config"));
         quietSite = Files.createDirectories(fx.base.resolve("site-quiet"));
         Files.writeString(quietSite.resolve("site.toml"), "[run]\nengine-notice = false\n");
         fx.handOver();
@@ -75,10 +78,15 @@ class ProotIT {
         List<String> a = new ArrayList<>(List.of("python3", Path.of(System.getProperty("skiff.home", ".")).toAbsolutePath()
                         .resolve("src/test/python/no_userns.py").toString(), "1500", "1500", "env",
                 "HOME=/home/" + Cmd.TEST_USER, "USER=" + Cmd.TEST_USER, "LOGNAME=" + Cmd.TEST_USER,
-                "SKIFF_STORAGE=" + fx.storage, "XDG_RUNTIME_DIR=" + fx.xdg, "SKIFF_MOUNT_IDLE=1",
+                "SKIFF_STORAGE=" + fx.storage, "XDG_RUNTIME_DIR=" + fx.xdg, "SKIFF_MOUNT_IDLE=1", "XDG_CONFIG_HOME=" + config,
                 Cmd.skiffBin().toString()));
         a.addAll(List.of(args));
         return Cmd.of(a).dir(Path.of("/"));
+    }
+
+    /** bin/skiff ARGS as the test user, user namespaces available. */
+    static Cmd skiff(String... args) {
+        return fx.skiff(args).env("XDG_CONFIG_HOME", config.toString());
     }
 
     static void refusedByProot(Cmd.Result r) {
@@ -137,7 +145,7 @@ class ProotIT {
     void whatProotCannotDoIsRefused() {
         refusedByProot(noUserns("run", "--pid", "bb", "true").run());
         refusedByProot(noUserns("run", "--writable-tmpfs", "bb", "true").run());
-        refusedByProot(noUserns("run", "--join", "x", "--join-size", "1", "bb", "true").run());
+        refusedByProot(noUserns("run", "--join", "x", "--join-size", "2", "bb", "true").run());
         Cmd.Result ro = noUserns("run", "-v", hostDir + ":/d:ro", "bb", "true").run();
         refusedByProot(ro);
         assertTrue(ro.err().contains("writable by you"), ro.err());
@@ -153,12 +161,12 @@ class ProotIT {
 
     @Test
     void explicitProotNeedsNoProbeAndPrintsNoNotice() {
-        Cmd.Result r = fx.skiff("run", "--engine", "proot", "bb", "sh", "-c", "id -u; cat /proc/self/status | grep TracerPid").run().ok();
+        Cmd.Result r = skiff("run", "--engine", "proot", "bb", "sh", "-c", "id -u; cat /proc/self/status | grep TracerPid").run().ok();
         List<String> l = r.out().lines().toList();
         assertEquals("1500", l.get(0), r.toString());
         assertFalse(l.get(1).matches("TracerPid:\\s+0"), "the payload should be traced by proot: " + r);
         assertEquals("", r.err(), r.toString());
-        Cmd.Result bad = fx.skiff("run", "--engine", "chroot", "bb", "true").run();
+        Cmd.Result bad = skiff("run", "--engine", "chroot", "bb", "true").run();
         assertEquals(2, bad.exit(), bad.toString());
         assertTrue(bad.err().contains("'chroot' is not an engine"), bad.err());
     }
@@ -183,7 +191,7 @@ class ProotIT {
         assertEquals(0, r.exit(), "proot makes up for user namespaces: " + r);
         String engine = r.out().lines().filter(l -> l.contains(" engine ")).findFirst().orElse("");
         assertTrue(engine.contains("proot") && engine.contains("user namespaces are unavailable"), r.out());
-        Cmd.Result native_ = fx.skiff("doctor").run();
+        Cmd.Result native_ = skiff("doctor").run();
         assertTrue(native_.out().lines().anyMatch(l -> l.contains(" engine ") && l.contains("native")), native_.out());
     }
 }
