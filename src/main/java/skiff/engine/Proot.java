@@ -217,7 +217,7 @@ public final class Proot {
     static String resolveCommand(Path root, List<Bind> binds, String cwd, String cmd, String path) throws IOException {
         if (cmd.isEmpty()) throw new SkiffException(ExitCode.NOT_FOUND, "empty command: command not found in the container");
         if (cmd.contains("/")) {
-            String guest = cmd.startsWith("/") ? cmd : (cwd.endsWith("/") ? cwd : cwd + "/") + cmd;
+            String guest = cmd.startsWith("/") ? cmd : Path.of(cwd, cmd).normalize().toString();
             Path p = toHost(root, binds, guest);
             if (!Files.exists(p))
                 throw new SkiffException(ExitCode.NOT_FOUND, cmd + ": no such file or directory in the container");
