@@ -18,13 +18,13 @@ store=$work/storage
 xdg=$work/xdg
 mnt=$work/mnt
 trap 'fusermount3 -u "$mnt" 2>/dev/null || true; sleep 3; rm -rf "$work" 2>/dev/null || true' EXIT
-mkdir -p "$store" "$xdg" "$mnt"
+mkdir -p "$store" "$xdg" "$mnt" "$work/config"   # an empty config: the user's own must not change the figures
 . "$(dirname "$0")/images.sh"   # the busybox image (bb) and the python image (py)
 chown -R $user: "$store/oci" "$store/sqfs" "$xdg" "$mnt"
 chown $user: "$store" "$store/dir"
 chmod 700 "$xdg"
 
-u="runuser -u $user -- env HOME=/home/$user USER=$user LOGNAME=$user SKIFF_STORAGE=$store XDG_RUNTIME_DIR=$xdg SKIFF_MOUNT_IDLE=120"
+u="runuser -u $user -- env HOME=/home/$user XDG_CONFIG_HOME=$work/config USER=$user LOGNAME=$user SKIFF_STORAGE=$store XDG_RUNTIME_DIR=$xdg SKIFF_MOUNT_IDLE=120"
 # Plain proot gets the SquashFS of the same image, mounted by the same squashfuse skiff uses, and the binds a
 # program needs (/proc, /dev, /sys); skiff adds its own (home, /tmp, identity files, hosts, the directory).
 runuser -u $user -- squashfuse "$store/sqfs/$hexpy.sqfs" "$mnt"
@@ -35,7 +35,7 @@ $u "$skiff" run --engine native py /bin/true
 io='for i in 1 2 3; do find /usr -type f | xargs cat > /dev/null; done'
 imp='for i in 1 2 3; do python3 -c "import asyncio, email, json, http.client, xml.dom.minidom, unittest, decimal, sqlite3, logging.handlers, argparse, concurrent.futures, multiprocessing, urllib.request, csv, difflib, tarfile, zipfile, ssl"; done'
 
-echo "## proot engine: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(proot --version 2>/dev/null | grep -o 'v[0-9.]*' | head -1)"
+echo "## proot engine: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), proot $(proot --version 2>/dev/null | grep -o '[0-9]\+\.[0-9]\+\.[0-9]\+' | head -1)"
 echo "python image: $(find "$py" -type f | wc -l) files, $(du -sh "$py" | cut -f1)"
 echo "### warm start of /bin/true"
 python3 "$here/bench/medians.py" "$runs" \
