@@ -6,19 +6,14 @@
 # `proot -r` on the same tree (the floor: udocker's P1/P2 modes are this proot) and with skiff's native engine:
 # warm start of /bin/true, then metadata-heavy I/O (find|cat over /usr, Python imports) on the python image.
 set -euo pipefail
-runs=${1:-5}
-bash "$(dirname "$0")/../ci/aot.sh"
-user=skiffuser
-here=$(cd "$(dirname "$0")/.." && pwd)
-skiff=$here/bin/skiff
+runs=${1:-5} user=skiffuser here=$(cd "$(dirname "$0")/.." && pwd)
 export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
-work=$(mktemp -d /tmp/skiff-bench-proot.XXXXXX)
-chmod 755 "$work"
-store=$work/storage
-xdg=$work/xdg
-mnt=$work/mnt
+bash "$here/ci/aot.sh"   # the start-up caches, as ci/install.sh leaves them
+skiff=$here/bin/skiff work=$(mktemp -d /tmp/skiff-bench-proot.XXXXXX)
+store=$work/storage xdg=$work/xdg mnt=$work/mnt
 trap 'fusermount3 -u "$mnt" 2>/dev/null || true; sleep 3; rm -rf "$work" 2>/dev/null || true' EXIT
-mkdir -p "$store" "$xdg" "$mnt" "$work/config"   # an empty config: the user's own must not change the figures
+# an empty config: the user's own must not change the figures
+mkdir -p "$store" "$xdg" "$mnt" "$work/config" && chmod 755 "$work"
 . "$(dirname "$0")/images.sh"   # the busybox image (bb) and the python image (py)
 chown -R $user: "$store/oci" "$store/sqfs" "$xdg" "$mnt"
 chown $user: "$store" "$store/dir"
