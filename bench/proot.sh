@@ -32,12 +32,13 @@ imp='for i in 1 2 3; do python3 -c "import asyncio, email, json, http.client, xm
 
 echo "## proot engine: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), proot $(proot --version 2>/dev/null | grep -o '[0-9]\+\.[0-9]\+\.[0-9]\+' | head -1)"
 echo "python image: $(find "$py" -type f | wc -l) files, $(du -sh "$py" | cut -f1)"
+# The last row stops where proot would start (exit 127 once the command is looked up): skiff's own part.
 echo "### warm start of /bin/true"
 python3 "$here/bench/medians.py" "$runs" \
   "skiff --engine proot" "$u $skiff run --engine proot py /bin/true" \
   "plain proot -r" "$plain /bin/true" \
   "skiff --engine native" "$u $skiff run --engine native py /bin/true" \
-  "skiff --version (JVM alone)" "$u $skiff --version"
+  "skiff up to the exec of proot" "$u $skiff run --engine proot py /no-such-command 2>/dev/null || true"
 echo "### find|cat over /usr, 3 times in one container"
 python3 "$here/bench/medians.py" "$runs" \
   "skiff --engine proot" "$u $skiff run --engine proot py sh -c '$io'" \
