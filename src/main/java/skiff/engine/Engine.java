@@ -33,7 +33,8 @@ import java.util.Map;
 /**
  * Stage 1 of {@code skiff run} (the CLI's JVM): root filesystem, spec, policy, launch plan, then execve of
  * unshare(1), which execs stage 2 in the new namespaces, which execs the payload. Nothing stays resident: the
- * payload ends up with the pid the user started.
+ * payload ends up with the pid the user started. Where user namespaces are unavailable the same spec is carried
+ * out by proot instead ({@link Proot}, chosen by {@link Launcher}).
  */
 public final class Engine {
     private Engine() {}
@@ -121,7 +122,7 @@ public final class Engine {
                 String visible = SpecBuilder.visibleCwd(spec.mounts(), request.cwd());
                 if (visible != null) cwd = visible;
             }
-            if (proot) return Proot.launch(spec, root, runDir, runtime, o, cwd, wait, stage2Env(env));
+            if (proot) return Proot.launch(spec, root, runDir, runtime, o, cwd, wait);
             LaunchPlan plan = plan(spec, root, runDir, o, cwd).withHooks(planHooks(spec, root, pid, o.pid()));
             Path planFile = runDir.resolve("plan");
             plan.write(planFile);

@@ -63,7 +63,7 @@ public final class Proot {
      * files under the runtime directory, because no stage 2 keeps them alive through a mount.
      */
     static int launch(Spec spec, Path root, Path runDir, Path runtime, Engine.Options o, String cwd,
-                      boolean wait, List<String> launcherEnv) throws IOException {
+                      boolean wait) throws IOException {
         Path proot = HostTools.find("proot");
         for (Stage st : Stage.values())
             if (!st.of(spec.hooks()).isEmpty())

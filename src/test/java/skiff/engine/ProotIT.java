@@ -136,6 +136,12 @@ class ProotIT {
     }
 
     @Test
+    void aPersistentContainerIsWritable() {
+        Cmd.Result r = noUserns("run", "--name", "proot-c1", "--rm", "bb", "sh", "-c", "echo kept > /etc/x; cat /etc/x; id -u").run().ok();
+        assertEquals(List.of("kept", "1500"), r.out().lines().toList(), r.toString());
+    }
+
+    @Test
     void fakerootShowsUid0() {
         Cmd.Result r = noUserns("run", "--fakeroot", "bb", "sh", "-c", "id -u; whoami").run().ok();
         assertEquals(List.of("0", "root"), r.out().lines().toList(), r.toString());
