@@ -87,7 +87,27 @@ public final class Policy {
         return s == null || s.isBlank() ? "skiff" : s.strip();
     }
 
-        public SiteConfig site() {
+    /** {@code [run] engine}: the user's config.toml, else the site's, else null (auto). */
+    public String engine() {
+        String u = config.user().run().engine();
+        if (u != null && !u.isBlank()) return u.strip();
+        String s = config.site().run().engine();
+        return s == null || s.isBlank() ? null : s.strip();
+    }
+
+    /** Where {@link #engine()} came from, for messages. */
+    public String engineSource() {
+        String u = config.user().run().engine();
+        return u != null && !u.isBlank() ? "config.toml [run] engine" : "site.toml [run] engine";
+    }
+
+    /** {@code [run] engine-notice}, the site's alone: whether auto's fall-back to proot says so (default true). */
+    public boolean engineNotice() {
+        Boolean n = config.site().run().engineNotice();
+        return n == null || n;
+    }
+
+    public SiteConfig site() {
         return config.site();
     }
 

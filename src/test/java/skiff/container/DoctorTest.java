@@ -55,6 +55,25 @@ class DoctorTest {
     }
 
     @Test
+    void withProotInstalledUserNamespacesAreOptionalUnlessTheEngineIsNative() throws Exception {
+        Path proc = proc(Map.of("sys/user/max_user_namespaces", "0\n", "filesystems", "\tsquashfs\n"));
+        Path bin = Files.createDirectories(tmp.resolve("bin"));
+        Files.writeString(bin.resolve("proot"), "#!/bin/sh\n");
+        bin.resolve("proot").toFile().setExecutable(true);
+        Map<String, String> env = Map.of("PATH", bin + ":/usr/bin:/usr/sbin");
+        var auto = new Doctor.Runner(tmp.resolve("storage"), env, proc, "squashfuse", "auto").all();
+        assertEquals(Doctor.Status.WARN, check(auto, "userns.max").status());
+        assertFalse(check(auto, "userns.max").required());
+        assertEquals(Doctor.Status.OK, check(auto, "proot").status());
+        var nat = new Doctor.Runner(tmp.resolve("storage"), env, proc, "squashfuse", "native").all();
+        assertEquals(Doctor.Status.FAIL, check(nat, "userns.max").status());
+        var none = new Doctor.Runner(tmp.resolve("storage"), Map.of("PATH", "/nonexistent"), proc, "squashfuse", "auto").all();
+        assertEquals(Doctor.Status.FAIL, check(none, "userns.max").status(), "without proot nothing makes up for user namespaces");
+        assertEquals(Doctor.Status.WARN, check(none, "proot").status());
+        assertTrue(check(none, "proot").fix().contains("install proot"));
+    }
+
+    @Test
     void emptyPathFailsEveryToolCheck() throws Exception {
         Path proc = proc(Map.of("sys/user/max_user_namespaces", "100\n", "filesystems", "\tsquashfs\n"));
         var checks = new Doctor.Runner(tmp.resolve("storage"), Map.of("PATH", tmp.resolve("empty").toString()), proc).all();
