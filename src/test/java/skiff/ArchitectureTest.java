@@ -157,6 +157,20 @@ class ArchitectureTest {
     }
 
     @Test
+    void onlyEnvReadsTheProcessEnvironment() throws IOException {
+        // Everything else takes the environment as a Map handed down from skiff.util.Env (tests pass their own).
+        List<String> readers = new ArrayList<>();
+        for (Compiled c : classes()) {
+            ClassModel cm = ClassFile.of().parse(Files.readAllBytes(c.file()));
+            if (cm.thisClass().asInternalName().equals("skiff/util/Env")) continue;
+            for (PoolEntry e : cm.constantPool())
+                if (e instanceof java.lang.classfile.constantpool.MethodRefEntry m && m.owner().asInternalName().equals("java/lang/System")
+                        && m.name().equalsString("getenv")) readers.add(cm.thisClass().asInternalName());
+        }
+        assertEquals(List.of(), readers);
+    }
+
+    @Test
     void resourcesBelongToAStage() throws IOException {
         // A resource under skiff/<stage>/ is read by that stage; one directly under skiff/ by whoever names it.
         List<String> stray = new ArrayList<>();

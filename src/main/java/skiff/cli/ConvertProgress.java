@@ -4,6 +4,7 @@ import skiff.image.Digest;
 import skiff.layer.Progress;
 import skiff.rootfs.ConversionWatcher;
 import skiff.rootfs.Rootfs;
+import skiff.util.Env;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -92,7 +93,7 @@ final class ConvertProgress implements ConversionWatcher, Progress {
         int c = skiff.engine.Terminal.columns(2);
         if (c > 0) return c;
         try {
-            String env = System.getenv("COLUMNS");
+            String env = Env.get("COLUMNS");
             if (env != null && Integer.parseInt(env.strip()) > 0) return Integer.parseInt(env.strip());
         } catch (NumberFormatException e) {
             // not a number: the default

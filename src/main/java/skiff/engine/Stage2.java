@@ -8,6 +8,7 @@ import skiff.sys.Mounts;
 import skiff.sys.PivotRoot;
 import skiff.sys.Processes;
 import skiff.sys.SysException;
+import skiff.util.Env;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -101,7 +102,7 @@ public final class Stage2 {
                 halt(Init.run(exe, plan.args(), plan.env()));
             }
             Fds.closeOnExecAbove2();
-            Fds.keepOnExec(InheritedFds.parse(System.getenv(InheritedFds.ENV)));
+            Fds.keepOnExec(InheritedFds.parse(Env.get(InheritedFds.ENV)));
             System.out.flush();
             try {
                 Exec.execve(exe, plan.args(), plan.env());

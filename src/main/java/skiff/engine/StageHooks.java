@@ -13,8 +13,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Stage 2's OCI hook runner (runtime-spec config.md "POSIX-platform Hooks"), java.base only: stage 2 is on the
- * launch critical path and carries no Jackson, so the state JSON (runtime.md "State") is written by hand. Same
- * contract as skiff.policy.HookRunner: path, args[1..], exactly the hook's env, the state on stdin, output
+ * launch critical path and carries no Jackson, so the state JSON (runtime.md "State") is written by hand. Each hook
+ * gets its path, args[1..], exactly the hook's env, the state on stdin; its output is
  * captured (never mixed into the payload's), and a hook that fails, cannot start or outlives its timeout stops
  * the launch with status 125 naming it.
  *

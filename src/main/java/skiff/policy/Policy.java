@@ -23,6 +23,7 @@ import skiff.spec.Spec;
 import skiff.spec.SpecBuilder;
 import skiff.spec.Transform;
 import skiff.util.ExitCode;
+import skiff.util.HostPath;
 import skiff.util.SkiffException;
 
 import java.io.IOException;
@@ -331,9 +332,8 @@ public final class Policy {
                 g.binDirs().stream().map(Path::of).toList(), host.devDir());
     }
 
-    private static List<String> pathDirs(RunRequest r) {
-        String path = r.hostEnv().get("PATH");
-        return path == null ? List.of() : List.of(path.split(":"));
+    private static List<Path> pathDirs(RunRequest r) {
+        return HostPath.dirs(r.hostEnv().get("PATH"));
     }
 
     private Transform trustedMounts(List<MountEntry> entries, String what) {
@@ -413,11 +413,6 @@ public final class Policy {
             throw new SkiffException(ExitCode.POLICY, "--device " + d.hostPath() + ":" + d.containerPath()
                     + ": device nodes go under /dev in the container; choose a path such as /dev/" + real.getFileName());
         return DeviceEdits.add(spec, real, dest, d.permissions(), host.probe());
-    }
-
-    /** For the engine: the host node to bind for a device of the final spec, and its access. */
-    public static DeviceEdits.Source deviceSource(Spec spec, skiff.spec.Linux.LinuxDevice device) {
-        return DeviceEdits.source(spec, device);
     }
 
     /**

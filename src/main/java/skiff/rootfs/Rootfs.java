@@ -7,6 +7,7 @@ import skiff.layer.LayerSource;
 import skiff.layer.Progress;
 import skiff.squashfs.SquashfsWriter;
 import skiff.store.Store;
+import skiff.util.Env;
 import skiff.util.FileTrees;
 import skiff.util.ExitCode;
 import skiff.util.Locks;
@@ -84,7 +85,7 @@ public final class Rootfs {
      * Concurrent callers for the same image wait for one conversion; the result appears atomically.
      */
     public static Path ensure(Store store, Digest manifest, Format format) {
-        return ensure(store, manifest, format, ConvertSettings.load(System.getenv()), Rootfs::warn);
+        return ensure(store, manifest, format, ConvertSettings.load(Env.process()), Rootfs::warn);
     }
 
     /** As {@link #ensure(Store, Digest, Format)}, with explicit settings and a receiver for warnings. */
