@@ -171,6 +171,19 @@ class ArchitectureTest {
     }
 
     @Test
+    void onlyWarningsSpellsTheWarningPrefix() throws IOException {
+        // One format for warnings (util.Warnings); a literal prefix elsewhere would drift from it.
+        List<String> spelled = new ArrayList<>();
+        for (Compiled c : classes()) {
+            ClassModel cm = ClassFile.of().parse(Files.readAllBytes(c.file()));
+            if (cm.thisClass().asInternalName().equals("skiff/util/Warnings")) continue;
+            for (PoolEntry e : cm.constantPool())
+                if (e instanceof Utf8Entry u && u.stringValue().contains("skiff: warning:")) spelled.add(cm.thisClass().asInternalName());
+        }
+        assertEquals(List.of(), spelled);
+    }
+
+    @Test
     void resourcesBelongToAStage() throws IOException {
         // A resource under skiff/<stage>/ is read by that stage; one directly under skiff/ by whoever names it.
         List<String> stray = new ArrayList<>();

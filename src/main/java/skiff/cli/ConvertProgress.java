@@ -4,6 +4,7 @@ import skiff.image.Digest;
 import skiff.layer.Progress;
 import skiff.rootfs.ConversionWatcher;
 import skiff.rootfs.Rootfs;
+import skiff.util.Warnings;
 import skiff.util.Env;
 
 import java.io.PrintStream;
@@ -84,7 +85,7 @@ final class ConvertProgress implements ConversionWatcher, Progress {
 
     /** Prints a warning, making room on the display {@code p} when there is one. */
     static void warn(ConvertProgress p, String message) {
-        String line = "skiff: warning: " + message;
+        String line = Warnings.line(message);
         if (p != null) p.println(line);
         else System.err.println(line);
     }

@@ -10,6 +10,7 @@ import skiff.container.RootfsExport;
 import skiff.util.AtomicFiles;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
+import skiff.util.Warnings;
 
 import java.io.BufferedOutputStream;
 import java.io.FileOutputStream;
@@ -60,7 +61,7 @@ public final class ExportCommand implements Callable<Integer> {
             }, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
             skipped = n[0];
         }
-        if (skipped.warning() != null) System.err.println("skiff: warning: " + skipped.warning());
+        if (skipped.warning() != null) Warnings.print(skipped.warning());
         return 0;
     }
 }

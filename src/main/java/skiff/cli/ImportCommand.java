@@ -10,6 +10,7 @@ import skiff.container.RootfsImport;
 import skiff.reference.Reference;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
+import skiff.util.Warnings;
 
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -64,7 +65,7 @@ public final class ImportCommand implements Callable<Integer> {
             throw new SkiffException(ExitCode.USAGE, "cannot import " + file + ": no such file");
         }
         if (r.skipped() > 0)
-            System.err.println("skiff: warning: " + r.skipped() + " device node(s), FIFO(s) or whiteout(s) left out of the image");
+            Warnings.print(r.skipped() + " device node(s), FIFO(s) or whiteout(s) left out of the image");
         if (!toContainer) {
             System.out.println(r.manifest());
             return 0;

@@ -27,6 +27,7 @@ import skiff.store.JobPins;
 import skiff.store.Store;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
+import skiff.util.Warnings;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -147,7 +148,7 @@ public final class RunCommand implements Callable<Integer> {
             if (container.isPresent())
                 throw new SkiffException(ExitCode.USAGE, "--name " + name + ": '" + image + "' is a container already;"
                         + " --name creates a new one from an image (run it with 'skiff run " + image + "')");
-            Containers.create(store, image, name, hostEnv, w -> System.err.println("skiff: warning: " + w));
+            Containers.create(store, image, name, hostEnv, w -> Warnings.print(w));
             container = Containers.find(main.storageDir(), name);
             target = name;
         }

@@ -5,6 +5,7 @@ import skiff.sys.Flock;
 import skiff.sys.SysException;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
+import skiff.util.Warnings;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -166,7 +167,7 @@ public final class SharedMount {
                 FuseLauncher.start(HostTools.find("setsid"), image, mnt, HostTools.find("fusermount3"), serverLog);
                 return;
             } catch (IOException | SkiffException e) {
-                System.err.println("skiff: warning: skiff's SquashFS server could not mount " + image + " (" + e.getMessage()
+                Warnings.print("skiff's SquashFS server could not mount " + image + " (" + e.getMessage()
                         + "): using squashfuse; see " + serverLog);
                 if (mounted(mnt)) run(List.of(HostTools.find("fusermount3").toString(), "-u", "-z", mnt.toString()), null);
             }

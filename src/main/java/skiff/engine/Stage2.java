@@ -8,6 +8,7 @@ import skiff.sys.Mounts;
 import skiff.sys.PivotRoot;
 import skiff.sys.Processes;
 import skiff.sys.SysException;
+import skiff.util.Warnings;
 import skiff.util.Env;
 
 import java.io.IOException;
@@ -52,7 +53,7 @@ public final class Stage2 {
         try {
             StageHooks.run(p, "stopped", poststopPid, "poststop");
         } catch (Failure f) {
-            System.err.println("skiff: warning: " + f.getMessage().replace("; the container was not started", ""));
+            Warnings.print(f.getMessage().replace("; the container was not started", ""));
         }
     }
 
@@ -232,7 +233,7 @@ public final class Stage2 {
             if (u != null && m.user()) {
                 String at = "/" + root.relativize(u.at());
                 Path missing = u.at().relativize(target);
-                System.err.println("skiff: warning: mount point " + m.destination() + ": " + at + " is the host's "
+                Warnings.print("mount point " + m.destination() + ": " + at + " is the host's "
                         + u.hostDir() + ", which lacks " + missing.getName(0) + " and cannot be written here, so "
                         + at + " takes no new entries in this run (create " + Path.of(u.hostDir()).resolve(missing)
                         + " to avoid this)");

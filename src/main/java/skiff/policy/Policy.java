@@ -25,6 +25,7 @@ import skiff.spec.Transform;
 import skiff.util.ExitCode;
 import skiff.util.HostPath;
 import skiff.util.SkiffException;
+import skiff.util.Warnings;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -191,7 +192,7 @@ public final class Policy {
 
     private void addConfigured(Map<String, Boolean> names, String n, String where, boolean byUser) {
         if (site().modules().containsKey(n)) names.put(n, byUser || Boolean.TRUE.equals(names.get(n)));
-        else host.warn().accept("skiff: warning: module '" + n + "' named in " + where + " does not exist; ignored");
+        else host.warn().accept(Warnings.line("module '" + n + "' named in " + where + " does not exist; ignored"));
     }
 
     List<Transform> transforms(RunRequest r) {
@@ -297,8 +298,8 @@ public final class Policy {
         } catch (SkiffException e) {
             String why = e.exitCode() == ExitCode.POLICY ? "the site's bind policy does not allow it" : e.getMessage();
             String start = spec.process() == null || spec.process().cwd() == null ? "/" : spec.process().cwd();
-            host.warn().accept("skiff: warning: the current directory " + dir + " is not bound into the container ("
-                    + why + "); the command starts in " + start + " (-w DIR chooses another, -v binds a path elsewhere)");
+            host.warn().accept(Warnings.line("the current directory " + dir + " is not bound into the container ("
+                    + why + "); the command starts in " + start + " (-w DIR chooses another, -v binds a path elsewhere)"));
             return null;
         }
     }

@@ -7,11 +7,12 @@ import skiff.layer.LayerSource;
 import skiff.layer.Progress;
 import skiff.squashfs.SquashfsWriter;
 import skiff.store.Store;
-import skiff.util.Env;
 import skiff.util.FileTrees;
 import skiff.util.ExitCode;
 import skiff.util.Locks;
 import skiff.util.SkiffException;
+import skiff.util.Warnings;
+import skiff.util.Env;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -290,6 +291,6 @@ public final class Rootfs {
     }
 
     private static void warn(String s) {
-        System.err.println("skiff: warning: " + s);
+        Warnings.print(s);
     }
 }

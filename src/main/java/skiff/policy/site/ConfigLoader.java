@@ -1,6 +1,7 @@
 package skiff.policy.site;
 
 import skiff.util.Dirs;
+import skiff.util.Warnings;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -67,7 +68,7 @@ public final class ConfigLoader {
                 s.filter(p -> p.getFileName().toString().endsWith(".toml") && Files.isRegularFile(p))
                         .sorted().forEach(siteFiles::add);
             } catch (IOException e) {
-                w.accept("skiff: warning: cannot list " + dropIns + ": " + e.getMessage());
+                w.accept(Warnings.line("cannot list " + dropIns + ": " + e.getMessage()));
             }
         }
         Path userFile = Dirs.userConfig(env).resolve("config.toml");
@@ -82,7 +83,7 @@ public final class ConfigLoader {
         Path dir = Path.of(override).toAbsolutePath();
         String why = Files.isDirectory(dir) ? TrustedFiles.distrust(dir) : "does not exist";
         if (why != null) {
-            warn.accept("skiff: warning: ignoring SKIFF_SITE_DIR=" + override + ": it " + why + "; using " + DEFAULT_SITE_DIR);
+            warn.accept(Warnings.line("ignoring SKIFF_SITE_DIR=" + override + ": it " + why + "; using " + DEFAULT_SITE_DIR));
             return DEFAULT_SITE_DIR;
         }
         return dir;

@@ -13,6 +13,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.toml.TomlMapper;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
+import skiff.util.Warnings;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -47,8 +48,8 @@ public final class TomlTree {
         for (Path f : siteFiles) {
             String why = TrustedFiles.distrust(f);
             if (why != null) {
-                w.accept("skiff: warning: ignoring site configuration " + f + ": it " + why
-                        + " (the administrator must make it root-owned and not group/other-writable)");
+                w.accept(Warnings.line("ignoring site configuration " + f + ": it " + why
+                        + " (the administrator must make it root-owned and not group/other-writable)"));
                 continue;
             }
             JsonNode tree = parse(f, true);
@@ -65,7 +66,7 @@ public final class TomlTree {
                 for (Iterator<String> it = obj.fieldNames(); it.hasNext(); ) {
                     String k = it.next();
                     if (siteOnly.contains(k))
-                        w.accept("skiff: warning: " + userFile + ": [" + k + "] is ignored: only the site configuration may set it");
+                        w.accept(Warnings.line(userFile + ": [" + k + "] is ignored: only the site configuration may set it"));
                 }
                 ObjectNode only = JsonNodeFactory.instance.objectNode();
                 if (obj.get("run") instanceof ObjectNode run) {
@@ -96,8 +97,8 @@ public final class TomlTree {
                         @Override
                         public boolean handleUnknownProperty(DeserializationContext ctxt, JsonParser p, JsonDeserializer<?> d,
                                                              Object bean, String name) throws IOException {
-                            warn.accept("skiff: warning: " + (site ? "site configuration" : file.toString())
-                                    + ": unknown setting '" + name + "' ignored");
+                            warn.accept(Warnings.line((site ? "site configuration" : file.toString())
+                                    + ": unknown setting '" + name + "' ignored"));
                             p.skipChildren();
                             return true;
                         }
