@@ -53,17 +53,31 @@ public final class Stage2 {
         try {
             StageHooks.run(p, "stopped", poststopPid, "poststop");
         } catch (Failure f) {
-            Warnings.print(f.getMessage().replace("; the container was not started", ""));
+            Warnings.print(f.reason); // the payload ran: its consequence ("not started") does not apply
         }
     }
 
-    /** A failure with the exit status to report. */
+    /**
+     * A failure with the exit status to report (docs/errors.md). {@link #reason} says what went wrong; the message
+     * adds what it means for the run, which depends on when it happened, not on the text.
+     */
     static final class Failure extends Exception {
         final int status;
+        final String reason;
 
-        Failure(int status, String message) {
+        Failure(int status, String reason) {
+            this(status, reason, reason);
+        }
+
+        private Failure(int status, String reason, String message) {
             super(message);
             this.status = status;
+            this.reason = reason;
+        }
+
+        /** A launch failure before the payload started (a hook of the first stages): the user is told so. */
+        static Failure beforeStart(String reason) {
+            return new Failure(LAUNCH, reason, reason + "; the container was not started");
         }
     }
 

@@ -153,8 +153,7 @@ final class StageHooks {
                 p.descendants().forEach(ProcessHandle::destroyForcibly);
                 p.destroyForcibly();
                 p.waitFor(5, TimeUnit.SECONDS);
-                throw new Stage2.Failure(Stage2.LAUNCH, name + " timed out after " + timeout
-                        + "s and was killed; the container was not started");
+                throw Stage2.Failure.beforeStart(name + " timed out after " + timeout + "s and was killed");
             }
             drain.join(2000);
         } catch (InterruptedException e) {
@@ -166,8 +165,8 @@ final class StageHooks {
             synchronized (out) {
                 last = out.toString(StandardCharsets.UTF_8).strip().lines().reduce((a, b) -> b).orElse("");
             }
-            throw new Stage2.Failure(Stage2.LAUNCH, name + " failed with exit status " + p.exitValue()
-                    + (last.isEmpty() ? "" : " (" + last + ")") + "; the container was not started");
+            throw Stage2.Failure.beforeStart(name + " failed with exit status " + p.exitValue()
+                    + (last.isEmpty() ? "" : " (" + last + ")"));
         }
     }
 }

@@ -77,26 +77,23 @@ public final class Locks {
         return acquire(lockFile, true);
     }
 
-    private static final long DEADLOCK_PATIENCE_MS = 600_000;
+    /** The longest pause between two tries: what a waiter may lose after the lock is released. */
+    static final long MAX_PAUSE_MS = 50;
 
-    static boolean isDeadlockReport(IOException e) {
-        return e.getMessage() != null && e.getMessage().contains("deadlock");
-    }
-
+    /**
+     * Waits for the lock by trying it (F_SETLK), never by blocking in F_SETLKW: fcntl's deadlock detection counts
+     * a whole process as one owner, so two processes whose independent threads wait on each other's locks got a
+     * false EDEADLK, which Java reports only as message text. A non-blocking try has no deadlock detection to
+     * trip over.
+     */
     private static Held acquire(Path lockFile, boolean shared) throws IOException {
         Files.createDirectories(lockFile.toAbsolutePath().getParent());
         FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ);
         try {
-            for (long waitedMs = 0, pause = 5; ; waitedMs += pause, pause = Math.min(pause * 2, 200)) {
-                try {
-                    return new Held(ch, ch.lock(0, Long.MAX_VALUE, shared));
-                } catch (IOException e) {
-                    // FileChannel.lock is a POSIX fcntl lock, whose deadlock detection counts a whole process
-                    // as one owner: two processes whose independent threads wait on each other's locks get
-                    // a false EDEADLK. The other thread finishes soon, so wait and try again.
-                    if (!isDeadlockReport(e) || waitedMs > DEADLOCK_PATIENCE_MS) throw e;
-                    Thread.sleep(pause);
-                }
+            for (long pause = 1; ; pause = Math.min(pause * 2, MAX_PAUSE_MS)) {
+                FileLock l = ch.tryLock(0, Long.MAX_VALUE, shared);
+                if (l != null) return new Held(ch, l);
+                Thread.sleep(pause);
             }
         } catch (InterruptedException e) {
             ch.close();
