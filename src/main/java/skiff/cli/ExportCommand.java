@@ -42,7 +42,7 @@ public final class ExportCommand implements Callable<Integer> {
     }
 
     private Integer doCall() throws java.io.IOException {
-        Container c = Containers.get(main.storageDir(), name);
+        Container c = Containers.open(main.storageDir()).get(name);
         RootfsExport.Skipped skipped;
         if (output.equals("-")) {
             // Since Java 22 System.console() exists even when redirected; isTerminal() says whether it is a terminal.

@@ -73,7 +73,7 @@ public final class ImportCommand implements Callable<Integer> {
         ConvertProgress progress = ConvertProgress.install(refName != null ? refName : file, quiet);
         ContainerMetadata template = new ContainerMetadata(null, null, refName == null ? "" : refName, r.manifest(), null, r.config());
         // The layer package's flattener unpacks it, with the same checks and conventions as any pulled image.
-        ContainerMetadata m = Containers.build(main.storageDir(), name, template, rootfs -> Containers.populateFromImage(
+        ContainerMetadata m = Containers.open(main.storageDir()).build(name, template, rootfs -> Containers.populateFromImage(
                 store, r.manifest(), main.env(), w -> ConvertProgress.warn(progress, w), rootfs));
         System.out.println(m.name());
         return 0;
