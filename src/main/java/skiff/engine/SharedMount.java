@@ -5,6 +5,7 @@ import skiff.sys.Flock;
 import skiff.sys.SysException;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
+import skiff.util.Warnings;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -34,45 +35,16 @@ public final class SharedMount {
     public static final String IDLE_ENV = "SKIFF_MOUNT_IDLE";
     static final int DEFAULT_IDLE = 30;
 
-    // $1 mnt  $2 users dir  $3 lock file  $4 idle seconds  $5 pid file.  Started detached (setsid -f).
-    // An entry is "PID STARTTIME": the start time (field 22 of /proc/PID/stat) guards against pid reuse.
-    static final String REAPER = """
-            mnt=$1 users=$2 lock=$3 idle=$4 pidfile=$5
-            echo $$ > "$pidfile.tmp" && mv -f "$pidfile.tmp" "$pidfile"
-            alive() {
-              want=$2
-              read -r st < "/proc/$1/stat" 2>/dev/null || return 1
-              rest=${st##*) }
-              set -- $rest
-              shift 19
-              [ "$1" = "$want" ]
-            }
-            scan() {
-              live=0
-              for f in "$users"/*; do
-                [ -f "$f" ] || continue
-                read -r start < "$f" 2>/dev/null || start=x
-                if alive "${f##*/}" "$start"; then live=1; else rm -f "$f"; fi
-              done
-            }
-            quiet=0
-            while :; do
-              sleep 1
-              grep -qF " $mnt " /proc/self/mountinfo || { rm -f "$pidfile"; exit 0; }
-              scan
-              if [ "$live" = 1 ]; then quiet=0; continue; fi
-              quiet=$((quiet + 1))
-              [ "$quiet" -ge "$idle" ] || continue
-              exec 9>>"$lock"
-              flock -x 9
-              scan
-              if [ "$live" = 1 ]; then exec 9>&-; quiet=0; continue; fi
-              fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -u -z "$mnt" 2>/dev/null
-              rmdir "$mnt" 2>/dev/null
-              rm -f "$pidfile"
-              exit 0
-            done
-            """;
+    /**
+     * The unmount reaper, a POSIX shell script (src/main/resources/skiff/engine/reaper.sh): it outlives every skiff
+     * process and must cost next to nothing while it waits, which a JVM would not.
+     */
+    static String reaperScript() throws IOException {
+        try (java.io.InputStream in = SharedMount.class.getResourceAsStream("reaper.sh")) {
+            if (in == null) throw new IOException("reaper.sh is missing from the skiff jar");
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        }
+    }
 
     /** Which FUSE server mounts SquashFS images ({@code [run] squashfs-mounter}). */
     public enum Mounter {
@@ -166,7 +138,7 @@ public final class SharedMount {
                 FuseLauncher.start(HostTools.find("setsid"), image, mnt, HostTools.find("fusermount3"), serverLog);
                 return;
             } catch (IOException | SkiffException e) {
-                System.err.println("skiff: warning: skiff's SquashFS server could not mount " + image + " (" + e.getMessage()
+                Warnings.print("skiff's SquashFS server could not mount " + image + " (" + e.getMessage()
                         + "): using squashfuse; see " + serverLog);
                 if (mounted(mnt)) run(List.of(HostTools.find("fusermount3").toString(), "-u", "-z", mnt.toString()), null);
             }
@@ -203,7 +175,7 @@ public final class SharedMount {
 
     private static void startReaper(Path mnt, Path users, Path lock, Path pidfile, int idle) throws IOException {
         Files.deleteIfExists(pidfile);
-        String err = run(List.of(HostTools.find("setsid").toString(), "-f", "/bin/sh", "-c", REAPER, "skiff-reaper",
+        String err = run(List.of(HostTools.find("setsid").toString(), "-f", "/bin/sh", "-c", reaperScript(), "skiff-reaper",
                 mnt.toString(), users.toString(), lock.toString(), Integer.toString(idle), pidfile.toString()), null);
         if (err != null) throw new IOException("cannot start the unmount reaper: " + err);
         // Wait for the reaper to announce itself, so the next skiff does not start a second one.
