@@ -10,6 +10,8 @@ import skiff.container.Containers;
 import skiff.engine.Engine;
 import skiff.engine.Identity;
 import skiff.engine.JoinGroup;
+import skiff.engine.Launcher;
+import skiff.engine.RuntimeDir;
 import skiff.image.Descriptor;
 import skiff.image.Digest;
 import skiff.image.ImageConfig;
@@ -27,6 +29,7 @@ import skiff.store.JobPins;
 import skiff.store.Store;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
+import skiff.util.Warnings;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -107,6 +110,9 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = {"-q", "--quiet"}, description = "No progress when the image must be converted first.")
     boolean quiet;
 
+    @Option(names = "--engine", paramLabel = "auto|native|proot", description = "How to make the container: user namespaces (native), proot (no namespaces, slower system calls), or auto: native where user namespaces work, else proot (default: [run] engine, else auto).")
+    String engine;
+
     @Option(names = "--rootfs-format", paramLabel = "squashfs|dir", description = "Run from the SquashFS image (default) or a directory tree (the default with --writable-tmpfs).")
     String rootfsFormat;
 
@@ -120,8 +126,8 @@ public final class RunCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         Trace.mark("run: options parsed");
         var hostEnv = main.env();
-        JoinGroup joinGroup = JoinGroup.of(hostEnv, join, joinSize, noJoin);
-        if (joinGroup != null) refuseWithJoin(joinGroup);
+        JoinGroup group = JoinGroup.of(hostEnv, join, joinSize, noJoin);
+        if (group != null) refuseWithJoin(group);
         Identity id = Identity.current(hostEnv);
         // --writable-tmpfs overlays the directory tree by default: it belongs to the user, so any file can be copied
         // up and changed. Over the SquashFS mount, files keep the image's owners (root, unmapped in the namespace),
@@ -139,16 +145,27 @@ public final class RunCommand implements Callable<Integer> {
         Trace.mark("run: identity, store");
         Policy policy = Policy.load(hostEnv);
         Trace.mark("run: policy loaded");
+        Launcher.Choice launcher = Launcher.choose(engine != null ? engine : policy.engine(),
+                engine != null ? "--engine" : policy.engineSource(), RuntimeDir.resolve(hostEnv, id.uid()));
+        if (launcher.fellBack() && policy.engineNotice())
+            System.err.println("skiff: notice: " + launcher.why() + "; running with proot, whose system calls are slower"
+                    + " (--engine proot says so without this notice)");
+        // Under srun the step's ranks would share one container; without namespaces there is nothing to share, so
+        // each rank runs alone. An explicit --join is refused by the engine.
+        JoinGroup joinGroup = launcher.launcher() == Launcher.PROOT && group != null
+                && !group.origin().startsWith("--join") ? null : group;
+        Trace.mark("run: engine chosen");
         // A persistent container of that name first (its writable rootfs, its image's config), else an image.
-        Optional<Container> container = Containers.find(main.storageDir(), image);
+        Containers containers = Containers.open(main.storageDir());
+        Optional<Container> container = containers.find(image);
         String target = image; // the container this run keeps, when there is one
         if (name != null) {
             // As docker run --name: a new persistent container NAME from the image, run now, kept unless --rm.
             if (container.isPresent())
                 throw new SkiffException(ExitCode.USAGE, "--name " + name + ": '" + image + "' is a container already;"
                         + " --name creates a new one from an image (run it with 'skiff run " + image + "')");
-            Containers.create(store, image, name, hostEnv, w -> System.err.println("skiff: warning: " + w));
-            container = Containers.find(main.storageDir(), name);
+            containers.create(store, image, name, hostEnv, w -> Warnings.print(w));
+            container = containers.find(name);
             target = name;
         }
         String imageName;
@@ -213,15 +230,15 @@ public final class RunCommand implements Callable<Integer> {
                 .withCwd(noCwd || workdir != null ? null : System.getProperty("user.dir"))
                 .withMpi(policyOptions.mpiChoice());
         Engine.Options options = new Engine.Options(settings, userMounts, noHome, hostAuth, writableTmpfs, pid, format,
-                container.map(Container::rootfs).orElse(null));
+                container.map(Container::rootfs).orElse(null), launcher.launcher());
         if (rm && container.isPresent() && joinGroup != null) refuseWithJoin(joinGroup, "--rm");
         // The payload keeps this pid: 'skiff rm' and 'skiff ps' see the container run as long as it does.
-        if (container.isPresent()) Containers.markRunning(main.storageDir(), target, ProcessHandle.current().pid());
+        if (container.isPresent()) containers.markRunning(target, ProcessHandle.current().pid());
         if (rm && container.isPresent()) {
             // The one case where skiff must outlive the payload: to remove the container afterwards.
             int status = Engine.runAndWait(store, manifestDigest, config, options, policy, request, hostEnv, id);
-            Containers.unmarkRunning(main.storageDir(), target, ProcessHandle.current().pid());
-            Containers.remove(main.storageDir(), target);
+            containers.unmarkRunning(target, ProcessHandle.current().pid());
+            containers.remove(target);
             return status;
         }
         if (joinGroup != null) {

@@ -36,7 +36,7 @@ final class LayerStreams {
     static final long INFLATE_MEMORY = 640L << 20;
 
     /** Whether gzip layers go through libdeflate (false: the JDK's zlib, the fallback and SKIFF_INFLATE=java). */
-    static final boolean NATIVE_INFLATE = !"java".equals(System.getenv("SKIFF_INFLATE"))
+    static final boolean NATIVE_INFLATE = !skiff.util.Env.is("SKIFF_INFLATE", "java")
             && skiff.sys.LibdeflateDecompressor.available();
 
     private static final Memory MEMORY = new Memory(INFLATE_MEMORY);

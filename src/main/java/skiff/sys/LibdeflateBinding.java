@@ -16,7 +16,6 @@ import static skiff.sys.Native.PTR;
  */
 public final class LibdeflateBinding implements AutoCloseable {
     private static final int MAX = 1 << 20;
-    private static volatile MethodHandle[] handles; // alloc, compress, free; empty when the library is missing
 
     private final MemorySegment compressor;
     private final Arena arena = Arena.ofShared(); // closed by whichever thread ends the writer
@@ -30,26 +29,28 @@ public final class LibdeflateBinding implements AutoCloseable {
         this.out = arena.allocate(capacity + 1024L);
     }
 
-    private static MethodHandle[] handles() {
-        MethodHandle[] h = handles;
-        if (h != null) return h;
-        synchronized (LibdeflateBinding.class) {
-            if (handles != null) return handles;
-            h = Libdeflate.link(new String[] {"libdeflate_alloc_compressor", "libdeflate_zlib_compress", "libdeflate_free_compressor"},
+    /** Linked on the first conversion; the run path never loads this class. Null handles: no libdeflate here. */
+    private static final class Lib {
+        static final MethodHandle ALLOC, COMPRESS, FREE;
+
+        static {
+            // Empty when the library or one of its symbols is missing: callers fall back to java.util.zip.
+            MethodHandle[] h = Libdeflate.link(new String[] {"libdeflate_alloc_compressor", "libdeflate_zlib_compress",
+                            "libdeflate_free_compressor"},
                     new FunctionDescriptor[] {FunctionDescriptor.of(PTR, INT), FunctionDescriptor.of(LONG, PTR, PTR, LONG, PTR, LONG),
                             FunctionDescriptor.ofVoid(PTR)});
-            handles = h;
-            return h;
+            ALLOC = h.length == 0 ? null : h[0];
+            COMPRESS = h.length == 0 ? null : h[1];
+            FREE = h.length == 0 ? null : h[2];
         }
     }
 
     /** A compressor at {@code level} (1..12) for blocks of at most {@code capacity} bytes, or null without libdeflate. */
     public static LibdeflateBinding open(int level, int capacity) {
         if (capacity <= 0 || capacity > MAX) throw new IllegalArgumentException("capacity " + capacity);
-        MethodHandle[] h = handles();
-        if (h.length == 0) return null;
+        if (Lib.ALLOC == null) return null;
         try {
-            MemorySegment c = (MemorySegment) h[0].invokeExact(level);
+            MemorySegment c = (MemorySegment) Lib.ALLOC.invokeExact(level);
             if (c.equals(MemorySegment.NULL)) return null;
             return new LibdeflateBinding(c, capacity);
         } catch (Throwable t) {
@@ -62,7 +63,7 @@ public final class LibdeflateBinding implements AutoCloseable {
         if (len > in.byteSize()) throw new IllegalArgumentException("block of " + len + " bytes");
         MemorySegment.copy(src, 0, in, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, len);
         try {
-            long n = (long) handles()[1].invokeExact(compressor, in, (long) len, out, out.byteSize());
+            long n = (long) Lib.COMPRESS.invokeExact(compressor, in, (long) len, out, out.byteSize());
             if (n <= 0 || n > dst.length) return -1;
             MemorySegment.copy(out, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, dst, 0, (int) n);
             return (int) n;
@@ -73,6 +74,6 @@ public final class LibdeflateBinding implements AutoCloseable {
 
     @Override
     public void close() {
-        Libdeflate.free(handles()[2], compressor, arena);
+        Libdeflate.free(Lib.FREE, compressor, arena);
     }
 }
