@@ -43,7 +43,7 @@ timed() {
   cat "$WORK/time"
 }
 run() {
-  rm -rf "$WORK/out" "$WORK/out.base" "$WORK/rootfs" "$WORK/tar" "$WORK/tar.zst"
+  rm -rf "$WORK/out" "$WORK/rootfs" "$WORK/tar" "$WORK/tar.zst"
   case $1 in
     skiff-zstd) timed convert_bench . zstd 3 ;;
     base-zstd) timed convert_bench "$BASE" zstd 3 ;;
