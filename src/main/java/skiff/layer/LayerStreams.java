@@ -39,14 +39,15 @@ final class LayerStreams {
     static final boolean NATIVE_INFLATE = !skiff.util.Env.is("SKIFF_INFLATE", "java")
             && skiff.sys.LibdeflateDecompressor.available();
 
-    private static final Memory MEMORY = new Memory(INFLATE_MEMORY);
+    /** The allowance of this JVM; tests swap in a small one to see the fallback. */
+    static volatile Memory memory = new Memory(INFLATE_MEMORY);
 
     /** {@link #NATIVE_INFLATE}, switched off by tests to compare the two inflaters. */
     static volatile boolean nativeInflate = NATIVE_INFLATE;
 
     /** Bytes of {@link #INFLATE_MEMORY} held now (tests: was a layer inflated whole?). */
     static long inflateMemoryInUse() {
-        return MEMORY.used.get();
+        return memory.used.get();
     }
 
     /** Native memory lent to whole-layer inflation; {@code reserve} refuses rather than waits (readers run in order). */
@@ -89,12 +90,21 @@ final class LayerStreams {
     static InputStream open(LayerSource layer, Budget budget) throws IOException {
         BufferedInputStream blob = new BufferedInputStream(layer.opener().open(), BUFFER);
         MediaTypes.Compression c = sniff(blob, layer.compression());
+        InputStream source = blob;
         if (c == MediaTypes.Compression.GZIP && nativeInflate) {
-            InputStream whole = inflateWhole(layer, blob, budget);
-            if (whole != null) return whole;
-            blob = new BufferedInputStream(layer.opener().open(), BUFFER); // partly read: start again
+            switch (inflateWhole(layer, blob, budget)) {
+                case null -> {} // nothing read: stream the blob
+                case LibdeflateGunzip.Inflated data -> {
+                    blob.close();
+                    Counting raw = new Counting(InputStream.nullInputStream());
+                    raw.count = data.compressedSize(); // all consumed: the ratio guard judges against the whole blob
+                    return new Guard(data, raw, layer.name(), budget);
+                }
+                // Read, but too big once inflated: the JDK streams what was read, then the rest (the blob is read once).
+                case LibdeflateGunzip.Replay replay -> source = replay;
+            }
         }
-        Counting raw = new Counting(blob);
+        Counting raw = new Counting(source);
         InputStream decompressed = switch (c) {
             case GZIP -> new JdkGunzip(raw, layer.name());
             case ZSTD -> new ZstdInputStream(raw);
@@ -104,22 +114,18 @@ final class LayerStreams {
                 raw, layer.name(), budget);
     }
 
-    /** The layer inflated by libdeflate, or null (blob closed) when it does not fit: the caller streams it instead. */
-    private static InputStream inflateWhole(LayerSource layer, BufferedInputStream blob, Budget budget) throws IOException {
+    /** The layer inflated by libdeflate, a replay of what was read when it does not fit, or null when nothing was read. */
+    private static LibdeflateGunzip.Outcome inflateWhole(LayerSource layer, BufferedInputStream blob, Budget budget) throws IOException {
         long size = blob.available(); // a store blob is a file: its length (a short count only means "does not fit")
         Limits l = budget.limits;
-        long maxOut = Math.min(INFLATE_MEMORY, Math.min(Math.max(Limits.RATIO_FLOOR, (long) Math.min(Long.MAX_VALUE / 2.0, l.maxRatio() * size)),
+        long maxOut = Math.min(memory.limit, Math.min(Math.max(Limits.RATIO_FLOOR, (long) Math.min(Long.MAX_VALUE / 2.0, l.maxRatio() * size)),
                 Math.max(0, l.maxUncompressedBytes() - budget.uncompressed.get()) + 1));
-        LibdeflateGunzip.Inflated data;
-        try (blob) {
-            data = LibdeflateGunzip.inflate(blob, size, maxOut, MEMORY);
+        try {
+            return LibdeflateGunzip.inflate(blob, size, maxOut, memory);
         } catch (LibdeflateGunzip.CorruptException e) {
+            blob.close();
             throw corrupt(layer.name(), e.getMessage());
         }
-        if (data == null) return null;
-        Counting raw = new Counting(InputStream.nullInputStream());
-        raw.count = size; // all of it was consumed: the ratio guard judges against the whole blob
-        return new Guard(data, raw, layer.name(), budget);
     }
 
     static SkiffException corrupt(String layer, String why) {
