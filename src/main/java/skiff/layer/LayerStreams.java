@@ -76,9 +76,61 @@ final class LayerStreams {
         private final Limits limits;
         /** Layers may be read by several threads at once (pass 1). */
         final java.util.concurrent.atomic.AtomicLong uncompressed = new java.util.concurrent.atomic.AtomicLong();
+        /** Layers inflated whole in an earlier pass, and whether this pass may keep its own for a later one. */
+        private final Kept kept;
+        private final boolean keep;
 
         Budget(Limits limits) {
+            this(limits, null, false);
+        }
+
+        Budget(Limits limits, Kept kept, boolean keep) {
             this.limits = limits;
+            this.kept = kept;
+            this.keep = keep;
+        }
+    }
+
+    /**
+     * Layers inflated whole by the headers pass and kept for the content pass, so a layer that fits is inflated
+     * once. A layer is kept only while the kept ones hold at most half the allowance: the other half stays free for
+     * inflating the next layers. Thread-safe; close frees what no pass took.
+     */
+    static final class Kept implements AutoCloseable {
+        private final java.util.Map<LayerSource, LibdeflateGunzip.Inflated> layers = new java.util.IdentityHashMap<>();
+        private long bytes;
+
+        /** Keeps {@code data} if there is room; false: the caller closes it. */
+        synchronized boolean offer(LayerSource layer, LibdeflateGunzip.Inflated data) {
+            if (layers.containsKey(layer) || bytes + data.size() > memory.limit / 2) return false;
+            layers.put(layer, data);
+            bytes += data.size();
+            return true;
+        }
+
+        synchronized LibdeflateGunzip.Inflated take(LayerSource layer) {
+            LibdeflateGunzip.Inflated d = layers.remove(layer);
+            if (d != null) bytes -= d.size();
+            return d;
+        }
+
+        /** Frees the layers no later pass will read. */
+        synchronized void retainOnly(java.util.Set<LayerSource> wanted) {
+            var it = layers.entrySet().iterator();
+            while (it.hasNext()) {
+                var e = it.next();
+                if (wanted.contains(e.getKey())) continue;
+                bytes -= e.getValue().size();
+                e.getValue().close();
+                it.remove();
+            }
+        }
+
+        @Override
+        public synchronized void close() {
+            for (LibdeflateGunzip.Inflated d : layers.values()) d.close();
+            layers.clear();
+            bytes = 0;
         }
     }
 
@@ -88,6 +140,11 @@ final class LayerStreams {
      * registries and tools do mislabel layers, and the magic cannot lie about the format.
      */
     static InputStream open(LayerSource layer, Budget budget) throws IOException {
+        LibdeflateGunzip.Inflated earlier = budget.kept == null ? null : budget.kept.take(layer);
+        if (earlier != null) {
+            earlier.rewind();
+            return whole(layer, earlier, budget);
+        }
         BufferedInputStream blob = new BufferedInputStream(layer.opener().open(), BUFFER);
         MediaTypes.Compression c = sniff(blob, layer.compression());
         InputStream source = blob;
@@ -96,9 +153,7 @@ final class LayerStreams {
                 case null -> {} // nothing read: stream the blob
                 case LibdeflateGunzip.Inflated data -> {
                     blob.close();
-                    Counting raw = new Counting(InputStream.nullInputStream());
-                    raw.count = data.compressedSize(); // all consumed: the ratio guard judges against the whole blob
-                    return new Guard(data, raw, layer.name(), budget);
+                    return whole(layer, data, budget);
                 }
                 // Read, but too big once inflated: the JDK streams what was read, then the rest (the blob is read once).
                 case LibdeflateGunzip.Replay replay -> source = replay;
@@ -112,6 +167,23 @@ final class LayerStreams {
         };
         return new Guard(c == MediaTypes.Compression.NONE ? decompressed : new BufferedInputStream(decompressed, BUFFER),
                 raw, layer.name(), budget);
+    }
+
+    /** A layer inflated whole, guarded; closing it keeps it for the next pass when this pass may and there is room. */
+    private static InputStream whole(LayerSource layer, LibdeflateGunzip.Inflated data, Budget budget) {
+        Counting raw = new Counting(InputStream.nullInputStream());
+        raw.count = data.compressedSize(); // all consumed: the ratio guard judges against the whole blob
+        InputStream in = !budget.keep ? data : new FilterInputStream(data) {
+            private boolean closed; // the tar reader closes its stream too
+
+            @Override
+            public void close() {
+                if (closed) return;
+                closed = true;
+                if (!budget.kept.offer(layer, data)) data.close();
+            }
+        };
+        return new Guard(in, raw, layer.name(), budget);
     }
 
     /** The layer inflated by libdeflate, a replay of what was read when it does not fit, or null when nothing was read. */

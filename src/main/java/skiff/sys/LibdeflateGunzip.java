@@ -244,6 +244,11 @@ public final class LibdeflateGunzip {
             return size;
         }
 
+        /** Reads from the start again (the bytes stay in memory until close). */
+        public void rewind() {
+            pos = 0;
+        }
+
         /** The bytes of gzip it came from. */
         public long compressedSize() {
             return compressedSize;

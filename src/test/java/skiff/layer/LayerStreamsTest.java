@@ -124,6 +124,32 @@ class LayerStreamsTest {
     }
 
     @Test
+    void aLayerThatFitsIsInflatedOnceForBothPasses() throws IOException {
+        byte[] big = new byte[300_000];
+        new Random(4).nextBytes(big);
+        byte[][] tars = {new Tars().file("a", "one").file("big", new String(big, StandardCharsets.ISO_8859_1)).bytes(),
+                new Tars().file("b", "two").file(".wh.a", "").bytes()};
+        for (boolean nativeInflate : new boolean[] {true, false}) {
+            LayerStreams.nativeInflate = nativeInflate;
+            java.util.concurrent.atomic.AtomicInteger opens = new java.util.concurrent.atomic.AtomicInteger();
+            List<LayerSource> layers = new ArrayList<>();
+            for (int i = 0; i < tars.length; i++) {
+                byte[] blob = Tars.compress(tars[i], Compression.GZIP);
+                layers.add(new LayerSource("l" + i, Compression.GZIP, () -> {
+                    opens.incrementAndGet();
+                    return new ByteArrayInputStream(blob);
+                }));
+            }
+            RecordingSink sink = new RecordingSink();
+            Flattener.flatten(layers, sink, Limits.defaults(), w -> {}, 2);
+            assertEquals(java.util.Set.of("", "b", "big"), sink.entries.keySet());
+            // Both layers supply content: libdeflate's are read once (kept from the headers pass), the JDK's twice.
+            assertEquals(nativeInflate ? 2 : 4, opens.get(), nativeInflate ? "libdeflate" : "jdk");
+            assertEquals(0, LayerStreams.inflateMemoryInUse(), "kept layers given back");
+        }
+    }
+
+    @Test
     void aDamagedOrTruncatedLayerIsOneClearError() {
         byte[] payload = new byte[1 << 20];
         new Random(2).nextBytes(payload);
