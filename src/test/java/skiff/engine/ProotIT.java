@@ -24,6 +24,7 @@ class ProotIT {
     static RunFixture fx;
     static Path hostDir;
     static Path quietSite;
+    static Path policySite;
     /** An empty XDG_CONFIG_HOME: the test user's own config.toml must not change what these tests see. */
     static Path config;
 
@@ -40,6 +41,18 @@ class ProotIT {
         config = Files.createDirectories(fx.base.resolve("config"));
         quietSite = Files.createDirectories(fx.base.resolve("site-quiet"));
         Files.writeString(quietSite.resolve("site.toml"), "[run]\nengine-notice = false\n");
+        Path siteData = Files.createDirectories(fx.base.resolve("site-data"));
+        Files.writeString(siteData.resolve("hello"), "from the site\n");
+        policySite = Files.createDirectories(fx.base.resolve("site-policy"));
+        Files.writeString(policySite.resolve("site.toml"), """
+                [images]
+                allow = ["docker.io/library/bb"]
+                [[mounts]]
+                source = "%s"
+                destination = "/site-data"
+                [env]
+                set = { SITE_VAR = "site-value" }
+                """.formatted(siteData));
         fx.handOver();
         Cmd.of("chown", "-R", Cmd.TEST_USER + ":", hostDir.toString()).run().ok();
     }
@@ -183,6 +196,17 @@ class ProotIT {
         // The helper passes the environment on: SKIFF_SITE_DIR reaches skiff.
         assertEquals(0, r.exit(), r.toString());
         assertEquals("", r.err(), r.toString());
+    }
+
+    @Test
+    void sitePolicyAppliesAsUnderTheNativeEngine() {
+        Cmd.Result r = noUserns("run", "bb", "sh", "-c", "cat /site-data/hello; echo $SITE_VAR")
+                .env("SKIFF_SITE_DIR", policySite.toString()).run().ok();
+        assertEquals(List.of("from the site", "site-value"), r.out().lines().toList(), r.toString());
+        Cmd.Result image = noUserns("run", "py", "true").env("SKIFF_SITE_DIR", policySite.toString()).run();
+        assertEquals(6, image.exit(), "the image policy: " + image);
+        Cmd.Result bind = noUserns("run", "-v", "/root:/r", "bb", "true").run();
+        assertEquals(6, bind.exit(), "the bind policy's default deny list: " + bind);
     }
 
     @Test
