@@ -44,15 +44,8 @@ class ProotIT {
         Path siteData = Files.createDirectories(fx.base.resolve("site-data"));
         Files.writeString(siteData.resolve("hello"), "from the site\n");
         policySite = Files.createDirectories(fx.base.resolve("site-policy"));
-        Files.writeString(policySite.resolve("site.toml"), """
-                [images]
-                allow = ["docker.io/library/bb"]
-                [[mounts]]
-                source = "%s"
-                destination = "/site-data"
-                [env]
-                set = { SITE_VAR = "site-value" }
-                """.formatted(siteData));
+        Files.writeString(policySite.resolve("site.toml"), "mounts = [{ source = \"" + siteData + "\", destination = \"/site-data\" }]\n"
+                + "images = { allow = [\"docker.io/library/bb\"] }\nenv = { set = { SITE_VAR = \"site-value\" } }\n");
         fx.handOver();
         Cmd.of("chown", "-R", Cmd.TEST_USER + ":", hostDir.toString()).run().ok();
     }
