@@ -3,11 +3,19 @@ package skiff;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
+import java.lang.classfile.ClassFile;
+import java.lang.classfile.ClassModel;
+import java.lang.classfile.constantpool.ClassEntry;
+import java.lang.classfile.constantpool.PoolEntry;
+import java.lang.classfile.constantpool.Utf8Entry;
+import java.lang.constant.ClassDesc;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -16,9 +24,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Data flows one way: reference → registry → store → layer → squashfs/rootfs → spec → policy → engine → cli.
- * A package may use only packages of a lower rank; equal ranks do not exist, so cycles cannot either.
+ * Data flows one way: reference → registry → store → layer → squashfs/rootfs → container → spec → policy → engine
+ * → cli. A package may use only packages of a lower rank; equal ranks do not exist, so cycles cannot either.
  * Raw FFM (java.lang.foreign) lives in skiff.sys, below every stage: stages call its wrappers, never the linker.
+ *
+ * <p>The rules are checked on what the compiler wrote, the class files' constant pools (every class a class names:
+ * supertypes, calls, field and method descriptors, generic signatures, annotations), not on source text, where a
+ * fully qualified name in a comment counted and a star import hid a use. Constants the compiler inlines (a
+ * {@code static final int} of another class) leave no trace in a class file and so escape the check. Resource files
+ * are checked too: a {@code META-INF/services} file would let a low stage load a high stage's class by name.
  */
 class ArchitectureTest {
     static final Map<String, Integer> RANK = Map.ofEntries(
@@ -37,67 +51,178 @@ class ArchitectureTest {
             Map.entry("engine", 11),
             Map.entry("cli", 12));
 
-    static final Pattern PACKAGE = Pattern.compile("^package skiff\\.([a-z.]+);", Pattern.MULTILINE);
-    static final Pattern USE = Pattern.compile("\\bskiff\\.([a-z][a-z0-9]*(?:\\.[a-z][a-z0-9]*)*)\\.[A-Z*]");
+    static final Path CLASSES = Path.of("target/classes");
+    /** A class named in a descriptor or signature: Lskiff/store/Store; or Lskiff/store/Store<... */
+    static final Pattern DESCRIPTOR_USE = Pattern.compile("L(skiff/[a-z0-9_/]+)/[A-Za-z0-9_$]+[;<]");
 
+    /** skiff.engine.fuse → engine; skiff.cli → cli. */
     static String stage(String pkg) {
-        int dot = pkg.indexOf('.');
-        return dot < 0 ? pkg : pkg.substring(0, dot);
+        String rest = pkg.substring("skiff.".length());
+        int dot = rest.indexOf('.');
+        return dot < 0 ? rest : rest.substring(0, dot);
     }
 
-    static List<Path> sources() throws IOException {
-        try (Stream<Path> s = Files.walk(Path.of("src/main/java/skiff"))) {
-            return s.filter(p -> p.toString().endsWith(".java")).toList();
+    /** The package of an internal class name (skiff/engine/Stage2$1 → skiff.engine), or null for the default one. */
+    static String packageOf(String internalName) {
+        int slash = internalName.lastIndexOf('/');
+        return slash < 0 ? null : internalName.substring(0, slash).replace('/', '.');
+    }
+
+    /** Every package a class file refers to, from its constant pool. */
+    static Set<String> referencedPackages(ClassModel cm) {
+        Set<String> used = new TreeSet<>();
+        for (PoolEntry e : cm.constantPool()) {
+            if (e instanceof ClassEntry c) {
+                String name = c.asInternalName();
+                if (name.startsWith("[")) {
+                    Matcher m = DESCRIPTOR_USE.matcher(name);
+                    while (m.find()) used.add(m.group(1).replace('/', '.'));
+                    if (name.contains("java/lang/foreign/")) used.add("java.lang.foreign");
+                } else if (packageOf(name) != null) {
+                    used.add(packageOf(name));
+                }
+            } else if (e instanceof Utf8Entry u) {
+                String s = u.stringValue();
+                Matcher m = DESCRIPTOR_USE.matcher(s);
+                while (m.find()) used.add(m.group(1).replace('/', '.'));
+                if (s.contains("Ljava/lang/foreign/")) used.add("java.lang.foreign");
+            }
         }
+        return used;
+    }
+
+    record Compiled(Path file, String pkg, Set<String> uses) {}
+
+    static List<Compiled> classes() throws IOException {
+        assertTrue(Files.isDirectory(CLASSES.resolve("skiff")), "compile first: " + CLASSES + " has no skiff classes");
+        List<Compiled> out = new ArrayList<>();
+        try (Stream<Path> s = Files.walk(CLASSES.resolve("skiff"))) {
+            for (Path p : s.filter(f -> f.toString().endsWith(".class")).toList()) {
+                ClassModel cm = ClassFile.of().parse(Files.readAllBytes(p));
+                out.add(new Compiled(p, packageOf(cm.thisClass().asInternalName()), referencedPackages(cm)));
+            }
+        }
+        assertTrue(out.size() > 100, "only " + out.size() + " classes found");
+        return out;
+    }
+
+    /** Violations of the one-way rule and the FFM rule in one class. */
+    static List<String> violations(Compiled c) {
+        List<String> v = new ArrayList<>();
+        String own = stage(c.pkg());
+        for (String used : c.uses()) {
+            if (used.equals("java.lang.foreign") && !own.equals("sys"))
+                v.add(c.file() + ": " + c.pkg() + " uses java.lang.foreign outside skiff.sys");
+            if (!used.startsWith("skiff.")) continue;
+            String target = stage(used);
+            if (target.equals(own) || !RANK.containsKey(target) || !RANK.containsKey(own)) continue;
+            if (RANK.get(target) >= RANK.get(own)) v.add(c.file() + ": " + own + " uses " + target);
+        }
+        return v;
     }
 
     @Test
     void everyPackageIsAKnownStage() throws IOException {
-        List<String> unknown = new ArrayList<>();
-        for (Path p : sources()) {
-            Matcher m = PACKAGE.matcher(Files.readString(p));
-            assertTrue(m.find(), p + " has no skiff package");
-            if (!RANK.containsKey(stage(m.group(1)))) unknown.add(p + " (" + m.group(1) + ")");
+        Set<String> unknown = new TreeSet<>();
+        for (Compiled c : classes()) {
+            assertTrue(c.pkg() != null && c.pkg().startsWith("skiff."), c.file() + " is outside the skiff package");
+            if (!RANK.containsKey(stage(c.pkg()))) unknown.add(c.pkg());
         }
-        assertEquals(List.of(), unknown, "packages outside the data flow; add them to RANK deliberately");
+        assertEquals(Set.of(), unknown, "packages outside the data flow; add them to RANK deliberately");
     }
 
     @Test
-    void dependenciesPointOnlyUpstream() throws IOException {
+    void dependenciesPointOnlyUpstreamAndForeignFunctionsStayInSys() throws IOException {
         List<String> violations = new ArrayList<>();
-        for (Path p : sources()) {
-            String src = Files.readString(p);
-            Matcher pm = PACKAGE.matcher(src);
-            if (!pm.find()) continue;
-            String own = stage(pm.group(1));
-            Matcher u = USE.matcher(src);
-            while (u.find()) {
-                String used = stage(u.group(1));
-                if (used.equals(own) || !RANK.containsKey(used)) continue;
-                if (RANK.get(used) >= RANK.get(own))
-                    violations.add(p + ": " + own + " uses " + used);
+        for (Compiled c : classes()) violations.addAll(violations(c));
+        assertEquals(List.of(), violations);
+    }
+
+    @Test
+    void noClassIsLoadedThroughAServiceFile() throws IOException {
+        // The FFM bindings once reached the SquashFS writer from the engine through ServiceLoader: a dependency that
+        // no import shows. Services files and ServiceLoader itself would bring that channel back.
+        List<String> found = new ArrayList<>();
+        for (Path root : List.of(Path.of("src/main/resources"), CLASSES)) {
+            Path services = root.resolve("META-INF/services");
+            if (Files.exists(services)) {
+                try (Stream<Path> s = Files.list(services)) {
+                    s.forEach(p -> found.add(p.toString()));
+                }
             }
         }
-        assertEquals(List.of(), violations);
+        for (Compiled c : classes())
+            if (c.uses().contains("java.util") && usesServiceLoader(c.file())) found.add(c.file() + " uses ServiceLoader");
+        assertEquals(List.of(), found);
     }
 
     @Test
-    void foreignFunctionsOnlyInSys() throws IOException {
-        List<String> violations = new ArrayList<>();
-        for (Path p : sources()) {
-            String src = Files.readString(p);
-            Matcher pm = PACKAGE.matcher(src);
-            if (pm.find() && !stage(pm.group(1)).equals("sys") && src.contains("java.lang.foreign"))
-                violations.add(p.toString());
+    void onlyEnvReadsTheProcessEnvironment() throws IOException {
+        // Everything else takes the environment as a Map handed down from skiff.util.Env (tests pass their own).
+        List<String> readers = new ArrayList<>();
+        for (Compiled c : classes()) {
+            ClassModel cm = ClassFile.of().parse(Files.readAllBytes(c.file()));
+            if (cm.thisClass().asInternalName().equals("skiff/util/Env")) continue;
+            for (PoolEntry e : cm.constantPool())
+                if (e instanceof java.lang.classfile.constantpool.MethodRefEntry m && m.owner().asInternalName().equals("java/lang/System")
+                        && m.name().equalsString("getenv")) readers.add(cm.thisClass().asInternalName());
         }
-        assertEquals(List.of(), violations);
+        assertEquals(List.of(), readers);
+    }
+
+    @Test
+    void onlyWarningsSpellsTheWarningPrefix() throws IOException {
+        // One format for warnings (util.Warnings); a literal prefix elsewhere would drift from it.
+        List<String> spelled = new ArrayList<>();
+        for (Compiled c : classes()) {
+            ClassModel cm = ClassFile.of().parse(Files.readAllBytes(c.file()));
+            if (cm.thisClass().asInternalName().equals("skiff/util/Warnings")) continue;
+            for (PoolEntry e : cm.constantPool())
+                if (e instanceof Utf8Entry u && u.stringValue().contains("skiff: warning:")) spelled.add(cm.thisClass().asInternalName());
+        }
+        assertEquals(List.of(), spelled);
+    }
+
+    @Test
+    void resourcesBelongToAStage() throws IOException {
+        // A resource under skiff/<stage>/ is read by that stage; one directly under skiff/ by whoever names it.
+        List<String> stray = new ArrayList<>();
+        Path res = Path.of("src/main/resources");
+        try (Stream<Path> s = Files.walk(res)) {
+            for (Path p : s.filter(Files::isRegularFile).toList()) {
+                Path rel = res.relativize(p);
+                boolean ok = rel.getNameCount() >= 2 && rel.getName(0).toString().equals("skiff")
+                        && (rel.getNameCount() == 2 || RANK.containsKey(rel.getName(1).toString()));
+                if (!ok) stray.add(rel.toString());
+            }
+        }
+        assertEquals(List.of(), stray);
+    }
+
+    @Test
+    void theArchitectureDocListsEveryPackage() throws IOException {
+        String doc = Files.readString(Path.of("docs/architecture.md"));
+        Set<String> missing = new TreeSet<>();
+        for (Compiled c : classes()) if (!doc.contains("`" + c.pkg() + "`")) missing.add(c.pkg());
+        assertEquals(Set.of(), missing, "docs/architecture.md names each package as `skiff.x`");
     }
 
     @Test
     void theRuleDetectsABackwardsDependency() {
-        // Guards the guard: the pattern must see a qualified use and the rank table must reject it.
-        Matcher u = USE.matcher("import skiff.engine.Launcher;");
-        assertTrue(u.find());
-        assertTrue(RANK.get(stage(u.group(1))) > RANK.get("store"));
+        // Guards the guard: a store class whose only trace of the engine is a field's type and a method signature.
+        byte[] bytes = ClassFile.of().build(ClassDesc.of("skiff.store.Backwards"), cb -> cb
+                .withField("launcher", ClassDesc.of("skiff.engine.Launcher"), ClassFile.ACC_PRIVATE)
+                .withField("arena", ClassDesc.of("java.lang.foreign.Arena"), ClassFile.ACC_PRIVATE));
+        ClassModel cm = ClassFile.of().parse(bytes);
+        List<String> v = violations(new Compiled(Path.of("Backwards.class"), "skiff.store", referencedPackages(cm)));
+        assertEquals(List.of("Backwards.class: skiff.store uses java.lang.foreign outside skiff.sys",
+                "Backwards.class: store uses engine"), v);
+    }
+
+    private static boolean usesServiceLoader(Path classFile) throws IOException {
+        ClassModel cm = ClassFile.of().parse(Files.readAllBytes(classFile));
+        for (PoolEntry e : cm.constantPool())
+            if (e instanceof ClassEntry ce && ce.asInternalName().equals("java/util/ServiceLoader")) return true;
+        return false;
     }
 }

@@ -29,7 +29,7 @@ public final class CloneCommand implements Callable<Integer> {
     }
 
     private Integer doCall() throws java.io.IOException {
-        System.out.println(Containers.clone(main.storageDir(), src, dst).name());
+        System.out.println(Containers.open(main.storageDir()).clone(src, dst).name());
         return 0;
     }
 }

@@ -51,7 +51,7 @@ public final class ConfigCommand implements Callable<Integer> {
         }
 
         private static void print(PrintWriter out, ConfigLoader.Loaded c, String prefix, JsonNode tree) {
-            for (Map.Entry<String, JsonNode> e : ConfigLoader.flatten(tree).entrySet()) {
+            for (Map.Entry<String, JsonNode> e : skiff.policy.site.TomlTree.flatten(tree).entrySet()) {
                 String key = prefix + e.getKey();
                 out.println(key + " = " + e.getValue() + "    # " + c.source(key));
             }

@@ -5,6 +5,7 @@ import skiff.rootfs.Rootfs;
 import skiff.store.Store;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
+import skiff.util.Env;
 
 import java.io.File;
 import java.io.IOException;
@@ -39,7 +40,7 @@ final class ConvertInChild implements Rootfs.Elsewhere {
      * start-up, on every MPI rank, pays nothing for it when the image is converted already.
      */
     static void install(String label, boolean quiet, boolean debug) {
-        if (System.getenv("SKIFF_AOT_TRAIN") != null || Boolean.getBoolean("skiff.aot.training")) {
+        if (Env.get("SKIFF_AOT_TRAIN") != null || Boolean.getBoolean("skiff.aot.training")) {
             ConvertProgress.install(label, quiet);
             return;
         }
@@ -48,7 +49,7 @@ final class ConvertInChild implements Rootfs.Elsewhere {
 
     /** bin/skiff of this installation: $SKIFF_HOME/bin/skiff, else beside the jar's directory (target/ or lib/). */
     static Path launcher() {
-        String home = System.getenv("SKIFF_HOME");
+        String home = Env.get("SKIFF_HOME");
         if (home != null && Files.isExecutable(Path.of(home, "bin", "skiff"))) return Path.of(home, "bin", "skiff");
         try {
             var src = ConvertInChild.class.getProtectionDomain().getCodeSource();

@@ -4,6 +4,8 @@ import skiff.image.Digest;
 import skiff.layer.Progress;
 import skiff.rootfs.ConversionWatcher;
 import skiff.rootfs.Rootfs;
+import skiff.util.Warnings;
+import skiff.util.Env;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -83,7 +85,7 @@ final class ConvertProgress implements ConversionWatcher, Progress {
 
     /** Prints a warning, making room on the display {@code p} when there is one. */
     static void warn(ConvertProgress p, String message) {
-        String line = "skiff: warning: " + message;
+        String line = Warnings.line(message);
         if (p != null) p.println(line);
         else System.err.println(line);
     }
@@ -92,7 +94,7 @@ final class ConvertProgress implements ConversionWatcher, Progress {
         int c = skiff.engine.Terminal.columns(2);
         if (c > 0) return c;
         try {
-            String env = System.getenv("COLUMNS");
+            String env = Env.get("COLUMNS");
             if (env != null && Integer.parseInt(env.strip()) > 0) return Integer.parseInt(env.strip());
         } catch (NumberFormatException e) {
             // not a number: the default

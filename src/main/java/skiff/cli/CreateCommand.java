@@ -36,7 +36,7 @@ public final class CreateCommand implements Callable<Integer> {
 
     private Integer doCall() throws java.io.IOException {
         ConvertProgress progress = ConvertProgress.install(image, quiet);
-        ContainerMetadata m = Containers.create(main.store(), image, name, main.env(), w -> ConvertProgress.warn(progress, w));
+        ContainerMetadata m = Containers.open(main.storageDir()).create(main.store(), image, name, main.env(), w -> ConvertProgress.warn(progress, w));
         System.out.println(m.name());
         return 0;
     }

@@ -55,7 +55,7 @@ public final class DoctorCommand implements Callable<Integer> {
             engineSource = policy.engineSource();
         } catch (SkiffException e) {
             // an unreadable configuration is not doctor's subject; run and config report it
-            mounter = "squashfuse";
+            mounter = "skiff";
             engine = null;
             engineSource = "[run] engine";
         }

@@ -10,6 +10,7 @@ import skiff.container.RootfsExport;
 import skiff.util.AtomicFiles;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
+import skiff.util.Warnings;
 
 import java.io.BufferedOutputStream;
 import java.io.FileOutputStream;
@@ -41,7 +42,7 @@ public final class ExportCommand implements Callable<Integer> {
     }
 
     private Integer doCall() throws java.io.IOException {
-        Container c = Containers.get(main.storageDir(), name);
+        Container c = Containers.open(main.storageDir()).get(name);
         RootfsExport.Skipped skipped;
         if (output.equals("-")) {
             // Since Java 22 System.console() exists even when redirected; isTerminal() says whether it is a terminal.
@@ -60,7 +61,7 @@ public final class ExportCommand implements Callable<Integer> {
             }, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
             skipped = n[0];
         }
-        if (skipped.warning() != null) System.err.println("skiff: warning: " + skipped.warning());
+        if (skipped.warning() != null) Warnings.print(skipped.warning());
         return 0;
     }
 }

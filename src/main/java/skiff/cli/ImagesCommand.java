@@ -11,6 +11,7 @@ import skiff.store.StoredImage;
 import skiff.util.ExitCode;
 import skiff.util.Json;
 import skiff.util.SkiffException;
+import skiff.util.Warnings;
 
 import java.io.PrintWriter;
 import java.time.Duration;
@@ -64,7 +65,7 @@ public final class ImagesCommand implements Callable<Integer> {
             table(out, rows, Instant.now());
         }
         out.flush();
-        for (String b : broken) System.err.println("skiff: warning: cannot read image " + b);
+        for (String b : broken) Warnings.print("cannot read image " + b);
         return 0;
     }
 

@@ -10,6 +10,7 @@ import skiff.container.RootfsImport;
 import skiff.reference.Reference;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
+import skiff.util.Warnings;
 
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -64,7 +65,7 @@ public final class ImportCommand implements Callable<Integer> {
             throw new SkiffException(ExitCode.USAGE, "cannot import " + file + ": no such file");
         }
         if (r.skipped() > 0)
-            System.err.println("skiff: warning: " + r.skipped() + " device node(s), FIFO(s) or whiteout(s) left out of the image");
+            Warnings.print(r.skipped() + " device node(s), FIFO(s) or whiteout(s) left out of the image");
         if (!toContainer) {
             System.out.println(r.manifest());
             return 0;
@@ -72,7 +73,7 @@ public final class ImportCommand implements Callable<Integer> {
         ConvertProgress progress = ConvertProgress.install(refName != null ? refName : file, quiet);
         ContainerMetadata template = new ContainerMetadata(null, null, refName == null ? "" : refName, r.manifest(), null, r.config());
         // The layer package's flattener unpacks it, with the same checks and conventions as any pulled image.
-        ContainerMetadata m = Containers.build(main.storageDir(), name, template, rootfs -> Containers.populateFromImage(
+        ContainerMetadata m = Containers.open(main.storageDir()).build(name, template, rootfs -> Containers.populateFromImage(
                 store, r.manifest(), main.env(), w -> ConvertProgress.warn(progress, w), rootfs));
         System.out.println(m.name());
         return 0;

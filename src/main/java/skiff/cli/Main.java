@@ -5,6 +5,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import skiff.store.Store;
 import skiff.util.Dirs;
+import skiff.util.Env;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
 
@@ -43,7 +44,7 @@ public final class Main {
     boolean debug;
 
     /** The process environment; a field so tests and the engine see one consistent copy. */
-    final Map<String, String> env = System.getenv();
+    final Map<String, String> env = Env.process();
 
     private Store store;
 

@@ -40,7 +40,7 @@ public final class PsCommand implements Callable<Integer> {
     private Integer doCall() throws java.io.IOException {
         if (!format.equals("table") && !format.equals("json"))
             throw new SkiffException(ExitCode.USAGE, "unknown --format '" + format + "': use table or json");
-        var all = Containers.list(main.storageDir());
+        var all = Containers.open(main.storageDir()).list();
         if (quiet) {
             all.forEach(c -> System.out.println(c.metadata().name()));
             return 0;
@@ -55,7 +55,7 @@ public final class PsCommand implements Callable<Integer> {
             r.put("manifest", m.manifest() == null ? null : m.manifest().toString());
             r.put("created", m.created());
             r.put("rootfs", c.rootfs().toString());
-            r.put("running", Containers.running(main.storageDir(), m.name()));
+            r.put("running", Containers.open(main.storageDir()).running(m.name()));
             if (size) r.put("size", Containers.size(c));
             rows.add(r);
         }

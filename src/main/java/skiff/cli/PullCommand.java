@@ -16,6 +16,7 @@ import skiff.store.Puller;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
 import skiff.util.Dirs;
+import skiff.util.Warnings;
 
 import java.util.concurrent.Callable;
 
@@ -63,7 +64,7 @@ public final class PullCommand implements Callable<Integer> {
             Puller.Listener listener = progress != null ? progress : new Puller.Listener() {
                 @Override
                 public void warning(String message) {
-                    if (!quiet) System.err.println("skiff: warning: " + message);
+                    if (!quiet) Warnings.print(message);
                 }
             };
             Puller.Result res = new Puller(store, client, listener, PARALLEL).pull(r, wanted, platform != null);
@@ -104,7 +105,7 @@ public final class PullCommand implements Callable<Integer> {
         if (now.isEmpty()) return;
         var pinned = skiff.store.JobPins.pinIfAbsent(store, job.get(), r.toString(), now.get());
         if (!pinned.digest().equals(now.get().digest()) && !quiet)
-            System.err.println("skiff: warning: " + r + " now points to " + now.get().digest() + ", but this job ("
+            Warnings.print(r + " now points to " + now.get().digest() + ", but this job ("
                     + job.get() + ") keeps running " + pinned.digest() + ", which it resolved first; runs outside the job"
                     + " get the new one");
     }

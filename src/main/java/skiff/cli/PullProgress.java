@@ -3,6 +3,7 @@ package skiff.cli;
 import skiff.image.Descriptor;
 import skiff.image.Digest;
 import skiff.store.Puller;
+import skiff.util.Warnings;
 
 import java.io.PrintStream;
 import java.util.LinkedHashMap;
@@ -81,7 +82,7 @@ final class PullProgress implements Puller.Listener, AutoCloseable {
     @Override
     public synchronized void warning(String message) {
         clear();
-        out.println("skiff: warning: " + message);
+        out.println(Warnings.line(message));
     }
 
     private Item item(Descriptor d) {

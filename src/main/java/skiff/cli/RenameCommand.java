@@ -28,7 +28,7 @@ public final class RenameCommand implements Callable<Integer> {
     }
 
     private Integer doCall() throws java.io.IOException {
-        Containers.rename(main.storageDir(), from, to);
+        Containers.open(main.storageDir()).rename(from, to);
         return 0;
     }
 }

@@ -29,7 +29,7 @@ public final class RmCommand implements Callable<Integer> {
         for (String n : names) {
             try {
                 try {
-                    Containers.remove(main.storageDir(), n, force);
+                    Containers.open(main.storageDir()).remove(n, force);
                 } catch (java.io.IOException e) {
                     throw skiff.container.IoErrors.storage("cannot remove " + n, e);
                 }

@@ -29,6 +29,7 @@ import skiff.store.JobPins;
 import skiff.store.Store;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
+import skiff.util.Warnings;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -155,15 +156,16 @@ public final class RunCommand implements Callable<Integer> {
                 && !group.origin().startsWith("--join") ? null : group;
         Trace.mark("run: engine chosen");
         // A persistent container of that name first (its writable rootfs, its image's config), else an image.
-        Optional<Container> container = Containers.find(main.storageDir(), image);
+        Containers containers = Containers.open(main.storageDir());
+        Optional<Container> container = containers.find(image);
         String target = image; // the container this run keeps, when there is one
         if (name != null) {
             // As docker run --name: a new persistent container NAME from the image, run now, kept unless --rm.
             if (container.isPresent())
                 throw new SkiffException(ExitCode.USAGE, "--name " + name + ": '" + image + "' is a container already;"
                         + " --name creates a new one from an image (run it with 'skiff run " + image + "')");
-            Containers.create(store, image, name, hostEnv, w -> System.err.println("skiff: warning: " + w));
-            container = Containers.find(main.storageDir(), name);
+            containers.create(store, image, name, hostEnv, w -> Warnings.print(w));
+            container = containers.find(name);
             target = name;
         }
         String imageName;
@@ -231,12 +233,12 @@ public final class RunCommand implements Callable<Integer> {
                 container.map(Container::rootfs).orElse(null), launcher.launcher());
         if (rm && container.isPresent() && joinGroup != null) refuseWithJoin(joinGroup, "--rm");
         // The payload keeps this pid: 'skiff rm' and 'skiff ps' see the container run as long as it does.
-        if (container.isPresent()) Containers.markRunning(main.storageDir(), target, ProcessHandle.current().pid());
+        if (container.isPresent()) containers.markRunning(target, ProcessHandle.current().pid());
         if (rm && container.isPresent()) {
             // The one case where skiff must outlive the payload: to remove the container afterwards.
             int status = Engine.runAndWait(store, manifestDigest, config, options, policy, request, hostEnv, id);
-            Containers.unmarkRunning(main.storageDir(), target, ProcessHandle.current().pid());
-            Containers.remove(main.storageDir(), target);
+            containers.unmarkRunning(target, ProcessHandle.current().pid());
+            containers.remove(target);
             return status;
         }
         if (joinGroup != null) {

@@ -1,5 +1,7 @@
 package skiff.cli;
 
+import skiff.util.Env;
+
 /**
  * SKIFF_TRACE=1: milliseconds between named points of a command, on stderr, to see
  * where start-up time goes (bench/RESULTS.md, section startup). Costs one getenv when off.
@@ -7,7 +9,7 @@ package skiff.cli;
 final class Trace {
     private Trace() {}
 
-    private static final boolean ON = "1".equals(System.getenv("SKIFF_TRACE"));
+    private static final boolean ON = Env.is("SKIFF_TRACE", "1");
     private static long last = System.nanoTime();
 
     static void mark(String what) {

@@ -41,8 +41,6 @@ import java.util.function.Consumer;
  * {@code STORAGE/locks/containers.lock}, so of two concurrent creates of one name exactly one wins.
  */
 public final class Containers {
-    private Containers() {}
-
     public static final String METADATA = "container.json";
     public static final String ROOTFS = "rootfs";
     private static final long MAX_METADATA = 8L << 20;
@@ -60,17 +58,26 @@ public final class Containers {
         }
     }
 
-    public static Path dir(Path storageDir) {
-        return storageDir.resolve("containers");
+    private final Path storageDir;
+
+    private Containers(Path storageDir) {
+        this.storageDir = storageDir;
     }
 
     /**
-     * The file lock orders processes; this orders threads of one JVM, where a second FileChannel lock on
-     * the same file would throw OverlappingFileLockException instead of waiting.
+     * The containers of the storage directory {@code storageDir}. Nothing is read or locked here; the name lock
+     * (a file lock, which util.Locks also makes threads of one JVM wait for) is taken per operation.
      */
-    private static final Object CLAIM = new Object();
+    public static Containers open(Path storageDir) {
+        return new Containers(storageDir);
+    }
 
-    private static Path lockFile(Path storageDir) {
+    /** Where the containers live: one directory each, named by the container. */
+    public Path dir() {
+        return storageDir.resolve("containers");
+    }
+
+    private Path lockFile() {
         return storageDir.resolve("locks").resolve("containers.lock");
     }
 
@@ -78,9 +85,9 @@ public final class Containers {
      * The container {@code name}, if it exists. Cheap, as it is on the path of every {@code skiff run}:
      * one open and one small JSON read, no directory listing.
      */
-    public static Optional<Container> find(Path storageDir, String name) {
+    public Optional<Container> find(String name) {
         if (!ContainerNames.isValid(name)) return Optional.empty();
-        Path d = dir(storageDir).resolve(name);
+        Path d = dir().resolve(name);
         ContainerMetadata m;
         try {
             m = readMetadata(d);
@@ -94,14 +101,14 @@ public final class Containers {
     }
 
     /** Like {@link #find} but a missing container is an error (exit 3). */
-    public static Container get(Path storageDir, String name) {
-        return find(storageDir, name).orElseThrow(() -> notFound(name));
+    public Container get(String name) {
+        return find(name).orElseThrow(() -> notFound(name));
     }
 
-    public static ContainerMetadata metadata(Path storageDir, String name) throws IOException {
+    public ContainerMetadata metadata(String name) throws IOException {
         if (!ContainerNames.isValid(name)) throw notFound(name);
         try {
-            return readMetadata(dir(storageDir).resolve(name)).withName(name);
+            return readMetadata(dir().resolve(name)).withName(name);
         } catch (NoSuchFileException | NotDirectoryException e) {
             throw notFound(name);
         }
@@ -120,8 +127,8 @@ public final class Containers {
     }
 
     /** All containers, by name. Hidden work directories and unreadable entries are skipped. */
-    public static List<Listed> list(Path storageDir) throws IOException {
-        Path d = dir(storageDir);
+    public List<Listed> list() throws IOException {
+        Path d = dir();
         List<Listed> out = new ArrayList<>();
         if (!Files.isDirectory(d)) return out;
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(d)) {
@@ -146,13 +153,12 @@ public final class Containers {
      * When the image's directory rootfs is cached it is copied (cp -a: reflinks make that nearly free);
      * otherwise the layers are flattened straight into the container, so no second copy lands in the cache.
      */
-    public static ContainerMetadata create(Store store, String image, String name, Map<String, String> env,
+    public ContainerMetadata create(Store store, String image, String name, Map<String, String> env,
                                            Consumer<String> warnings) throws IOException {
         ResolvedImage img = ResolvedImage.resolve(store, image);
-        Path storageDir = store.storage();
-        if (name != null) checkFree(storageDir, name);
+        if (name != null) checkFree(name);
         ContainerMetadata m = new ContainerMetadata(null, null, img.name(), img.manifest(), null, img.config());
-        return build(storageDir, name, m, rootfs -> populateFromImage(store, img.manifest(), env, warnings, rootfs));
+        return build(name, m, rootfs -> populateFromImage(store, img.manifest(), env, warnings, rootfs));
     }
 
     /** Fills {@code rootfs} (which must not exist) with the image's flattened tree. */
@@ -170,15 +176,15 @@ public final class Containers {
      * Builds a container under a temporary name with {@code populator}, writes its metadata (fresh id and
      * creation time) and renames it to {@code name} (generated when null).
      */
-    public static ContainerMetadata build(Path storageDir, String name, ContainerMetadata template, Populator populator) throws IOException {
-        if (name != null) checkFree(storageDir, name);
-        Path cdir = Files.createDirectories(dir(storageDir));
-        sweepLeftovers(storageDir);
+    public ContainerMetadata build(String name, ContainerMetadata template, Populator populator) throws IOException {
+        if (name != null) checkFree(name);
+        Path cdir = Files.createDirectories(dir());
+        sweepLeftovers();
         // The build lock is taken before the directory exists and held until it is renamed into place, so a
         // sweeper that gets the lock knows the directory belongs to a create that died.
         String token = ContainerNames.newId().substring(0, 16);
         Path tmp = cdir.resolve(".tmp-" + (name != null ? name : "new") + "-" + token);
-        try (BuildLock lock = BuildLock.acquire(buildLockFile(storageDir, token))) {
+        try (BuildLock lock = BuildLock.acquire(buildLockFile(token))) {
             Files.createDirectory(tmp);
             try {
                 populator.populate(tmp.resolve(ROOTFS));
@@ -187,14 +193,12 @@ public final class Containers {
                 while (true) {
                     String n = name != null ? name : ContainerNames.generate(c -> Files.exists(cdir.resolve(c)));
                     AtomicFiles.write(tmp.resolve(METADATA), Json.bytes(m.withName(n)));
-                    synchronized (CLAIM) {
-                        try (var l = Locks.exclusive(lockFile(storageDir))) {
-                            if (Files.exists(cdir.resolve(n))) {
-                                if (name == null) continue; // a generated name was taken meanwhile: draw another
-                                throw inUse(n);
-                            }
-                            Files.move(tmp, cdir.resolve(n), StandardCopyOption.ATOMIC_MOVE);
+                    try (var l = Locks.exclusive(lockFile())) {
+                        if (Files.exists(cdir.resolve(n))) {
+                            if (name == null) continue; // a generated name was taken meanwhile: draw another
+                            throw inUse(n);
                         }
+                        Files.move(tmp, cdir.resolve(n), StandardCopyOption.ATOMIC_MOVE);
                     }
                     return m.withName(n);
                 }
@@ -204,7 +208,7 @@ public final class Containers {
         }
     }
 
-    private static Path buildLockFile(Path storageDir, String token) {
+    private Path buildLockFile(String token) {
         return storageDir.resolve("locks").resolve("container-build-" + token + ".lock");
     }
 
@@ -249,8 +253,8 @@ public final class Containers {
      * Best effort: deletes what killed commands left: {@code .tmp-*} directories of creates whose build
      * lock nobody holds any more, and {@code .trash-*} directories of interrupted removals.
      */
-    static void sweepLeftovers(Path storageDir) {
-        Path cdir = dir(storageDir);
+    void sweepLeftovers() {
+        Path cdir = dir();
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(cdir, ".{tmp,trash}-*")) {
             for (Path p : ds) {
                 String n = p.getFileName().toString();
@@ -261,7 +265,7 @@ public final class Containers {
                     }
                     String token = n.substring(n.lastIndexOf('-') + 1);
                     if (!token.matches("[0-9a-f]{16}")) continue;
-                    Optional<BuildLock> dead = BuildLock.tryAcquire(buildLockFile(storageDir, token));
+                    Optional<BuildLock> dead = BuildLock.tryAcquire(buildLockFile(token));
                     if (dead.isEmpty()) continue;
                     try (BuildLock l = dead.get()) {
                         FileTrees.delete(p);
@@ -275,9 +279,9 @@ public final class Containers {
         }
     }
 
-    private static void checkFree(Path storageDir, String name) {
+    private void checkFree(String name) {
         ContainerNames.check(name);
-        if (Files.exists(dir(storageDir).resolve(name))) throw inUse(name);
+        if (Files.exists(dir().resolve(name))) throw inUse(name);
     }
 
     private static SkiffException inUse(String name) {
@@ -286,24 +290,22 @@ public final class Containers {
     }
 
     /** Copies container {@code src} (its rootfs as it is now) to a new container {@code dst} (generated when null). */
-    public static ContainerMetadata clone(Path storageDir, String src, String dst) throws IOException {
-        ContainerMetadata m = metadata(storageDir, src);
-        if (dst != null) checkFree(storageDir, dst);
-        Path from = dir(storageDir).resolve(src).resolve(ROOTFS);
-        return build(storageDir, dst, m, rootfs -> Trees.copy(from, rootfs));
+    public ContainerMetadata clone(String src, String dst) throws IOException {
+        ContainerMetadata m = metadata(src);
+        if (dst != null) checkFree(dst);
+        Path from = dir().resolve(src).resolve(ROOTFS);
+        return build(dst, m, rootfs -> Trees.copy(from, rootfs));
     }
 
     /** Renames a container; the new name must be free. */
-    public static void rename(Path storageDir, String from, String to) throws IOException {
-        ContainerMetadata m = metadata(storageDir, from);
+    public void rename(String from, String to) throws IOException {
+        ContainerMetadata m = metadata(from);
         ContainerNames.check(to);
-        Path cdir = dir(storageDir);
-        synchronized (CLAIM) {
-            try (var l = Locks.exclusive(lockFile(storageDir))) {
-                if (!Files.exists(cdir.resolve(from))) throw notFound(from);
-                if (Files.exists(cdir.resolve(to))) throw inUse(to);
-                Files.move(cdir.resolve(from), cdir.resolve(to), StandardCopyOption.ATOMIC_MOVE);
-            }
+        Path cdir = dir();
+        try (var l = Locks.exclusive(lockFile())) {
+            if (!Files.exists(cdir.resolve(from))) throw notFound(from);
+            if (Files.exists(cdir.resolve(to))) throw inUse(to);
+            Files.move(cdir.resolve(from), cdir.resolve(to), StandardCopyOption.ATOMIC_MOVE);
         }
         // The directory name is authoritative; the name inside is only refreshed for readers of the file.
         AtomicFiles.write(cdir.resolve(to).resolve(METADATA), Json.bytes(m.withName(to)));
@@ -317,21 +319,21 @@ public final class Containers {
      * lives in the container's directory, so a rename takes it along; it names a live process exactly as long as
      * that process runs, whatever happens to the pid afterwards (the start time tells a reused pid apart).
      */
-    public static void markRunning(Path storageDir, String name, long pid) throws IOException {
+    public void markRunning(String name, long pid) throws IOException {
         String start = Procs.startTime(pid);
         if (start == null) return;
-        Path d = Files.createDirectories(dir(storageDir).resolve(name).resolve(RUNNING));
+        Path d = Files.createDirectories(dir().resolve(name).resolve(RUNNING));
         AtomicFiles.write(d.resolve(Long.toString(pid)), (start + "\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
     }
 
     /** Drops the record of {@code pid} (a run of this JVM that has ended: skiff run --rm). */
-    public static void unmarkRunning(Path storageDir, String name, long pid) throws IOException {
-        Files.deleteIfExists(dir(storageDir).resolve(name).resolve(RUNNING).resolve(Long.toString(pid)));
+    public void unmarkRunning(String name, long pid) throws IOException {
+        Files.deleteIfExists(dir().resolve(name).resolve(RUNNING).resolve(Long.toString(pid)));
     }
 
     /** The pids running container {@code name} now; records of processes that ended are dropped. */
-    public static List<Long> running(Path storageDir, String name) {
-        Path d = dir(storageDir).resolve(name).resolve(RUNNING);
+    public List<Long> running(String name) {
+        Path d = dir().resolve(name).resolve(RUNNING);
         List<Long> live = new ArrayList<>();
         try (var s = Files.newDirectoryStream(d)) {
             for (Path f : s) {
@@ -352,31 +354,29 @@ public final class Containers {
     }
 
     /** Removes a container: it disappears at once (rename to a hidden trash name), then its tree is deleted. */
-    public static void remove(Path storageDir, String name) throws IOException {
-        remove(storageDir, name, false);
+    public void remove(String name) throws IOException {
+        remove(name, false);
     }
 
     /**
-     * As {@link #remove(Path, String)}; a running container is refused unless {@code force}, which first kills its
+     * As {@link #remove(String)}; a running container is refused unless {@code force}, which first kills its
      * processes (SIGKILL, as docker rm -f): deleting the tree under a running program would break it half-way.
      */
-    public static void remove(Path storageDir, String name, boolean force) throws IOException {
+    public void remove(String name, boolean force) throws IOException {
         if (!ContainerNames.isValid(name)) throw notFound(name);
-        Path cdir = dir(storageDir);
+        Path cdir = dir();
         Path trash;
-        synchronized (CLAIM) {
-            try (var l = Locks.exclusive(lockFile(storageDir))) {
-                Path d = cdir.resolve(name);
-                if (!Files.isRegularFile(d.resolve(METADATA))) throw notFound(name);
-                List<Long> pids = running(storageDir, name);
-                if (!pids.isEmpty() && !force)
-                    throw new SkiffException(ExitCode.USAGE, "container '" + name + "' is running (pid "
-                            + pids.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining(", "))
-                            + "): stop it first, or kill and remove it with 'skiff rm -f " + name + "'");
-                for (long pid : pids) ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
-                trash = cdir.resolve(".trash-" + name + "-" + ContainerNames.newId().substring(0, 12));
-                Files.move(d, trash, StandardCopyOption.ATOMIC_MOVE);
-            }
+        try (var l = Locks.exclusive(lockFile())) {
+            Path d = cdir.resolve(name);
+            if (!Files.isRegularFile(d.resolve(METADATA))) throw notFound(name);
+            List<Long> pids = running(name);
+            if (!pids.isEmpty() && !force)
+                throw new SkiffException(ExitCode.USAGE, "container '" + name + "' is running (pid "
+                        + pids.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining(", "))
+                        + "): stop it first, or kill and remove it with 'skiff rm -f " + name + "'");
+            for (long pid : pids) ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+            trash = cdir.resolve(".trash-" + name + "-" + ContainerNames.newId().substring(0, 12));
+            Files.move(d, trash, StandardCopyOption.ATOMIC_MOVE);
         }
         try {
             FileTrees.delete(trash);
@@ -384,7 +384,7 @@ public final class Containers {
             throw new SkiffException(ExitCode.STORAGE, "container '" + name + "' was removed but deleting its files in "
                     + trash + " failed: " + e.getMessage() + " (delete that directory by hand)", e);
         }
-        sweepLeftovers(storageDir);
+        sweepLeftovers();
     }
 
     /** Apparent size of a container's root filesystem in bytes (walks the tree: not cheap). */

@@ -33,7 +33,7 @@ public final class Doctor {
 
     /** Runs every check. {@code env} supplies PATH and XDG_RUNTIME_DIR, so tests can vary them. */
     public static List<Check> run(Path storageDir, Map<String, String> env) {
-        return run(storageDir, env, "squashfuse");
+        return run(storageDir, env, "skiff");
     }
 
     /** As {@link #run(Path, Map)}, {@code mounter} being the configured [run] squashfs-mounter. */
@@ -64,7 +64,7 @@ public final class Doctor {
         private final boolean prootFallback;
 
         Runner(Path storageDir, Map<String, String> env, Path proc) {
-            this(storageDir, env, proc, "squashfuse");
+            this(storageDir, env, proc, "skiff");
         }
 
         Runner(Path storageDir, Map<String, String> env, Path proc, String mounter) {
@@ -236,8 +236,8 @@ public final class Doctor {
         private boolean mounter() {
             switch (mounter) {
                 case "skiff" -> {
-                    ok("squashfs.mounter", true, "skiff's own FUSE server mounts SquashFS images ([run] squashfs-mounter = \"skiff\");"
-                            + " it needs fusermount3 and /dev/fuse; squashfuse is the fallback");
+                    ok("squashfs.mounter", true, "skiff's own FUSE server mounts SquashFS images (the default; [run] squashfs-mounter ="
+                            + " \"squashfuse\" selects squashfuse); it needs fusermount3 and /dev/fuse; squashfuse is the fallback");
                     return false;
                 }
                 case "squashfuse" -> {

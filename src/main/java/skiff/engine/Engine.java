@@ -5,7 +5,6 @@ import skiff.sys.Processes;
 import skiff.sys.SysException;
 import skiff.image.Digest;
 import skiff.image.ImageConfig;
-import skiff.policy.HookRunner;
 import skiff.policy.Policy;
 import skiff.policy.hooks.Stage;
 import skiff.policy.RunRequest;
@@ -20,6 +19,7 @@ import skiff.spec.SpecBuilder;
 import skiff.store.Store;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
+import skiff.util.Warnings;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -115,7 +115,9 @@ public final class Engine {
             Spec spec = SpecBuilder.build(cfg, s, root.toString(), standard, o.pid());
             // The image root lets policy resolve bind destinations through the image's own symlinks.
             spec = policy.apply(spec, request.withRootfs(root));
-            if (!o.pid()) HookRunner.warnUnsupportedPoststop(spec, System.err);
+            if (!o.pid() && !Stage.POSTSTOP.of(spec.hooks()).isEmpty())
+                Warnings.print(Stage.POSTSTOP.of(spec.hooks()).size()
+                        + " poststop hook(s) will not run: skiff execs the payload and keeps no process to run them (use --pid)");
             String cwd = spec.process().cwd();
             // No request cwd: -w (already the spec's) or --no-cwd (the image's WorkingDir).
             if (request.cwd() != null) {

@@ -1,13 +1,16 @@
 package skiff.engine;
 
 import skiff.util.ExitCode;
+import skiff.util.HostPath;
 import skiff.util.SkiffException;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * The host programs the engine execs, and the one version requirement: util-linux unshare ≥ 2.38 for
@@ -19,17 +22,13 @@ public final class HostTools {
 
     private static final Pattern VERSION = Pattern.compile("util-linux\\s+(\\d+)\\.(\\d+)");
 
+    /** The system directories come first: a user's PATH must not put a program of theirs in unshare's place. */
+    private static final List<Path> SYSTEM_DIRS = Stream.of("/usr/bin", "/bin", "/usr/sbin", "/sbin", "/usr/local/bin")
+            .map(Path::of).toList();
+
     public static Path find(String name) {
-        for (String d : new String[] {"/usr/bin", "/bin", "/usr/sbin", "/sbin", "/usr/local/bin"}) {
-            Path p = Path.of(d, name);
-            if (Files.isExecutable(p)) return p;
-        }
-        String path = System.getenv("PATH");
-        if (path != null) for (String d : path.split(":")) {
-            if (d.isEmpty()) continue;
-            Path p = Path.of(d, name);
-            if (Files.isExecutable(p)) return p;
-        }
+        Path p = HostPath.find(name, HostPath.concat(SYSTEM_DIRS, HostPath.processDirs()));
+        if (p != null) return p;
         throw new SkiffException(ExitCode.HOST, name + " not found: install it (" + switch (name) {
             case "unshare", "nsenter", "setsid" -> "util-linux";
             case "squashfuse_ll", "squashfuse" -> "squashfuse";

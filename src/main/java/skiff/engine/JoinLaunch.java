@@ -7,6 +7,7 @@ import skiff.sys.Flock;
 import skiff.sys.SysException;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
+import skiff.util.Env;
 
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
@@ -337,7 +338,7 @@ final class JoinLaunch {
         Fds.keepOnExec(fds);
     }
 
-    private static final boolean TRACE = "1".equals(System.getenv("SKIFF_TRACE"));
+    private static final boolean TRACE = Env.is("SKIFF_TRACE", "1");
 
     /** SKIFF_TRACE=1: wall-clock points, comparable across the ranks of a node (bench/mpi.sh). */
     private static void trace(String what) {

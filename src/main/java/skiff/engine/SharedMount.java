@@ -5,6 +5,7 @@ import skiff.sys.Flock;
 import skiff.sys.SysException;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
+import skiff.util.Warnings;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -15,9 +16,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * One FUSE mount per image per user per node, shared by every container of that image. The server is squashfuse
- * unless {@code [run] squashfs-mounter = "skiff"} selects skiff's own ({@link FuseLauncher}, docs/fuse.md), for
- * which squashfuse is the fallback when it cannot start.
+ * One FUSE mount per image per user per node, shared by every container of that image. The server is skiff's own
+ * ({@link FuseLauncher}, docs/fuse.md) unless {@code [run] squashfs-mounter = "squashfuse"} selects squashfuse, which
+ * is also the fallback when skiff's server cannot start.
  *
  * <p>Under MNT/HEX.lock (flock): mount if not mounted (or if the FUSE server died), make sure a reaper watches
  * it, and register the caller's pid in MNT/HEX.users/. The pid survives the execs down to the payload, so the
@@ -34,61 +35,32 @@ public final class SharedMount {
     public static final String IDLE_ENV = "SKIFF_MOUNT_IDLE";
     static final int DEFAULT_IDLE = 30;
 
-    // $1 mnt  $2 users dir  $3 lock file  $4 idle seconds  $5 pid file.  Started detached (setsid -f).
-    // An entry is "PID STARTTIME": the start time (field 22 of /proc/PID/stat) guards against pid reuse.
-    static final String REAPER = """
-            mnt=$1 users=$2 lock=$3 idle=$4 pidfile=$5
-            echo $$ > "$pidfile.tmp" && mv -f "$pidfile.tmp" "$pidfile"
-            alive() {
-              want=$2
-              read -r st < "/proc/$1/stat" 2>/dev/null || return 1
-              rest=${st##*) }
-              set -- $rest
-              shift 19
-              [ "$1" = "$want" ]
-            }
-            scan() {
-              live=0
-              for f in "$users"/*; do
-                [ -f "$f" ] || continue
-                read -r start < "$f" 2>/dev/null || start=x
-                if alive "${f##*/}" "$start"; then live=1; else rm -f "$f"; fi
-              done
-            }
-            quiet=0
-            while :; do
-              sleep 1
-              grep -qF " $mnt " /proc/self/mountinfo || { rm -f "$pidfile"; exit 0; }
-              scan
-              if [ "$live" = 1 ]; then quiet=0; continue; fi
-              quiet=$((quiet + 1))
-              [ "$quiet" -ge "$idle" ] || continue
-              exec 9>>"$lock"
-              flock -x 9
-              scan
-              if [ "$live" = 1 ]; then exec 9>&-; quiet=0; continue; fi
-              fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -u -z "$mnt" 2>/dev/null
-              rmdir "$mnt" 2>/dev/null
-              rm -f "$pidfile"
-              exit 0
-            done
-            """;
+    /**
+     * The unmount reaper, a POSIX shell script (src/main/resources/skiff/engine/reaper.sh): it outlives every skiff
+     * process and must cost next to nothing while it waits, which a JVM would not.
+     */
+    static String reaperScript() throws IOException {
+        try (java.io.InputStream in = SharedMount.class.getResourceAsStream("reaper.sh")) {
+            if (in == null) throw new IOException("reaper.sh is missing from the skiff jar");
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        }
+    }
 
     /** Which FUSE server mounts SquashFS images ({@code [run] squashfs-mounter}). */
     public enum Mounter {
         SKIFF, SQUASHFUSE;
 
-        /** The setting's value ("skiff" or "squashfuse"); null or empty means the default, squashfuse. */
+        /** The setting's value ("skiff" or "squashfuse"); null or empty means the default, skiff's own server. */
         public static Mounter of(String setting) {
-            if (setting == null || setting.isEmpty() || setting.equals("squashfuse")) return SQUASHFUSE;
-            if (setting.equals("skiff")) return SKIFF;
+            if (setting == null || setting.isEmpty() || setting.equals("skiff")) return SKIFF;
+            if (setting.equals("squashfuse")) return SQUASHFUSE;
             throw new SkiffException(ExitCode.POLICY, "squashfs-mounter = \"" + setting + "\" is not a mounter: use \"skiff\" or \"squashfuse\"");
         }
     }
 
     /** As {@link #acquire(Path, Path, String, long, Map, Mounter)} with the default mounter. */
     public static Path acquire(Path runtimeDir, Path image, String hex, long pid, Map<String, String> env) {
-        return acquire(runtimeDir, image, hex, pid, env, Mounter.SQUASHFUSE);
+        return acquire(runtimeDir, image, hex, pid, env, Mounter.SKIFF);
     }
 
     /** Mounts {@code image} (shared) and registers {@code pid} as its user; returns the mount point. */
@@ -166,7 +138,7 @@ public final class SharedMount {
                 FuseLauncher.start(HostTools.find("setsid"), image, mnt, HostTools.find("fusermount3"), serverLog);
                 return;
             } catch (IOException | SkiffException e) {
-                System.err.println("skiff: warning: skiff's SquashFS server could not mount " + image + " (" + e.getMessage()
+                Warnings.print("skiff's SquashFS server could not mount " + image + " (" + e.getMessage()
                         + "): using squashfuse; see " + serverLog);
                 if (mounted(mnt)) run(List.of(HostTools.find("fusermount3").toString(), "-u", "-z", mnt.toString()), null);
             }
@@ -203,7 +175,7 @@ public final class SharedMount {
 
     private static void startReaper(Path mnt, Path users, Path lock, Path pidfile, int idle) throws IOException {
         Files.deleteIfExists(pidfile);
-        String err = run(List.of(HostTools.find("setsid").toString(), "-f", "/bin/sh", "-c", REAPER, "skiff-reaper",
+        String err = run(List.of(HostTools.find("setsid").toString(), "-f", "/bin/sh", "-c", reaperScript(), "skiff-reaper",
                 mnt.toString(), users.toString(), lock.toString(), Integer.toString(idle), pidfile.toString()), null);
         if (err != null) throw new IOException("cannot start the unmount reaper: " + err);
         // Wait for the reaper to announce itself, so the next skiff does not start a second one.

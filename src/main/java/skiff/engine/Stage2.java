@@ -8,6 +8,8 @@ import skiff.sys.Mounts;
 import skiff.sys.PivotRoot;
 import skiff.sys.Processes;
 import skiff.sys.SysException;
+import skiff.util.Warnings;
+import skiff.util.Env;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -51,17 +53,31 @@ public final class Stage2 {
         try {
             StageHooks.run(p, "stopped", poststopPid, "poststop");
         } catch (Failure f) {
-            System.err.println("skiff: warning: " + f.getMessage().replace("; the container was not started", ""));
+            Warnings.print(f.reason); // the payload ran: its consequence ("not started") does not apply
         }
     }
 
-    /** A failure with the exit status to report. */
+    /**
+     * A failure with the exit status to report (docs/errors.md). {@link #reason} says what went wrong; the message
+     * adds what it means for the run, which depends on when it happened, not on the text.
+     */
     static final class Failure extends Exception {
         final int status;
+        final String reason;
 
-        Failure(int status, String message) {
+        Failure(int status, String reason) {
+            this(status, reason, reason);
+        }
+
+        private Failure(int status, String reason, String message) {
             super(message);
             this.status = status;
+            this.reason = reason;
+        }
+
+        /** A launch failure before the payload started (a hook of the first stages): the user is told so. */
+        static Failure beforeStart(String reason) {
+            return new Failure(LAUNCH, reason, reason + "; the container was not started");
         }
     }
 
@@ -101,7 +117,7 @@ public final class Stage2 {
                 halt(Init.run(exe, plan.args(), plan.env()));
             }
             Fds.closeOnExecAbove2();
-            Fds.keepOnExec(InheritedFds.parse(System.getenv(InheritedFds.ENV)));
+            Fds.keepOnExec(InheritedFds.parse(Env.get(InheritedFds.ENV)));
             System.out.flush();
             try {
                 Exec.execve(exe, plan.args(), plan.env());
@@ -231,7 +247,7 @@ public final class Stage2 {
             if (u != null && m.user()) {
                 String at = "/" + root.relativize(u.at());
                 Path missing = u.at().relativize(target);
-                System.err.println("skiff: warning: mount point " + m.destination() + ": " + at + " is the host's "
+                Warnings.print("mount point " + m.destination() + ": " + at + " is the host's "
                         + u.hostDir() + ", which lacks " + missing.getName(0) + " and cannot be written here, so "
                         + at + " takes no new entries in this run (create " + Path.of(u.hostDir()).resolve(missing)
                         + " to avoid this)");

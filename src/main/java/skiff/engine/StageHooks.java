@@ -13,8 +13,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Stage 2's OCI hook runner (runtime-spec config.md "POSIX-platform Hooks"), java.base only: stage 2 is on the
- * launch critical path and carries no Jackson, so the state JSON (runtime.md "State") is written by hand. Same
- * contract as skiff.policy.HookRunner: path, args[1..], exactly the hook's env, the state on stdin, output
+ * launch critical path and carries no Jackson, so the state JSON (runtime.md "State") is written by hand. Each hook
+ * gets its path, args[1..], exactly the hook's env, the state on stdin; its output is
  * captured (never mixed into the payload's), and a hook that fails, cannot start or outlives its timeout stops
  * the launch with status 125 naming it.
  *
@@ -153,8 +153,7 @@ final class StageHooks {
                 p.descendants().forEach(ProcessHandle::destroyForcibly);
                 p.destroyForcibly();
                 p.waitFor(5, TimeUnit.SECONDS);
-                throw new Stage2.Failure(Stage2.LAUNCH, name + " timed out after " + timeout
-                        + "s and was killed; the container was not started");
+                throw Stage2.Failure.beforeStart(name + " timed out after " + timeout + "s and was killed");
             }
             drain.join(2000);
         } catch (InterruptedException e) {
@@ -166,8 +165,8 @@ final class StageHooks {
             synchronized (out) {
                 last = out.toString(StandardCharsets.UTF_8).strip().lines().reduce((a, b) -> b).orElse("");
             }
-            throw new Stage2.Failure(Stage2.LAUNCH, name + " failed with exit status " + p.exitValue()
-                    + (last.isEmpty() ? "" : " (" + last + ")") + "; the container was not started");
+            throw Stage2.Failure.beforeStart(name + " failed with exit status " + p.exitValue()
+                    + (last.isEmpty() ? "" : " (" + last + ")"));
         }
     }
 }

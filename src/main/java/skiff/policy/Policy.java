@@ -23,7 +23,9 @@ import skiff.spec.Spec;
 import skiff.spec.SpecBuilder;
 import skiff.spec.Transform;
 import skiff.util.ExitCode;
+import skiff.util.HostPath;
 import skiff.util.SkiffException;
+import skiff.util.Warnings;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -77,14 +79,14 @@ public final class Policy {
     }
 
     /**
-     * {@code [run] squashfs-mounter}: the user's config.toml, else the site's, else "squashfuse". Validated by the
+     * {@code [run] squashfs-mounter}: the user's config.toml, else the site's, else "skiff" (skiff's own server). Validated by the
      * engine (SharedMount.Mounter), which owns the meaning of the names.
      */
     public String squashfsMounter() {
         String u = config.user().run().squashfsMounter();
         if (u != null && !u.isBlank()) return u.strip();
         String s = config.site().run().squashfsMounter();
-        return s == null || s.isBlank() ? "squashfuse" : s.strip();
+        return s == null || s.isBlank() ? "skiff" : s.strip();
     }
 
     /** {@code [run] engine}: the user's config.toml, else the site's, else null (auto). */
@@ -210,7 +212,7 @@ public final class Policy {
 
     private void addConfigured(Map<String, Boolean> names, String n, String where, boolean byUser) {
         if (site().modules().containsKey(n)) names.put(n, byUser || Boolean.TRUE.equals(names.get(n)));
-        else host.warn().accept("skiff: warning: module '" + n + "' named in " + where + " does not exist; ignored");
+        else host.warn().accept(Warnings.line("module '" + n + "' named in " + where + " does not exist; ignored"));
     }
 
     List<Transform> transforms(RunRequest r) {
@@ -316,8 +318,8 @@ public final class Policy {
         } catch (SkiffException e) {
             String why = e.exitCode() == ExitCode.POLICY ? "the site's bind policy does not allow it" : e.getMessage();
             String start = spec.process() == null || spec.process().cwd() == null ? "/" : spec.process().cwd();
-            host.warn().accept("skiff: warning: the current directory " + dir + " is not bound into the container ("
-                    + why + "); the command starts in " + start + " (-w DIR chooses another, -v binds a path elsewhere)");
+            host.warn().accept(Warnings.line("the current directory " + dir + " is not bound into the container ("
+                    + why + "); the command starts in " + start + " (-w DIR chooses another, -v binds a path elsewhere)"));
             return null;
         }
     }
@@ -351,9 +353,8 @@ public final class Policy {
                 g.binDirs().stream().map(Path::of).toList(), host.devDir());
     }
 
-    private static List<String> pathDirs(RunRequest r) {
-        String path = r.hostEnv().get("PATH");
-        return path == null ? List.of() : List.of(path.split(":"));
+    private static List<Path> pathDirs(RunRequest r) {
+        return HostPath.dirs(r.hostEnv().get("PATH"));
     }
 
     private Transform trustedMounts(List<MountEntry> entries, String what) {
@@ -433,11 +434,6 @@ public final class Policy {
             throw new SkiffException(ExitCode.POLICY, "--device " + d.hostPath() + ":" + d.containerPath()
                     + ": device nodes go under /dev in the container; choose a path such as /dev/" + real.getFileName());
         return DeviceEdits.add(spec, real, dest, d.permissions(), host.probe());
-    }
-
-    /** For the engine: the host node to bind for a device of the final spec, and its access. */
-    public static DeviceEdits.Source deviceSource(Spec spec, skiff.spec.Linux.LinuxDevice device) {
-        return DeviceEdits.source(spec, device);
     }
 
     /**

@@ -97,14 +97,6 @@ public record Reference(String domain, String path, String tag, Digest digest) {
         return digest != null ? digest.toString() : tag;
     }
 
-    public Reference withTag(String t) {
-        return new Reference(domain, path, t, null);
-    }
-
-    public Reference withDigest(Digest d) {
-        return new Reference(domain, path, tag, d);
-    }
-
     /** Full normalised form: the store's image name (index.json ref.name annotation). */
     @Override
     public String toString() {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import skiff.image.Descriptor;
 import skiff.image.Digest;
 import skiff.image.MediaTypes;
+import skiff.util.Env;
 import skiff.util.ExitCode;
 import skiff.util.Json;
 import skiff.util.SkiffException;
@@ -19,6 +20,7 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
@@ -88,7 +90,7 @@ public final class RegistryClient implements AutoCloseable {
         this.credentials = credentials;
         this.forced = forced;
         this.retry = retry;
-        this.http = new Transport.UrlConnection(System.getenv());
+        this.http = new Transport.UrlConnection(Env.process());
     }
 
     public static RegistryClient forPull(String domain, RegistryConfig config, Credentials credentials) {
@@ -174,8 +176,10 @@ public final class RegistryClient implements AutoCloseable {
      */
     public void downloadBlob(String repo, Descriptor d, Path partial, LongConsumer progress) throws IOException {
         String path = "/v2/" + repo + "/blobs/" + d.digest();
-        try (FileChannel ch = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
-             Hasher md = Hasher.of(d.digest(), d.size())) {
+        // The JDK's SHA-256 (an intrinsic under C2, which bin/skiff gives pull): an openssl child fed through a pipe
+        // no longer paid once pull ran with the full JIT (bench/RESULTS.md, 2026-12-01 20:46Z).
+        MessageDigest md = d.digest().newMessageDigest();
+        try (FileChannel ch = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
             long have = ch.size();
             if (have > d.size()) {
                 ch.truncate(0);
@@ -229,7 +233,7 @@ public final class RegistryClient implements AutoCloseable {
                 if (have == d.size()) break;
                 if (lastCut == null) lastCut = new IOException("the registry closed the connection after " + have + " of " + d.size() + " bytes");
             }
-            String actual = md.hex();
+            String actual = HexFormat.of().formatHex(md.digest());
             if (!actual.equals(d.digest().hex())) {
                 ch.truncate(0);
                 throw new SkiffException(ExitCode.REGISTRY, "blob " + d.digest() + " of " + repo + " from " + domain
@@ -257,13 +261,13 @@ public final class RegistryClient implements AutoCloseable {
         }
     }
 
-    private static void truncate(FileChannel ch, Hasher md) throws IOException {
+    private static void truncate(FileChannel ch, MessageDigest md) throws IOException {
         ch.truncate(0);
         ch.position(0);
         md.reset();
     }
 
-    private static void rehash(FileChannel ch, long have, Hasher md) throws IOException {
+    private static void rehash(FileChannel ch, long have, MessageDigest md) throws IOException {
         ByteBuffer buf = ByteBuffer.allocate(1 << 20);
         long pos = 0;
         while (pos < have) {
@@ -276,7 +280,7 @@ public final class RegistryClient implements AutoCloseable {
         }
     }
 
-    private static void copy(InputStream in, FileChannel ch, Hasher md, Descriptor d, LongConsumer progress) throws IOException {
+    private static void copy(InputStream in, FileChannel ch, MessageDigest md, Descriptor d, LongConsumer progress) throws IOException {
         long have = ch.position();
         byte[] buf = new byte[1 << 20];
         int n;

@@ -11,6 +11,8 @@ import skiff.util.FileTrees;
 import skiff.util.ExitCode;
 import skiff.util.Locks;
 import skiff.util.SkiffException;
+import skiff.util.Warnings;
+import skiff.util.Env;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -84,7 +86,7 @@ public final class Rootfs {
      * Concurrent callers for the same image wait for one conversion; the result appears atomically.
      */
     public static Path ensure(Store store, Digest manifest, Format format) {
-        return ensure(store, manifest, format, ConvertSettings.load(System.getenv()), Rootfs::warn);
+        return ensure(store, manifest, format, ConvertSettings.load(Env.process()), Rootfs::warn);
     }
 
     /** As {@link #ensure(Store, Digest, Format)}, with explicit settings and a receiver for warnings. */
@@ -289,6 +291,6 @@ public final class Rootfs {
     }
 
     private static void warn(String s) {
-        System.err.println("skiff: warning: " + s);
+        Warnings.print(s);
     }
 }

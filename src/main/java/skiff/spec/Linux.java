@@ -25,10 +25,6 @@ public record Linux(
         return new Linux(uidMappings, gidMappings, namespaces, d, maskedPaths, readonlyPaths, sysctl);
     }
 
-    public Linux withNamespaces(List<LinuxNamespace> n) {
-        return new Linux(uidMappings, gidMappings, n, devices, maskedPaths, readonlyPaths, sysctl);
-    }
-
     /** type: pid, network, mount, ipc, uts, user, cgroup, time. */
     public record LinuxNamespace(String type, String path) {}
 

@@ -27,9 +27,5 @@ public record Process(
         return new Process(terminal, user, args, env, c, noNewPrivileges);
     }
 
-    public Process withUser(User u) {
-        return new Process(terminal, u, args, env, cwd, noNewPrivileges);
-    }
-
     public record User(int uid, int gid, List<Integer> additionalGids, String username) {}
 }

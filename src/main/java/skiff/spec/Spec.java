@@ -31,10 +31,6 @@ public record Spec(
         return new Spec(ociVersion, p, root, hostname, mounts, hooks, annotations, linux);
     }
 
-    public Spec withRoot(Root r) {
-        return new Spec(ociVersion, process, r, hostname, mounts, hooks, annotations, linux);
-    }
-
     public Spec withMounts(List<Mount> m) {
         return new Spec(ociVersion, process, root, hostname, m, hooks, annotations, linux);
     }

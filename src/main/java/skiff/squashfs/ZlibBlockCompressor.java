@@ -1,6 +1,7 @@
 package skiff.squashfs;
 
 import skiff.sys.LibdeflateBinding;
+import skiff.util.Env;
 
 /**
  * A zlib-format (RFC 1950) block compressor faster than java.util.zip's, for gzip images: libdeflate, where the host
@@ -44,7 +45,7 @@ public final class ZlibBlockCompressor implements AutoCloseable {
         static final boolean AVAILABLE = probe();
 
         private static boolean probe() {
-            if ("java".equals(System.getenv("SKIFF_DEFLATE"))) return false;
+            if (Env.is("SKIFF_DEFLATE", "java")) return false;
             LibdeflateBinding b = LibdeflateBinding.open(6, CAPACITY);
             if (b == null) return false;
             b.close();

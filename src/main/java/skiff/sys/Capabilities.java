@@ -2,7 +2,10 @@ package skiff.sys;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.invoke.VarHandle;
 
 import static skiff.sys.Native.INT;
 
@@ -14,16 +17,23 @@ public final class Capabilities {
             PR_CAP_AMBIENT_CLEAR_ALL = 4;
     private static final int LINUX_CAPABILITY_VERSION_3 = 0x20080522;
 
+    /** struct __user_cap_header_struct (linux/capability.h). */
+    static final StructLayout CAP_HEADER = MemoryLayout.structLayout(INT.withName("version"), INT.withName("pid"));
+    /** struct __user_cap_data_struct; version 3 takes two of them (capabilities 0-31 and 32-63). */
+    static final StructLayout CAP_DATA = MemoryLayout.structLayout(
+            INT.withName("effective"), INT.withName("permitted"), INT.withName("inheritable"));
+    private static final VarHandle VERSION = Native.field(CAP_HEADER, "version"), PID = Native.field(CAP_HEADER, "pid");
+
     /** Clears ambient, bounding, effective, permitted and inheritable sets, in that order (capabilities(7)). */
     public static void dropAll() throws SysException {
         prctl("PR_CAP_AMBIENT_CLEAR_ALL", PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL);
         int last = lastCap();
         for (int c = 0; c <= last; c++) prctl("PR_CAPBSET_DROP " + c, PR_CAPBSET_DROP, c);
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment hdr = a.allocate(8);
-            hdr.set(INT, 0, LINUX_CAPABILITY_VERSION_3);
-            hdr.set(INT, 4, 0);
-            MemorySegment data = a.allocate(24); // two __user_cap_data_struct, all zero
+            MemorySegment hdr = a.allocate(CAP_HEADER);
+            VERSION.set(hdr, 0L, LINUX_CAPABILITY_VERSION_3);
+            PID.set(hdr, 0L, 0); // this process
+            MemorySegment data = a.allocate(CAP_DATA, 2); // all sets empty: allocate zeroes
             Native.check("capset", a, Native.SYS_CAPSET, hdr.address(), data.address(), 0, 0, 0);
         }
     }

@@ -1,6 +1,11 @@
 package skiff.sys;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
 
 /** close_range(2): no descriptor of the JVM may reach the payload (cf. runc CVE-2024-21626). */
 public final class Fds {
@@ -21,16 +26,22 @@ public final class Fds {
     /** TIOCGWINSZ: the same number on x86_64 and aarch64 (asm-generic). */
     private static final long TIOCGWINSZ = 0x5413;
 
+    /** struct winsize (asm-generic/termios.h). */
+    static final StructLayout WINSIZE = MemoryLayout.structLayout(ValueLayout.JAVA_SHORT.withName("ws_row"),
+            ValueLayout.JAVA_SHORT.withName("ws_col"), ValueLayout.JAVA_SHORT.withName("ws_xpixel"),
+            ValueLayout.JAVA_SHORT.withName("ws_ypixel"));
+    private static final VarHandle WS_COL = Native.field(WINSIZE, "ws_col");
+
     /**
      * The width in columns of the terminal on {@code fd}, or -1 when it is not a terminal or says 0. One
      * ioctl, cheap enough to ask before every redraw, so a resized window needs no SIGWINCH handler.
      */
     public static int terminalColumns(int fd) {
         try (Arena a = Arena.ofConfined()) {
-            java.lang.foreign.MemorySegment ws = a.allocate(8); // struct winsize: rows, cols, xpixel, ypixel (u16 each)
+            MemorySegment ws = a.allocate(WINSIZE);
             long r = Native.call(a.allocate(Native.CAPTURE), Native.SYS_IOCTL, fd, TIOCGWINSZ, ws.address());
             if (r != 0) return -1;
-            int cols = Short.toUnsignedInt(ws.get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, 2));
+            int cols = Short.toUnsignedInt((short) WS_COL.get(ws, 0L));
             return cols > 0 ? cols : -1;
         }
     }
@@ -44,7 +55,7 @@ public final class Fds {
     public static void keepOnExec(int[] fds) {
         if (fds.length == 0) return;
         try (Arena a = Arena.ofConfined()) {
-            java.lang.foreign.MemorySegment cap = a.allocate(Native.CAPTURE);
+            MemorySegment cap = a.allocate(Native.CAPTURE);
             for (int fd : fds) Native.call(cap, Native.SYS_FCNTL, fd, F_SETFD, 0L);
         }
     }

@@ -2,7 +2,10 @@ package skiff.sys;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -10,6 +13,7 @@ import java.util.List;
 
 import static skiff.sys.Native.INT;
 import static skiff.sys.Native.LONG;
+import static skiff.sys.Native.PTR;
 
 /**
  * The FUSE device: mounting through the setuid fusermount3, which opens /dev/fuse, mounts, and hands the
@@ -22,6 +26,23 @@ public final class FuseDevice {
     private static final long AF_UNIX = 1, SOCK_STREAM = 1, SOCK_CLOEXEC = 0x80000, O_CLOEXEC = 0x80000,
             MSG_CMSG_CLOEXEC = 0x40000000, AT_FDCWD = -100;
     private static final int SOL_SOCKET = 1, SCM_RIGHTS = 1;
+
+    /** struct iovec (bits/types/struct_iovec.h). */
+    static final StructLayout IOVEC = MemoryLayout.structLayout(PTR.withName("iov_base"), LONG.withName("iov_len"));
+    /** struct msghdr on 64-bit Linux (bits/socket.h): msg_namelen is padded to the next pointer. */
+    static final StructLayout MSGHDR = MemoryLayout.structLayout(PTR.withName("msg_name"), INT.withName("msg_namelen"),
+            MemoryLayout.paddingLayout(4), PTR.withName("msg_iov"), LONG.withName("msg_iovlen"),
+            PTR.withName("msg_control"), LONG.withName("msg_controllen"), INT.withName("msg_flags"),
+            MemoryLayout.paddingLayout(4));
+    /** struct cmsghdr followed by the one int SCM_RIGHTS carries here (CMSG_LEN(sizeof(int)) == 20). */
+    static final StructLayout CMSG_FD = MemoryLayout.structLayout(LONG.withName("cmsg_len"), INT.withName("cmsg_level"),
+            INT.withName("cmsg_type"), INT.withName("fd"), MemoryLayout.paddingLayout(4));
+    private static final VarHandle IOV_BASE = Native.field(IOVEC, "iov_base"), IOV_LEN = Native.field(IOVEC, "iov_len"),
+            MSG_IOV = Native.field(MSGHDR, "msg_iov"), MSG_IOVLEN = Native.field(MSGHDR, "msg_iovlen"),
+            MSG_CONTROL = Native.field(MSGHDR, "msg_control"), MSG_CONTROLLEN = Native.field(MSGHDR, "msg_controllen"),
+            CMSG_LEN = Native.field(CMSG_FD, "cmsg_len"), CMSG_LEVEL = Native.field(CMSG_FD, "cmsg_level"),
+            CMSG_TYPE = Native.field(CMSG_FD, "cmsg_type"), CMSG_DATA_FD = Native.field(CMSG_FD, "fd");
+    private static final long CMSG_LEN_ONE_FD = 20;
 
     /** One errno capture buffer per thread: the server's threads each block in read(2) on the device. */
     private static final ThreadLocal<MemorySegment> CAPTURE = ThreadLocal.withInitial(
@@ -77,24 +98,24 @@ public final class FuseDevice {
         }
     }
 
-    /** recvmsg(2) of one byte carrying one descriptor (struct msghdr and cmsghdr as laid out on 64-bit Linux). */
+    /** recvmsg(2) of one byte carrying one descriptor. */
     private static int receiveFd(Arena a, int sock) throws IOException, SysException {
         MemorySegment data = a.allocate(8);
-        MemorySegment iov = a.allocate(16);
-        iov.set(LONG, 0, data.address());
-        iov.set(LONG, 8, 1);
-        MemorySegment control = a.allocate(64);
-        MemorySegment msg = a.allocate(56);
-        msg.set(LONG, 16, iov.address());
-        msg.set(LONG, 24, 1);
-        msg.set(LONG, 32, control.address());
-        msg.set(LONG, 40, control.byteSize());
+        MemorySegment iov = a.allocate(IOVEC);
+        IOV_BASE.set(iov, 0L, data);
+        IOV_LEN.set(iov, 0L, 1L);
+        MemorySegment control = a.allocate(64); // room for more than the one descriptor expected
+        MemorySegment msg = a.allocate(MSGHDR);
+        MSG_IOV.set(msg, 0L, iov);
+        MSG_IOVLEN.set(msg, 0L, 1L);
+        MSG_CONTROL.set(msg, 0L, control);
+        MSG_CONTROLLEN.set(msg, 0L, control.byteSize());
         long n = Native.check("recvmsg", a, Native.SYS_RECVMSG, sock, msg.address(), MSG_CMSG_CLOEXEC, 0, 0);
         if (n <= 0) throw new IOException("fusermount3 did not pass the FUSE descriptor back");
-        long len = control.get(LONG, 0);
-        if (msg.get(LONG, 40) < 20 || len < 20 || control.get(INT, 8) != SOL_SOCKET || control.get(INT, 12) != SCM_RIGHTS)
+        if ((long) MSG_CONTROLLEN.get(msg, 0L) < CMSG_LEN_ONE_FD || (long) CMSG_LEN.get(control, 0L) < CMSG_LEN_ONE_FD
+                || (int) CMSG_LEVEL.get(control, 0L) != SOL_SOCKET || (int) CMSG_TYPE.get(control, 0L) != SCM_RIGHTS)
             throw new IOException("fusermount3 sent no descriptor");
-        return control.get(INT, 16);
+        return (int) CMSG_DATA_FD.get(control, 0L);
     }
 
     /** read(2) into a direct buffer from position 0; returns the byte count, or -errno. */

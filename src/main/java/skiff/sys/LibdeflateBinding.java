@@ -17,7 +17,6 @@ import static skiff.sys.Native.PTR;
  */
 public final class LibdeflateBinding implements AutoCloseable {
     private static final int MAX = 1 << 20;
-    private static volatile MethodHandle[] handles; // alloc, compress, free; empty when the library is missing
 
     private final MemorySegment compressor;
     private final Arena arena = Arena.ofShared(); // closed by whichever thread ends the writer
@@ -31,33 +30,33 @@ public final class LibdeflateBinding implements AutoCloseable {
         this.out = arena.allocate(capacity + 1024L);
     }
 
-    private static MethodHandle[] handles() {
-        MethodHandle[] h = handles;
-        if (h != null) return h;
-        synchronized (LibdeflateBinding.class) {
-            if (handles != null) return handles;
+    /** Linked on the first conversion; the run path never loads this class. Null handles: no libdeflate here. */
+    private static final class Lib {
+        static final MethodHandle ALLOC, COMPRESS, FREE;
+
+        static {
+            MethodHandle alloc = null, compress = null, free = null;
             try {
                 SymbolLookup lib = SymbolLookup.libraryLookup("libdeflate.so.0", Arena.global());
-                h = new MethodHandle[] {
-                        Native.LINKER.downcallHandle(lib.findOrThrow("libdeflate_alloc_compressor"), FunctionDescriptor.of(PTR, INT)),
-                        Native.LINKER.downcallHandle(lib.findOrThrow("libdeflate_zlib_compress"),
-                                FunctionDescriptor.of(LONG, PTR, PTR, LONG, PTR, LONG)),
-                        Native.LINKER.downcallHandle(lib.findOrThrow("libdeflate_free_compressor"), FunctionDescriptor.ofVoid(PTR))};
+                alloc = Native.LINKER.downcallHandle(lib.findOrThrow("libdeflate_alloc_compressor"), FunctionDescriptor.of(PTR, INT));
+                compress = Native.LINKER.downcallHandle(lib.findOrThrow("libdeflate_zlib_compress"),
+                        FunctionDescriptor.of(LONG, PTR, PTR, LONG, PTR, LONG));
+                free = Native.LINKER.downcallHandle(lib.findOrThrow("libdeflate_free_compressor"), FunctionDescriptor.ofVoid(PTR));
             } catch (IllegalArgumentException | java.util.NoSuchElementException e) {
-                h = new MethodHandle[0];
+                alloc = null; // the library or one of its symbols is missing: callers fall back to java.util.zip
             }
-            handles = h;
-            return h;
+            ALLOC = alloc;
+            COMPRESS = compress;
+            FREE = free;
         }
     }
 
     /** A compressor at {@code level} (1..12) for blocks of at most {@code capacity} bytes, or null without libdeflate. */
     public static LibdeflateBinding open(int level, int capacity) {
         if (capacity <= 0 || capacity > MAX) throw new IllegalArgumentException("capacity " + capacity);
-        MethodHandle[] h = handles();
-        if (h.length == 0) return null;
+        if (Lib.ALLOC == null) return null;
         try {
-            MemorySegment c = (MemorySegment) h[0].invokeExact(level);
+            MemorySegment c = (MemorySegment) Lib.ALLOC.invokeExact(level);
             if (c.equals(MemorySegment.NULL)) return null;
             return new LibdeflateBinding(c, capacity);
         } catch (Throwable t) {
@@ -70,7 +69,7 @@ public final class LibdeflateBinding implements AutoCloseable {
         if (len > in.byteSize()) throw new IllegalArgumentException("block of " + len + " bytes");
         MemorySegment.copy(src, 0, in, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, len);
         try {
-            long n = (long) handles()[1].invokeExact(compressor, in, (long) len, out, out.byteSize());
+            long n = (long) Lib.COMPRESS.invokeExact(compressor, in, (long) len, out, out.byteSize());
             if (n <= 0 || n > dst.length) return -1;
             MemorySegment.copy(out, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, dst, 0, (int) n);
             return (int) n;
@@ -82,7 +81,7 @@ public final class LibdeflateBinding implements AutoCloseable {
     @Override
     public void close() {
         try {
-            handles()[2].invokeExact(compressor);
+            Lib.FREE.invokeExact(compressor);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         } finally {

@@ -1,8 +1,12 @@
 package skiff.sys;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.invoke.VarHandle;
 
+import static skiff.sys.Native.INT;
 import static skiff.sys.Native.LONG;
 
 /** mount(2), umount2(2), statfs(2): building a container's mount tree. */
@@ -16,6 +20,17 @@ public final class Mounts {
 
     /** statfs f_flags bits that mirror MS_* bits (ST_RDONLY == MS_RDONLY ...), i.e. what a remount must keep. */
     private static final long LOCKABLE = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME;
+
+    /**
+     * struct statfs on 64-bit Linux (asm-generic/statfs.h, and x86_64's own, which agrees): every word a long,
+     * f_fsid two ints.
+     */
+    static final StructLayout STATFS = MemoryLayout.structLayout(LONG.withName("f_type"), LONG.withName("f_bsize"),
+            LONG.withName("f_blocks"), LONG.withName("f_bfree"), LONG.withName("f_bavail"), LONG.withName("f_files"),
+            LONG.withName("f_ffree"), MemoryLayout.sequenceLayout(2, INT).withName("f_fsid"),
+            LONG.withName("f_namelen"), LONG.withName("f_frsize"), LONG.withName("f_flags"),
+            MemoryLayout.sequenceLayout(4, LONG).withName("f_spare"));
+    private static final VarHandle F_FLAGS = Native.field(STATFS, "f_flags");
 
     public static void mount(String source, String target, String fstype, long flags, String data) throws SysException {
         try (Arena a = Arena.ofConfined()) {
@@ -33,11 +48,9 @@ public final class Mounts {
     /** The MS_* flags the mount at {@code path} has now (statfs f_flags), restricted to the lockable ones. */
     public static long flags(String path) throws SysException {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment buf = a.allocate(120);
+            MemorySegment buf = a.allocate(STATFS);
             Native.check("statfs " + path, a, Native.SYS_STATFS, Native.str(a, path), buf.address(), 0, 0, 0);
-            // struct statfs (64-bit): ten longs (type, bsize, blocks, bfree, bavail, files, ffree, fsid, namelen,
-            // frsize), then f_flags.
-            return buf.get(LONG, 80) & LOCKABLE;
+            return (long) F_FLAGS.get(buf, 0L) & LOCKABLE;
         }
     }
 

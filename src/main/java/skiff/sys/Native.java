@@ -12,11 +12,15 @@ import java.lang.invoke.VarHandle;
 import java.util.List;
 
 /**
- * The one downcall of this package: syscall(2). Every system call skiff makes goes through this single handle
- * because the JVM spins classes for each distinct native signature it links, which the AOT cache cannot keep, and
- * skiff run starts two JVMs per container: linking one signature costs ~25 ms at start, five cost ~50 ms (stage 2
- * used twelve). errno is captured at the call itself because the JVM may clobber the thread's errno
- * before Java could read it. Numbers are x86_64's and aarch64's.
+ * syscall(2), the one downcall every system call of skiff goes through: the JVM spins classes for each distinct
+ * native signature it links, which the AOT cache cannot keep, and skiff run starts two JVMs per container; linking
+ * one signature costs ~25 ms at start, five cost ~50 ms. The other two signatures of this package (strerror in
+ * {@link Errno}, libdeflate in {@link LibdeflateBinding}) are linked only when a message or a conversion needs them.
+ * errno is captured at the call itself because the JVM may clobber the thread's errno before Java could read it.
+ * Numbers are x86_64's and aarch64's.
+ *
+ * <p>Handles live in holder classes so that loading a class of this package links nothing: the class that holds a
+ * handle is initialised on the first call through it.
  */
 final class Native {
     private Native() {}
@@ -39,20 +43,23 @@ final class Native {
             SYS_READ = AARCH64 ? 63 : 0, SYS_WRITE = AARCH64 ? 64 : 1, SYS_SOCKETPAIR = AARCH64 ? 199 : 53,
             SYS_RECVMSG = AARCH64 ? 212 : 47, SYS_DUP3 = AARCH64 ? 24 : 292;
 
-    private static final MethodHandle SYSCALL;
+    /** Linked on the first system call, not when a constant of {@link Native} is first read. */
+    private static final class Syscall {
+        static final MethodHandle HANDLE;
 
-    static {
-        MemoryLayout[] args = new MemoryLayout[7];
-        java.util.Arrays.fill(args, LONG);
-        SYSCALL = LINKER.downcallHandle(LINKER.defaultLookup().find("syscall").orElseThrow(
-                () -> new UnsatisfiedLinkError("libc has no syscall")), FunctionDescriptor.of(LONG, args),
-                Linker.Option.firstVariadicArg(1), Linker.Option.captureCallState("errno"));
+        static {
+            MemoryLayout[] args = new MemoryLayout[7];
+            java.util.Arrays.fill(args, LONG);
+            HANDLE = LINKER.downcallHandle(LINKER.defaultLookup().find("syscall").orElseThrow(
+                    () -> new UnsatisfiedLinkError("libc has no syscall")), FunctionDescriptor.of(LONG, args),
+                    Linker.Option.firstVariadicArg(1), Linker.Option.captureCallState("errno"));
+        }
     }
 
     /** syscall(nr, a..f) with errno captured into {@code cap}; returns the raw result (-1 on failure). */
     static long call(MemorySegment cap, long nr, long a, long b, long c, long d, long e, long f) {
         try {
-            return (long) SYSCALL.invokeExact(cap, nr, a, b, c, d, e, f);
+            return (long) Syscall.HANDLE.invokeExact(cap, nr, a, b, c, d, e, f);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -68,6 +75,11 @@ final class Native {
         long r = call(cap, nr, a, b, c, d, e, 0L);
         if (r == -1) throw fail(what, cap);
         return r;
+    }
+
+    /** The field {@code name} of {@code layout} as a (segment, base offset) VarHandle. */
+    static VarHandle field(MemoryLayout layout, String name) {
+        return layout.varHandle(MemoryLayout.PathElement.groupElement(name));
     }
 
     static int errno(MemorySegment capture) {

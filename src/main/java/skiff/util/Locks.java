@@ -8,9 +8,10 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
 /**
- * Advisory whole-file locks (fcntl/flock via {@link FileChannel#lock}) for cross-process safety.
- * Java's locks are per-JVM too: a second lock on the same file in one JVM throws
- * OverlappingFileLockException, so callers hold one lock per file per process.
+ * Advisory whole-file locks (fcntl via {@link FileChannel#tryLock}) for cross-process safety. A lock that another
+ * thread of this JVM holds is waited for like one held by another process (Java reports it as
+ * OverlappingFileLockException rather than waiting), so callers need no in-process lock of their own. A thread
+ * must not take a lock it already holds: it would wait for itself.
  */
 public final class Locks {
     private Locks() {}
@@ -41,7 +42,7 @@ public final class Locks {
         FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ);
         Held held;
         try {
-            FileLock l = ch.tryLock(0, Long.MAX_VALUE, false);
+            FileLock l = tryLock(ch, false);
             held = l != null ? new Held(ch, l) : null;
         } catch (IOException | RuntimeException e) {
             ch.close();
@@ -77,26 +78,32 @@ public final class Locks {
         return acquire(lockFile, true);
     }
 
-    private static final long DEADLOCK_PATIENCE_MS = 600_000;
+    /** The longest pause between two tries: what a waiter may lose after the lock is released. */
+    static final long MAX_PAUSE_MS = 50;
 
-    static boolean isDeadlockReport(IOException e) {
-        return e.getMessage() != null && e.getMessage().contains("deadlock");
+    /**
+     * Waits for the lock by trying it (F_SETLK), never by blocking in F_SETLKW: fcntl's deadlock detection counts
+     * a whole process as one owner, so two processes whose independent threads wait on each other's locks got a
+     * false EDEADLK, which Java reports only as message text. A non-blocking try has no deadlock detection to
+     * trip over.
+     */
+    /** The lock, or null while another process or another thread of this JVM holds it. */
+    private static FileLock tryLock(FileChannel ch, boolean shared) throws IOException {
+        try {
+            return ch.tryLock(0, Long.MAX_VALUE, shared);
+        } catch (java.nio.channels.OverlappingFileLockException heldInThisJvm) {
+            return null;
+        }
     }
 
     private static Held acquire(Path lockFile, boolean shared) throws IOException {
         Files.createDirectories(lockFile.toAbsolutePath().getParent());
         FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ);
         try {
-            for (long waitedMs = 0, pause = 5; ; waitedMs += pause, pause = Math.min(pause * 2, 200)) {
-                try {
-                    return new Held(ch, ch.lock(0, Long.MAX_VALUE, shared));
-                } catch (IOException e) {
-                    // FileChannel.lock is a POSIX fcntl lock, whose deadlock detection counts a whole process
-                    // as one owner: two processes whose independent threads wait on each other's locks get
-                    // a false EDEADLK. The other thread finishes soon, so wait and try again.
-                    if (!isDeadlockReport(e) || waitedMs > DEADLOCK_PATIENCE_MS) throw e;
-                    Thread.sleep(pause);
-                }
+            for (long pause = 1; ; pause = Math.min(pause * 2, MAX_PAUSE_MS)) {
+                FileLock l = tryLock(ch, shared);
+                if (l != null) return new Held(ch, l);
+                Thread.sleep(pause);
             }
         } catch (InterruptedException e) {
             ch.close();

@@ -49,7 +49,7 @@ class ContainersIT {
 
         // A change made in the container (as the engine would, as the user) is kept.
         Cmd.of("runuser", "-u", Cmd.TEST_USER, "--", "sh", "-c", "echo changed > " + rootfs("life").resolve("root/note")).run().ok();
-        var found = Containers.find(storage, "life").orElseThrow();
+        var found = Containers.open(storage).find("life").orElseThrow();
         assertEquals(ContainerFixture.IMAGE, found.image());
         assertEquals(List.of("/bin/sh"), found.config().config().cmd());
         assertEquals("changed\n", Files.readString(found.rootfs().resolve("root/note")));
@@ -60,9 +60,9 @@ class ContainersIT {
         assertFalse(Files.exists(rootfs("life").resolve("root/other")), "the clone is independent");
 
         skiff("rename", "life2", "life3").ok();
-        assertTrue(Containers.find(storage, "life2").isEmpty());
-        assertEquals("only-in-clone\n", Files.readString(Containers.find(storage, "life3").orElseThrow().rootfs().resolve("root/other")));
-        assertEquals("life3", Containers.metadata(storage, "life3").name());
+        assertTrue(Containers.open(storage).find("life2").isEmpty());
+        assertEquals("only-in-clone\n", Files.readString(Containers.open(storage).find("life3").orElseThrow().rootfs().resolve("root/other")));
+        assertEquals("life3", Containers.open(storage).metadata("life3").name());
 
         JsonNode ps = Json.MAPPER.readTree(skiff("ps", "--format", "json", "--size").ok().out());
         List<String> names = new ArrayList<>();
@@ -77,8 +77,8 @@ class ContainersIT {
         var rm = skiff("rm", "life", "no-such-box", "life3");
         assertEquals(3, rm.exit(), rm.toString());
         assertTrue(rm.err().contains("no such container: 'no-such-box'"), rm.err());
-        assertTrue(Containers.find(storage, "life").isEmpty());
-        assertTrue(Containers.find(storage, "life3").isEmpty());
+        assertTrue(Containers.open(storage).find("life").isEmpty());
+        assertTrue(Containers.open(storage).find("life3").isEmpty());
         assertFalse(Files.exists(storage.resolve("containers/life")));
         try (Stream<Path> s = Files.list(storage.resolve("containers"))) {
             assertTrue(s.noneMatch(p -> p.getFileName().toString().startsWith(".")), "no temporary or trash directories left");
@@ -108,7 +108,7 @@ class ContainersIT {
     void namesAreCheckedAndGeneratedWhenAbsent() {
         String generated = skiff("create", ContainerFixture.IMAGE).ok().out().strip();
         assertTrue(generated.matches("[a-z]+_[a-z]+(_\\d+)?"), generated);
-        assertTrue(Containers.find(storage, generated).isPresent());
+        assertTrue(Containers.open(storage).find(generated).isPresent());
 
         var taken = skiff("create", "--name", generated, ContainerFixture.IMAGE);
         assertEquals(2, taken.exit(), taken.toString());

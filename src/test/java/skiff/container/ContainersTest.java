@@ -44,51 +44,51 @@ class ContainersTest {
 
     @Test
     void buildFindCloneRenameRemove() throws Exception {
-        assertTrue(Containers.find(storage, "a").isEmpty());
-        assertTrue(Containers.find(storage, "../../etc").isEmpty(), "an invalid name is simply not found");
-        var m = Containers.build(storage, "a", TEMPLATE, tree("one"));
+        assertTrue(Containers.open(storage).find("a").isEmpty());
+        assertTrue(Containers.open(storage).find("../../etc").isEmpty(), "an invalid name is simply not found");
+        var m = Containers.open(storage).build("a", TEMPLATE, tree("one"));
         assertEquals("a", m.name());
         assertTrue(m.id().matches("[0-9a-f]{64}"));
-        Container c = Containers.find(storage, "a").orElseThrow();
+        Container c = Containers.open(storage).find("a").orElseThrow();
         assertEquals("example.org/t:1", c.image());
         assertEquals("linux", c.config().os());
         assertEquals("one", Files.readString(c.rootfs().resolve("etc/hello")));
 
         Files.writeString(c.rootfs().resolve("etc/hello"), "changed");
-        var clone = Containers.clone(storage, "a", null);
+        var clone = Containers.open(storage).clone("a", null);
         assertFalse(clone.id().equals(m.id()));
-        assertEquals("changed", Files.readString(Containers.get(storage, clone.name()).rootfs().resolve("etc/hello")));
+        assertEquals("changed", Files.readString(Containers.open(storage).get(clone.name()).rootfs().resolve("etc/hello")));
 
-        Containers.rename(storage, clone.name(), "b");
-        assertEquals(List.of("a", "b"), Containers.list(storage).stream().map(l -> l.metadata().name()).toList());
-        var inUse = assertThrows(SkiffException.class, () -> Containers.rename(storage, "a", "b"));
+        Containers.open(storage).rename(clone.name(), "b");
+        assertEquals(List.of("a", "b"), Containers.open(storage).list().stream().map(l -> l.metadata().name()).toList());
+        var inUse = assertThrows(SkiffException.class, () -> Containers.open(storage).rename("a", "b"));
         assertEquals(ExitCode.USAGE, inUse.exitCode());
 
-        Containers.remove(storage, "a");
-        Containers.remove(storage, "b");
-        var missing = assertThrows(SkiffException.class, () -> Containers.remove(storage, "a"));
+        Containers.open(storage).remove("a");
+        Containers.open(storage).remove("b");
+        var missing = assertThrows(SkiffException.class, () -> Containers.open(storage).remove("a"));
         assertEquals(ExitCode.IMAGE, missing.exitCode());
-        try (var s = Files.list(Containers.dir(storage))) {
+        try (var s = Files.list(Containers.open(storage).dir())) {
             assertEquals(List.of(), s.toList());
         }
     }
 
     @Test
     void aFailedBuildLeavesNothing() throws Exception {
-        var e = assertThrows(java.io.IOException.class, () -> Containers.build(storage, "broken", TEMPLATE, rootfs -> {
+        var e = assertThrows(java.io.IOException.class, () -> Containers.open(storage).build("broken", TEMPLATE, rootfs -> {
             tree("x").populate(rootfs);
             throw new java.io.IOException("disk full (simulated)");
         }));
         assertEquals("disk full (simulated)", e.getMessage());
-        assertTrue(Containers.find(storage, "broken").isEmpty());
-        try (var s = Files.list(Containers.dir(storage))) {
+        assertTrue(Containers.open(storage).find("broken").isEmpty());
+        try (var s = Files.list(Containers.open(storage).dir())) {
             assertEquals(List.of(), s.toList(), "the temporary directory, read-only parts included, was deleted");
         }
     }
 
     @Test
     void leftoversOfKilledCommandsAreSweptButLiveBuildsAreNot() throws Exception {
-        Path cdir = Files.createDirectories(Containers.dir(storage));
+        Path cdir = Files.createDirectories(Containers.open(storage).dir());
         // A create killed mid-copy: its temporary directory stays, nobody holds its build lock.
         Path dead = Files.createDirectories(cdir.resolve(".tmp-big-0123456789abcdef/rootfs/ro"));
         Files.setAttribute(dead, "unix:mode", 0555);
@@ -98,9 +98,9 @@ class ContainersTest {
         Files.createDirectories(cdir.resolve(".trash-old-abcdefabcdef/rootfs/etc"));
         // A create in progress (in this JVM, holding its lock while it populates) must survive the sweep.
         var during = new java.util.concurrent.atomic.AtomicReference<List<String>>();
-        Containers.build(storage, "live", TEMPLATE, rootfs -> {
+        Containers.open(storage).build("live", TEMPLATE, rootfs -> {
             tree("x").populate(rootfs);
-            Containers.sweepLeftovers(storage);
+            Containers.open(storage).sweepLeftovers();
             try (var s = Files.list(cdir)) {
                 during.set(s.map(p -> p.getFileName().toString()).sorted().toList());
             }
@@ -126,7 +126,7 @@ class ContainersTest {
             Callable<String> task = () -> {
                 go.await();
                 try {
-                    Containers.build(storage, "same", TEMPLATE, tree("from " + id));
+                    Containers.open(storage).build("same", TEMPLATE, tree("from " + id));
                     return "won";
                 } catch (SkiffException e) {
                     return e.exitCode() + ": " + e.getMessage();
@@ -145,7 +145,7 @@ class ContainersTest {
         assertEquals(1, won);
         // Generated names never collide either.
         List<String> names = new ArrayList<>();
-        for (int i = 0; i < 5; i++) names.add(Containers.build(storage, null, TEMPLATE, tree("g")).name());
+        for (int i = 0; i < 5; i++) names.add(Containers.open(storage).build(null, TEMPLATE, tree("g")).name());
         assertEquals(5, names.stream().distinct().count());
     }
 }

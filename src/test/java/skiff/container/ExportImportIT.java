@@ -131,7 +131,7 @@ class ExportImportIT {
         assertEquals(5, r.exit(), r.toString());
         assertTrue(r.err().contains("unsafe") && r.err().contains(".."), r.err());
         assertTrue(Files.notExists(storage.resolve("escaped")) && Files.notExists(work.resolve("escaped")));
-        assertTrue(Containers.find(storage, "evil").isEmpty());
+        assertTrue(Containers.open(storage).find("evil").isEmpty());
         assertEquals(List.of(), skiff("ps", "-q").ok().out().lines().filter(l -> l.equals("evil")).toList());
     }
 }

@@ -9,13 +9,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 /**
  * {@code skiff run NAME}: changes made by a run are in the container's rootfs and seen by the next run and
- * by a clone. Needs the engine to resolve container names (Containers.find); until then it is skipped,
- * with the reason.
+ * by a clone. A run that looks the name up as an image instead (docker.io/library/persist:latest) fails the test.
  */
 class RunContainerIT {
     @TempDir
@@ -37,9 +36,7 @@ class RunContainerIT {
     void changesMadeByRunPersist() throws Exception {
         skiff("create", "--name", "persist", ContainerFixture.IMAGE).ok();
         var first = skiff("run", "persist", "sh", "-c", "echo from-run > /root/made && echo ok");
-        // Before the engine knows containers, it looks the name up as an image (docker.io/library/persist:latest).
-        assumeFalse(first.exit() != 0 && first.err().contains("library/persist:latest"),
-                "skiff run does not resolve container names yet: " + first.err());
+        assertFalse(first.err().contains("library/persist:latest"), "run looked the container up as an image: " + first.err());
         assertEquals(0, first.exit(), first.toString());
         assertEquals("from-run\n", Files.readString(storage.resolve("containers/persist/rootfs/root/made")));
         assertEquals("from-run", skiff("run", "persist", "cat", "/root/made").ok().out().strip());

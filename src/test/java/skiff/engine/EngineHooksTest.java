@@ -40,4 +40,13 @@ class EngineHooksTest {
         assertEquals("skiff-9", with.id());
         assertEquals(List.of("a", "1", "b", "2"), with.annotations());
     }
+
+    @Test
+    void aHookThatFailsBeforeTheStartSaysSoWhileItsReasonStandsAlone() {
+        // The reason alone is what a poststop failure prints as a warning: the payload did run then.
+        Stage2.Failure f = Stage2.Failure.beforeStart("hook /h failed with exit status 3");
+        assertEquals(125, f.status);
+        assertEquals("hook /h failed with exit status 3; the container was not started", f.getMessage());
+        assertEquals("hook /h failed with exit status 3", f.reason);
+    }
 }

@@ -408,4 +408,27 @@ class RunIT {
     void directoryRootfs() {
         assertEquals("1500\n", run("run", "--rootfs-format", "dir", "bb", "id", "-u").ok().out());
     }
+
+    /**
+     * The start-up design (RunFastPath, the AOT cache for run) depends on skiff run touching neither picocli nor
+     * Jackson: picocli's ~170 classes cannot be AOT-cached and cost ~0.1 s on every MPI rank, and without a
+     * configuration file (a compute node's usual case) there is nothing for Jackson to parse. Stage 1 is logged
+     * here; stage 2 starts with an environment of its own, and its AOT cache is recorded from the engine alone.
+     */
+    @Test
+    void theLaunchPathLoadsNoPicocliOrJacksonClass() throws Exception {
+        Path logs = Files.createDirectories(fx.base.resolve("class-load"));
+        Path noConfig = Files.createDirectories(fx.base.resolve("no-config"));
+        Cmd.of("chmod", "777", logs.toString(), noConfig.toString()).run().ok();
+        Cmd.skiff(fx.storage, "run", "bb", "/bin/true").env("XDG_RUNTIME_DIR", fx.xdg.toString())
+                .env("SKIFF_MOUNT_IDLE", "1").env("XDG_CONFIG_HOME", noConfig.toString())
+                .env("JAVA_TOOL_OPTIONS", "-Xlog:class+load=info:file=" + logs + "/%p.log")
+                .asTestUser().dir(Path.of("/")).run().ok();
+        List<String> loaded = new java.util.ArrayList<>();
+        try (var files = Files.list(logs)) {
+            for (Path f : files.toList()) loaded.addAll(Files.readAllLines(f));
+        }
+        assertTrue(loaded.stream().anyMatch(l -> l.contains("skiff.cli.RunFastPath ")), "no class log of the launcher: " + loaded.size() + " lines");
+        assertEquals(List.of(), loaded.stream().filter(l -> l.contains(" picocli.") || l.contains(" com.fasterxml.")).toList());
+    }
 }

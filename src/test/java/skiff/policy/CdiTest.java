@@ -80,8 +80,8 @@ class CdiTest {
         assertEquals("1", env.get("ACC_DRIVER"));
         assertEquals("0", env.get("ACC_VISIBLE"));
         assertEquals(List.of("/dev/accctl", "/dev/acc0"), s.linux().devices().stream().map(Linux.LinuxDevice::path).toList());
-        assertEquals(f.dev.resolve("acc0"), Policy.deviceSource(s, s.linux().devices().get(1)).hostPath());
-        assertTrue(Policy.deviceSource(s, s.linux().devices().get(1)).writable());
+        assertEquals(f.dev.resolve("acc0"), skiff.policy.device.DeviceEdits.source(s, s.linux().devices().get(1)).hostPath());
+        assertTrue(skiff.policy.device.DeviceEdits.source(s, s.linux().devices().get(1)).writable());
         Mount m = s.mounts().getFirst();
         assertEquals("/.skiff/acc", m.destination());
         assertEquals(share.toString(), m.source());

@@ -21,6 +21,6 @@ public final class GpuProbeMain {
                 System.getenv(), 0, 0, "root", List.of(), null);
         Spec s = Policy.load(System.getenv()).apply(base, r);
         System.out.println(Json.pretty(s));
-        for (Linux.LinuxDevice d : s.linux().devices()) System.out.println("device " + d.path() + " <- " + Policy.deviceSource(s, d));
+        for (Linux.LinuxDevice d : s.linux().devices()) System.out.println("device " + d.path() + " <- " + skiff.policy.device.DeviceEdits.source(s, d));
     }
 }

@@ -89,7 +89,7 @@ class GpuTest {
         Map<String, String> env = Fixture.env(s);
         assertEquals("/.skiff/nvidia/lib", env.get("LD_LIBRARY_PATH"));
         assertEquals("/usr/bin:/bin:/.skiff/nvidia/bin", env.get("PATH"));
-        assertEquals(tmp.resolve("dev/nvidia1"), Policy.deviceSource(s, s.linux().devices().get(4)).hostPath());
+        assertEquals(tmp.resolve("dev/nvidia1"), skiff.policy.device.DeviceEdits.source(s, s.linux().devices().get(4)).hostPath());
     }
 
     @Test

@@ -129,7 +129,7 @@ class PolicyApplyTest {
         assertEquals("c", d.type());
         assertEquals(1, d.major());
         assertEquals(3, d.minor());
-        DeviceEdits.Source src = Policy.deviceSource(s, d);
+        DeviceEdits.Source src = skiff.policy.device.DeviceEdits.source(s, d);
         assertEquals(Path.of("/dev/null"), src.hostPath());
         assertFalse(src.writable());
         assertEquals(List.of(new skiff.spec.Mount("/dev/mynull", "bind", "/dev/null", List.of("bind", "ro", "nosuid"))), Policy.deviceBinds(s));

@@ -58,7 +58,6 @@ class PullIT {
         registry.push(oci.skopeoRef(), "test/docker:1", "--format", "v2s2");
         ImageBuilder other = RegistryTestSupport.randomImage(work.resolve("b"), "latest", 2, LAYER, 2);
         registry.push(other.skopeoRef(), "test/other:1");
-        // Layers over 4 MiB take the openssl hashing path.
         ImageBuilder big = RegistryTestSupport.randomImage(work.resolve("big"), "latest", 2, 6 << 20, 5);
         registry.push(big.skopeoRef(), "test/big:1");
 

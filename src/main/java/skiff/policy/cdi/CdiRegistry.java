@@ -7,6 +7,7 @@ import skiff.policy.site.TrustedFiles;
 import skiff.util.ExitCode;
 import skiff.util.Json;
 import skiff.util.SkiffException;
+import skiff.util.Warnings;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -59,13 +60,13 @@ public final class CdiRegistry {
                     return (n.endsWith(".json") || n.endsWith(".yaml") || n.endsWith(".yml")) && Files.isRegularFile(p);
                 }).sorted().toList();
             } catch (IOException e) {
-                warn.accept("skiff: warning: cannot list CDI directory " + dir + ": " + e.getMessage());
+                warn.accept(Warnings.line("cannot list CDI directory " + dir + ": " + e.getMessage()));
                 continue;
             }
             for (Path f : files) {
                 String why = TrustedFiles.distrust(f);
                 if (why != null) {
-                    warn.accept("skiff: warning: ignoring CDI spec " + f + ": it " + why);
+                    warn.accept(Warnings.line("ignoring CDI spec " + f + ": it " + why));
                     continue;
                 }
                 r.add(f);
@@ -156,7 +157,7 @@ public final class CdiRegistry {
                     "CDI device " + request + " not found: " + why + " (looked in the site's CDI directories)");
         }
         for (Problem p : problems)
-            warn.accept("skiff: warning: CDI spec " + p + " (skipped)");
+            warn.accept(Warnings.line("CDI spec " + p + " (skipped)"));
         return out;
     }
 }

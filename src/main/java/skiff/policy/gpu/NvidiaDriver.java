@@ -1,6 +1,8 @@
 package skiff.policy.gpu;
 
+import skiff.util.Env;
 import skiff.util.ExitCode;
+import skiff.util.HostPath;
 import skiff.util.SkiffException;
 
 import java.io.IOException;
@@ -27,6 +29,8 @@ public final class NvidiaDriver {
     /** Where the driver lands in the container (inside the engine-provided /.skiff tmpfs). */
     public static final String LIB_DIR = "/.skiff/nvidia/lib";
     public static final String BIN_DIR = "/.skiff/nvidia/bin";
+    /** Searched after PATH: ordinary users' PATH often lacks the sbin directories where ldconfig lives. */
+    private static final List<Path> SBIN_DIRS = List.of(Path.of("/sbin"), Path.of("/usr/sbin"), Path.of("/usr/local/sbin"));
     static final List<String> CONTROL_NODES = List.of("nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset");
     private static final Pattern GPU_NODE = Pattern.compile("nvidia(\\d+)");
 
@@ -73,20 +77,14 @@ public final class NvidiaDriver {
      */
     public static String locate(String command, String path) {
         if (command.contains("/")) return Files.isExecutable(Path.of(command)) ? command : null;
-        List<String> dirs = new ArrayList<>();
-        if (path != null) for (String d : path.split(":")) if (!d.isEmpty()) dirs.add(d);
-        dirs.addAll(List.of("/sbin", "/usr/sbin", "/usr/local/sbin"));
-        for (String d : dirs) {
-            Path p = Path.of(d, command);
-            if (Files.isRegularFile(p) && Files.isExecutable(p)) return p.toString();
-        }
-        return null;
+        Path p = HostPath.find(command, HostPath.concat(HostPath.dirs(path), SBIN_DIRS));
+        return p == null ? null : p.toString();
     }
 
     /** Runs {@code ldconfig -p} (a missing or failing ldconfig gives an empty cache: the library dirs still count). */
     public static Supplier<String> ldconfig(String command) {
         return () -> {
-            String exe = locate(command, System.getenv("PATH"));
+            String exe = locate(command, Env.get("PATH"));
             if (exe == null) return "";
             try {
                 java.lang.Process p = new ProcessBuilder(exe, "-p").redirectErrorStream(false)
@@ -115,7 +113,7 @@ public final class NvidiaDriver {
         return soname.equals(listed) || soname.startsWith(listed + ".");
     }
 
-    public Found discover(List<String> pathDirs) {
+    public Found discover(List<Path> pathDirs) {
         List<String> libs = names.stream().filter(NvidiaDriver::isLibrary).toList();
         Map<String, Path> found = new LinkedHashMap<>();
         String tag = LdCache.abiTag();
@@ -137,18 +135,11 @@ public final class NvidiaDriver {
             }
         }
         Map<String, Path> programs = new LinkedHashMap<>();
-        List<Path> search = new ArrayList<>();
-        pathDirs.forEach(d -> { if (!d.isEmpty()) search.add(Path.of(d)); });
-        search.addAll(binDirs);
+        List<Path> search = HostPath.concat(pathDirs, binDirs);
         for (String n : names) {
             if (isLibrary(n)) continue;
-            for (Path d : search) {
-                Path p = d.resolve(n);
-                if (Files.isRegularFile(p) && Files.isExecutable(p)) {
-                    programs.put(n, p);
-                    break;
-                }
-            }
+            Path p = HostPath.find(n, search);
+            if (p != null) programs.put(n, p);
         }
         List<Path> control = CONTROL_NODES.stream().map(devDir::resolve).filter(Files::exists).toList();
         Map<Integer, Path> gpus = new LinkedHashMap<>();

@@ -6,6 +6,7 @@ import skiff.spec.Mount;
 import skiff.spec.Spec;
 import skiff.spec.Transform;
 import skiff.util.Json;
+import skiff.util.Warnings;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -46,27 +47,27 @@ public final class HookDirs implements Transform {
                 s.filter(p -> p.getFileName().toString().endsWith(".json") && Files.isRegularFile(p))
                         .forEach(p -> byName.put(p.getFileName().toString(), p));
             } catch (IOException e) {
-                warn.accept("skiff: warning: cannot list hooks directory " + dir + ": " + e.getMessage());
+                warn.accept(Warnings.line("cannot list hooks directory " + dir + ": " + e.getMessage()));
             }
         }
         List<Loaded> out = new ArrayList<>();
         for (Path f : byName.values()) {
             String why = TrustedFiles.distrust(f);
             if (why != null) {
-                warn.accept("skiff: warning: ignoring OCI hook " + f + ": it " + why);
+                warn.accept(Warnings.line("ignoring OCI hook " + f + ": it " + why));
                 continue;
             }
             try {
                 HookFile h = Json.read(Files.readAllBytes(f), HookFile.class);
                 String bad = validate(h);
                 if (bad != null) {
-                    warn.accept("skiff: warning: ignoring OCI hook " + f + ": " + bad);
+                    warn.accept(Warnings.line("ignoring OCI hook " + f + ": " + bad));
                     continue;
                 }
                 out.add(new Loaded(f, h));
             } catch (IOException e) {
                 String m = e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst().orElse("");
-                warn.accept("skiff: warning: ignoring OCI hook " + f + ": cannot be parsed: " + m);
+                warn.accept(Warnings.line("ignoring OCI hook " + f + ": cannot be parsed: " + m));
             }
         }
         return new HookDirs(out);

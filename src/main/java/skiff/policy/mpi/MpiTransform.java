@@ -7,6 +7,7 @@ import skiff.spec.Spec;
 import skiff.spec.Transform;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
+import skiff.util.Warnings;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -151,9 +152,9 @@ public final class MpiTransform implements Transform {
                     + " requires equal ones (compatibility = strict); use an image built against ABI " + hv.major() + "." + hv.minor()
                     + ", or " + optOut());
         if (rule == Compatibility.FULL && iv.minor() > hv.minor())
-            warnings.add("skiff: warning: host MPI (module " + module + "): the host's " + file(h) + " (ABI " + hv.versionText()
+            warnings.add(Warnings.line("host MPI (module " + module + "): the host's " + file(h) + " (ABI " + hv.versionText()
                     + ") is older than the image's " + c.path() + " (ABI " + iv.versionText() + "): partial ABI compatibility; a program"
-                    + " that calls MPI functions newer than the host's fails when it does");
+                    + " that calls MPI functions newer than the host's fails when it does"));
         return true;
     }
 
