@@ -105,9 +105,11 @@ class ProotIT {
     @Test
     void autoFallsBackToProotWithOneNoticeAndTheNativeBehaviour() {
         Cmd.Result r = noUserns("run", "-e", "FOO=bar", "-v", hostDir + ":/data2", "bb", "sh", "-c",
-                "id -u; id -g; whoami; echo $FOO $IMG; cat /data2/f; pwd; echo x > /data2/new && cat /data2/new").run().ok();
-        List<String> l = r.out().lines().toList();
-        assertEquals(List.of("1500", "1500", Cmd.TEST_USER, "bar from-image", "host file", "/work/sub", "x"), l, r.toString());
+                "id -u; id -g; whoami; echo $FOO $IMG; cat /data2/f; pwd; echo x > /data2/new && cat /data2/new;"
+                        + " ls /proc/$$/fd | tr '\\n' ' '").run().ok();
+        List<String> l = r.out().lines().map(String::strip).toList();
+        assertEquals(List.of("1500", "1500", Cmd.TEST_USER, "bar from-image", "host file", "/work/sub", "x", "0 1 2"), l,
+                "identity, env, bind, workdir, and no descriptor of the launcher: " + r);
         List<String> notices = r.err().lines().filter(x -> x.startsWith("skiff: notice:")).toList();
         assertEquals(1, notices.size(), r.err());
         assertTrue(notices.get(0).contains("user namespaces are unavailable") && notices.get(0).contains("proot"), r.err());
