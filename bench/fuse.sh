@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SquashFS read paths side by side, outside containers (the FUSE server is what differs): skiff's own FUSE
-# server (skiff.engine.fuse.FuseMain) vs squashfuse_ll vs an unsquashfs extraction on the local disk (what a
+# server (skiff.engine.fuse.FuseMain, with FuseLauncher's JVM flags) vs squashfuse_ll vs an unsquashfs extraction on the local disk (what a
 # directory rootfs reads) vs the host files themselves. Workloads: find|cat over the tree, and importing a set
 # of Python modules from the image's copy of the standard library. "first" = after dropping the page cache
 # (needs root: echo 3 > /proc/sys/vm/drop_caches) on a fresh mount; "repeat" = median of RUNS more runs.
@@ -24,7 +24,7 @@ ms() { date +%s%N; }
 
 mount_skiff() {
   local t0; t0=$(ms)
-  setsid -f "$JAVA" -XX:+UseSerialGC -XX:-UsePerfData -Xms8m -Xmx96m -Xss512k -XX:ReservedCodeCacheSize=48m \
+  setsid -f "$JAVA" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xms8m -Xmx96m -Xss512k -XX:ReservedCodeCacheSize=16m \
     --enable-native-access=ALL-UNNAMED -cp "$JAR" skiff.engine.fuse.FuseMain "$W/img.sqfs" "$W/m-skiff" /usr/bin/fusermount3 \
     > "$W/skiff.out" 2> "$W/skiff.log"
   while ! grep -q ready "$W/skiff.out" 2>/dev/null; do sleep 0.01; done

@@ -10,6 +10,8 @@ import skiff.container.Containers;
 import skiff.engine.Engine;
 import skiff.engine.Identity;
 import skiff.engine.JoinGroup;
+import skiff.engine.Launcher;
+import skiff.engine.RuntimeDir;
 import skiff.image.Descriptor;
 import skiff.image.Digest;
 import skiff.image.ImageConfig;
@@ -108,6 +110,9 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = {"-q", "--quiet"}, description = "No progress when the image must be converted first.")
     boolean quiet;
 
+    @Option(names = "--engine", paramLabel = "auto|native|proot", description = "How to make the container: user namespaces (native), proot (no namespaces, slower system calls), or auto: native where user namespaces work, else proot (default: [run] engine, else auto).")
+    String engine;
+
     @Option(names = "--rootfs-format", paramLabel = "squashfs|dir", description = "Run from the SquashFS image (default) or a directory tree (the default with --writable-tmpfs).")
     String rootfsFormat;
 
@@ -121,8 +126,8 @@ public final class RunCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         Trace.mark("run: options parsed");
         var hostEnv = main.env();
-        JoinGroup joinGroup = JoinGroup.of(hostEnv, join, joinSize, noJoin);
-        if (joinGroup != null) refuseWithJoin(joinGroup);
+        JoinGroup group = JoinGroup.of(hostEnv, join, joinSize, noJoin);
+        if (group != null) refuseWithJoin(group);
         Identity id = Identity.current(hostEnv);
         // --writable-tmpfs overlays the directory tree by default: it belongs to the user, so any file can be copied
         // up and changed. Over the SquashFS mount, files keep the image's owners (root, unmapped in the namespace),
@@ -140,6 +145,16 @@ public final class RunCommand implements Callable<Integer> {
         Trace.mark("run: identity, store");
         Policy policy = Policy.load(hostEnv);
         Trace.mark("run: policy loaded");
+        Launcher.Choice launcher = Launcher.choose(engine != null ? engine : policy.engine(),
+                engine != null ? "--engine" : policy.engineSource(), RuntimeDir.resolve(hostEnv, id.uid()));
+        if (launcher.fellBack() && policy.engineNotice())
+            System.err.println("skiff: notice: " + launcher.why() + "; running with proot, whose system calls are slower"
+                    + " (--engine proot says so without this notice)");
+        // Under srun the step's ranks would share one container; without namespaces there is nothing to share, so
+        // each rank runs alone. An explicit --join is refused by the engine.
+        JoinGroup joinGroup = launcher.launcher() == Launcher.PROOT && group != null
+                && !group.origin().startsWith("--join") ? null : group;
+        Trace.mark("run: engine chosen");
         // A persistent container of that name first (its writable rootfs, its image's config), else an image.
         Containers containers = Containers.open(main.storageDir());
         Optional<Container> container = containers.find(image);
@@ -215,7 +230,7 @@ public final class RunCommand implements Callable<Integer> {
                 .withCwd(noCwd || workdir != null ? null : System.getProperty("user.dir"))
                 .withMpi(policyOptions.mpiChoice());
         Engine.Options options = new Engine.Options(settings, userMounts, noHome, hostAuth, writableTmpfs, pid, format,
-                container.map(Container::rootfs).orElse(null));
+                container.map(Container::rootfs).orElse(null), launcher.launcher());
         if (rm && container.isPresent() && joinGroup != null) refuseWithJoin(joinGroup, "--rm");
         // The payload keeps this pid: 'skiff rm' and 'skiff ps' see the container run as long as it does.
         if (container.isPresent()) containers.markRunning(target, ProcessHandle.current().pid());

@@ -106,6 +106,7 @@ final class RunFastPath {
                 }
             }
             case "--rootfs-format" -> c.rootfsFormat = v;
+            case "--engine" -> c.engine = v;
             case "--gpus" -> c.policyOptions.gpus = v;
             case "--device" -> c.policyOptions.devices.add(v);
             case "--module" -> c.policyOptions.modules.add(v);

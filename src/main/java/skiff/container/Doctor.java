@@ -33,12 +33,20 @@ public final class Doctor {
 
     /** Runs every check. {@code env} supplies PATH and XDG_RUNTIME_DIR, so tests can vary them. */
     public static List<Check> run(Path storageDir, Map<String, String> env) {
-        return run(storageDir, env, "squashfuse");
+        return run(storageDir, env, "skiff");
     }
 
     /** As {@link #run(Path, Map)}, {@code mounter} being the configured [run] squashfs-mounter. */
     public static List<Check> run(Path storageDir, Map<String, String> env, String mounter) {
-        return new Runner(storageDir, env, Path.of("/proc"), mounter).all();
+        return run(storageDir, env, mounter, "native");
+    }
+
+    /**
+     * As {@link #run(Path, Map, String)}, {@code engine} being the configured engine (auto, native, proot). Unless it
+     * is native, user namespaces are not required where proot is installed: skiff then runs with proot.
+     */
+    public static List<Check> run(Path storageDir, Map<String, String> env, String mounter, String engine) {
+        return new Runner(storageDir, env, Path.of("/proc"), mounter, engine).all();
     }
 
     public static boolean allRequiredPass(List<Check> checks) {
@@ -52,15 +60,22 @@ public final class Doctor {
         private final List<Check> out = new ArrayList<>();
         private final boolean root;
         private final String mounter;
+        /** User namespaces are optional: the engine may be proot, and proot is installed. */
+        private final boolean prootFallback;
 
         Runner(Path storageDir, Map<String, String> env, Path proc) {
-            this(storageDir, env, proc, "squashfuse");
+            this(storageDir, env, proc, "skiff");
         }
 
         Runner(Path storageDir, Map<String, String> env, Path proc, String mounter) {
+            this(storageDir, env, proc, mounter, "native");
+        }
+
+        Runner(Path storageDir, Map<String, String> env, Path proc, String mounter, String engine) {
             this.mounter = mounter;
             this.storageDir = storageDir;
             this.env = env;
+            this.prootFallback = !"native".equals(engine) && which("proot").isPresent();
             this.proc = proc;
             boolean r;
             try {
@@ -76,6 +91,7 @@ public final class Doctor {
             Optional<Path> unshare = which("unshare");
             userNamespaces(unshare);
             utilLinux(unshare);
+            proot();
             fuse();
             boolean squashfuseRequired = mounter();
             squashfuse(squashfuseRequired);
@@ -117,13 +133,22 @@ public final class Doctor {
             }
         }
 
+        /** Not required: the engine where user namespaces are unavailable (docs/user-guide.md, "Engines"). */
+        private void proot() {
+            Optional<Path> p = which("proot");
+            if (p.isPresent()) ok("proot", false, "found " + p.get() + " (the engine where user namespaces are unavailable)");
+            else bad("proot", false, "proot is not on PATH: where user namespaces are unavailable, skiff cannot run containers",
+                    "install proot (apt install proot / dnf install proot)");
+        }
+
         private void userNamespaces(Optional<Path> unshare) {
+            boolean needed = !prootFallback; // else missing user namespaces only make runs slower (proot)
             Optional<String> max = sysctl("user/max_user_namespaces");
             if (max.isEmpty()) {
-                bad("userns.max", true, "/proc/sys/user/max_user_namespaces is missing: the kernel lacks user namespaces (CONFIG_USER_NS)",
+                bad("userns.max", needed, "/proc/sys/user/max_user_namespaces is missing: the kernel lacks user namespaces (CONFIG_USER_NS)",
                         "ask the administrators for a kernel with CONFIG_USER_NS=y (every mainstream distribution kernel has it)");
             } else if (max.get().equals("0")) {
-                bad("userns.max", true, "user.max_user_namespaces = 0: user namespaces are disabled",
+                bad("userns.max", needed, "user.max_user_namespaces = 0: user namespaces are disabled",
                         "as root: sysctl -w user.max_user_namespaces=15000 (and persist it in /etc/sysctl.d/)");
             } else {
                 ok("userns.max", true, "user.max_user_namespaces = " + max.get());
@@ -131,7 +156,7 @@ public final class Doctor {
             Optional<String> clone = sysctl("kernel/unprivileged_userns_clone");
             if (clone.isPresent()) {
                 if (clone.get().equals("0"))
-                    bad("userns.unprivileged", !root, "kernel.unprivileged_userns_clone = 0: ordinary users may not create user namespaces",
+                    bad("userns.unprivileged", needed && !root, "kernel.unprivileged_userns_clone = 0: ordinary users may not create user namespaces",
                             "as root: sysctl -w kernel.unprivileged_userns_clone=1 (and persist it in /etc/sysctl.d/)");
                 else ok("userns.unprivileged", true, "kernel.unprivileged_userns_clone = " + clone.get());
             }
@@ -140,17 +165,18 @@ public final class Doctor {
             if (aa.isPresent()) {
                 if (aaRestricts)
                     bad("apparmor.userns", false, "kernel.apparmor_restrict_unprivileged_userns = 1 (Ubuntu 23.10+): unconfined programs get user namespaces without capabilities",
-                            "as root: add an AppArmor profile granting 'userns,' to " + javaPath()
-                                    + " (see apparmor.d(5)), or sysctl -w kernel.apparmor_restrict_unprivileged_userns=0");
+                            "as root: install the AppArmor profile of docs/apparmor-skiff.md, which grants 'userns,' to "
+                                    + unshare.map(Path::toString).orElse("/usr/bin/unshare")
+                                    + ", or sysctl -w kernel.apparmor_restrict_unprivileged_userns=0");
                 else ok("apparmor.userns", false, "kernel.apparmor_restrict_unprivileged_userns = " + aa.get());
             }
             if (unshare.isEmpty()) {
-                bad("userns.probe", true, "'unshare' is not on PATH, so no user namespace can be probed", "install util-linux (apt install util-linux / dnf install util-linux)");
+                bad("userns.probe", needed, "'unshare' is not on PATH, so no user namespace can be probed", "install util-linux (apt install util-linux / dnf install util-linux)");
                 return;
             }
             Probe p = probe(List.of(unshare.get().toString(), "--user", "--map-root-user", "true"));
             if (p.ok()) ok("userns.probe", true, "unshare --user --map-root-user true works");
-            else bad("userns.probe", true, "cannot create a user namespace: " + p.message(),
+            else bad("userns.probe", needed, "cannot create a user namespace: " + p.message(),
                     aaRestricts ? "AppArmor restricts user namespaces here: see the apparmor.userns fix"
                             : "ask the administrators to allow unprivileged user namespaces (user.max_user_namespaces > 0, no seccomp/LSM denial)");
         }
@@ -210,8 +236,8 @@ public final class Doctor {
         private boolean mounter() {
             switch (mounter) {
                 case "skiff" -> {
-                    ok("squashfs.mounter", true, "skiff's own FUSE server mounts SquashFS images ([run] squashfs-mounter = \"skiff\");"
-                            + " it needs fusermount3 and /dev/fuse; squashfuse is the fallback");
+                    ok("squashfs.mounter", true, "skiff's own FUSE server mounts SquashFS images (the default; [run] squashfs-mounter ="
+                            + " \"squashfuse\" selects squashfuse); it needs fusermount3 and /dev/fuse; squashfuse is the fallback");
                     return false;
                 }
                 case "squashfuse" -> {
@@ -306,10 +332,6 @@ public final class Doctor {
             } else {
                 ok("xdg-runtime-dir", false, "$XDG_RUNTIME_DIR=" + x);
             }
-        }
-
-        private String javaPath() {
-            return Path.of(System.getProperty("java.home"), "bin", "java").toString();
         }
 
         Optional<Path> which(String cmd) {

@@ -33,7 +33,8 @@ import java.util.Map;
 /**
  * Stage 1 of {@code skiff run} (the CLI's JVM): root filesystem, spec, policy, launch plan, then execve of
  * unshare(1), which execs stage 2 in the new namespaces, which execs the payload. Nothing stays resident: the
- * payload ends up with the pid the user started.
+ * payload ends up with the pid the user started. Where user namespaces are unavailable the same spec is carried
+ * out by proot instead ({@link Proot}, chosen by {@link Launcher}).
  */
 public final class Engine {
     private Engine() {}
@@ -51,9 +52,15 @@ public final class Engine {
      * @param pid           --pid
      * @param format        root filesystem format
      * @param containerRoot a persistent container's writable rootfs (used instead of the image's), or null
+     * @param launcher      the engine that makes the container (see {@link Launcher#choose})
      */
     public record Options(RunSettings settings, List<Mount> userMounts, boolean noHome, boolean hostAuth,
-                          boolean writableTmpfs, boolean pid, Rootfs.Format format, Path containerRoot) {
+                          boolean writableTmpfs, boolean pid, Rootfs.Format format, Path containerRoot,
+                          Launcher launcher) {
+
+        public Options {
+            if (launcher == null) launcher = Launcher.NATIVE;
+        }
 
         /** The root itself is writable: a persistent container (its tree belongs to the user). */
         boolean writableRoot() {
@@ -93,11 +100,12 @@ public final class Engine {
                               RunRequest request, Map<String, String> env, Identity id, boolean wait, JoinGroup join) {
         RunSettings s = o.settings();
         Path runtime = RuntimeDir.resolve(env, id.uid());
-        Path unshare = HostTools.unshare(runtime, s.fakeroot());
+        boolean proot = o.launcher() == Launcher.PROOT;
+        if (proot) Proot.refuseOptions(o, join);
+        Path unshare = proot ? null : HostTools.unshare(runtime, s.fakeroot());
         long pid = ProcessHandle.current().pid();
         Path root = o.containerRoot() != null ? o.containerRoot() : switch (o.format()) {
-            case SQUASHFS -> SharedMount.acquire(runtime, Rootfs.ensure(store, manifest, Rootfs.Format.SQUASHFS),
-                    manifest.hex(), pid, env, SharedMount.Mounter.of(policy.squashfsMounter()));
+            case SQUASHFS -> mountImage(store, manifest, runtime, pid, env, policy, proot);
             case DIR -> Rootfs.ensure(store, manifest, Rootfs.Format.DIR);
         };
         Path runDir = newRunDir(runtime, pid);
@@ -116,6 +124,7 @@ public final class Engine {
                 String visible = SpecBuilder.visibleCwd(spec.mounts(), request.cwd());
                 if (visible != null) cwd = visible;
             }
+            if (proot) return Proot.launch(spec, root, runDir, runtime, o, cwd, wait);
             LaunchPlan plan = plan(spec, root, runDir, o, cwd).withHooks(planHooks(spec, root, pid, o.pid()));
             Path planFile = runDir.resolve("plan");
             plan.write(planFile);
@@ -169,7 +178,7 @@ public final class Engine {
      * init, because unshare's forking parent blocks SIGTERM and SIGINT while it waits. SIGINT is not passed on: a
      * terminal sends it to the whole process group, payload included; this JVM only keeps waiting.
      */
-    private static int waitFor(List<String> argv, List<String> env, boolean viaInit) throws IOException {
+    static int waitFor(List<String> argv, List<String> env, boolean viaInit) throws IOException {
         ProcessBuilder pb = new ProcessBuilder(argv).inheritIO();
         pb.environment().clear();
         for (String e : env) pb.environment().put(e.substring(0, e.indexOf('=')), e.substring(e.indexOf('=') + 1));
@@ -222,6 +231,27 @@ public final class Engine {
         } catch (IOException e) {
             throw new SkiffException(ExitCode.LAUNCH, "cannot create a run directory under " + runtime + ": " + e.getMessage());
         }
+    }
+
+    /**
+     * The image's SquashFS, mounted through FUSE on the host. The mount needs no user namespace (fusermount3 is
+     * setuid root), so proot uses it too; where FUSE is unavailable as well, proot has no read-only image to run.
+     */
+    private static Path mountImage(Store store, Digest manifest, Path runtime, long pid, Map<String, String> env,
+                                   Policy policy, boolean proot) {
+        Path image = Rootfs.ensure(store, manifest, Rootfs.Format.SQUASHFS);
+        try {
+            return SharedMount.acquire(runtime, image, manifest.hex(), pid, env, SharedMount.Mounter.of(policy.squashfsMounter()));
+        } catch (SkiffException e) {
+            if (!proot || e.exitCode() != ExitCode.LAUNCH) throw e;
+            throw new SkiffException(ExitCode.HOST, e.getMessage() + "; without user namespaces the image can only be"
+                    + " run from its SquashFS through FUSE: ask the administrators for FUSE (see 'skiff doctor'), or run"
+                    + " a persistent container of it ('skiff run --name NAME IMAGE')" + Proot.ENGINE);
+        }
+    }
+
+    static void cleanupRunDir(Path runDir) {
+        cleanup(runDir);
     }
 
     private static void cleanup(Path runDir) {

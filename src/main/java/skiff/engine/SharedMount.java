@@ -16,9 +16,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * One FUSE mount per image per user per node, shared by every container of that image. The server is squashfuse
- * unless {@code [run] squashfs-mounter = "skiff"} selects skiff's own ({@link FuseLauncher}, docs/fuse.md), for
- * which squashfuse is the fallback when it cannot start.
+ * One FUSE mount per image per user per node, shared by every container of that image. The server is skiff's own
+ * ({@link FuseLauncher}, docs/fuse.md) unless {@code [run] squashfs-mounter = "squashfuse"} selects squashfuse, which
+ * is also the fallback when skiff's server cannot start.
  *
  * <p>Under MNT/HEX.lock (flock): mount if not mounted (or if the FUSE server died), make sure a reaper watches
  * it, and register the caller's pid in MNT/HEX.users/. The pid survives the execs down to the payload, so the
@@ -50,17 +50,17 @@ public final class SharedMount {
     public enum Mounter {
         SKIFF, SQUASHFUSE;
 
-        /** The setting's value ("skiff" or "squashfuse"); null or empty means the default, squashfuse. */
+        /** The setting's value ("skiff" or "squashfuse"); null or empty means the default, skiff's own server. */
         public static Mounter of(String setting) {
-            if (setting == null || setting.isEmpty() || setting.equals("squashfuse")) return SQUASHFUSE;
-            if (setting.equals("skiff")) return SKIFF;
+            if (setting == null || setting.isEmpty() || setting.equals("skiff")) return SKIFF;
+            if (setting.equals("squashfuse")) return SQUASHFUSE;
             throw new SkiffException(ExitCode.POLICY, "squashfs-mounter = \"" + setting + "\" is not a mounter: use \"skiff\" or \"squashfuse\"");
         }
     }
 
     /** As {@link #acquire(Path, Path, String, long, Map, Mounter)} with the default mounter. */
     public static Path acquire(Path runtimeDir, Path image, String hex, long pid, Map<String, String> env) {
-        return acquire(runtimeDir, image, hex, pid, env, Mounter.SQUASHFUSE);
+        return acquire(runtimeDir, image, hex, pid, env, Mounter.SKIFF);
     }
 
     /** Mounts {@code image} (shared) and registers {@code pid} as its user; returns the mount point. */

@@ -2,20 +2,72 @@ package skiff.layer;
 
 import com.github.luben.zstd.ZstdInputStream;
 import skiff.image.MediaTypes;
+import skiff.sys.LibdeflateGunzip;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
 
 import java.io.BufferedInputStream;
+import java.io.EOFException;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.zip.GZIPInputStream;
+import java.util.zip.ZipException;
 
-/** Opens a layer blob as an uncompressed tar stream, with the decompression-bomb guard in between. */
+/**
+ * Opens a layer blob as an uncompressed tar stream, with the decompression-bomb guard in between.
+ *
+ * <p>gzip layers are inflated whole, into memory, by libdeflate where the host has it (about twice the JDK's speed,
+ * and skipping a file's content in memory is free) when the layer fits in {@link #INFLATE_MEMORY}, shared by the
+ * layers being read at once; otherwise, or with {@code SKIFF_INFLATE=java}, they stream through the JDK's zlib.
+ * Both give the same bytes; a damaged stream is the same one-line error either way.
+ */
 final class LayerStreams {
     private LayerStreams() {}
 
     private static final int BUFFER = 1 << 20;
+
+    /**
+     * Memory for layers inflated whole, over all layers open at once (compressed and inflated bytes both count). A
+     * layer that does not fit streams instead: the bound keeps a conversion's resident size under 1 GiB.
+     */
+    static final long INFLATE_MEMORY = 512L << 20;
+
+    /** Whether gzip layers go through libdeflate (false: the JDK's zlib, the fallback and SKIFF_INFLATE=java). */
+    static final boolean NATIVE_INFLATE = !skiff.util.Env.is("SKIFF_INFLATE", "java")
+            && skiff.sys.LibdeflateDecompressor.available();
+
+    private static final Memory MEMORY = new Memory(INFLATE_MEMORY);
+
+    /** {@link #NATIVE_INFLATE}, switched off by tests to compare the two inflaters. */
+    static volatile boolean nativeInflate = NATIVE_INFLATE;
+
+    /** Bytes of {@link #INFLATE_MEMORY} held now (tests: was a layer inflated whole?). */
+    static long inflateMemoryInUse() {
+        return MEMORY.used.get();
+    }
+
+    /** Native memory lent to whole-layer inflation; {@code reserve} refuses rather than waits (readers run in order). */
+    static final class Memory implements LibdeflateGunzip.Allowance {
+        private final long limit;
+        private final AtomicLong used = new AtomicLong();
+
+        Memory(long limit) {
+            this.limit = limit;
+        }
+
+        @Override
+        public boolean reserve(long bytes) {
+            for (long u; (u = used.get()) + bytes <= limit; ) if (used.compareAndSet(u, u + bytes)) return true;
+            return false;
+        }
+
+        @Override
+        public void release(long bytes) {
+            used.addAndGet(-bytes);
+        }
+    }
 
     /** Bytes read so far in one pass, shared by all layers of the pass (the total limit spans them). */
     static final class Budget {
@@ -36,14 +88,87 @@ final class LayerStreams {
     static InputStream open(LayerSource layer, Budget budget) throws IOException {
         BufferedInputStream blob = new BufferedInputStream(layer.opener().open(), BUFFER);
         MediaTypes.Compression c = sniff(blob, layer.compression());
+        if (c == MediaTypes.Compression.GZIP && nativeInflate) {
+            InputStream whole = inflateWhole(layer, blob, budget);
+            if (whole != null) return whole;
+            blob = new BufferedInputStream(layer.opener().open(), BUFFER); // partly read: start again
+        }
         Counting raw = new Counting(blob);
         InputStream decompressed = switch (c) {
-            case GZIP -> new GZIPInputStream(raw, 65536);
+            case GZIP -> new JdkGunzip(raw, layer.name());
             case ZSTD -> new ZstdInputStream(raw);
             case NONE -> raw;
         };
         return new Guard(c == MediaTypes.Compression.NONE ? decompressed : new BufferedInputStream(decompressed, BUFFER),
                 raw, layer.name(), budget);
+    }
+
+    /** The layer inflated by libdeflate, or null (blob closed) when it does not fit: the caller streams it instead. */
+    private static InputStream inflateWhole(LayerSource layer, BufferedInputStream blob, Budget budget) throws IOException {
+        long size = blob.available(); // a store blob is a file: its length (a short count only means "does not fit")
+        Limits l = budget.limits;
+        long maxOut = Math.min(INFLATE_MEMORY, Math.min(Math.max(Limits.RATIO_FLOOR, (long) Math.min(Long.MAX_VALUE / 2.0, l.maxRatio() * size)),
+                Math.max(0, l.maxUncompressedBytes() - budget.uncompressed.get()) + 1));
+        LibdeflateGunzip.Inflated data;
+        try (blob) {
+            data = LibdeflateGunzip.inflate(blob, size, maxOut, MEMORY);
+        } catch (LibdeflateGunzip.CorruptException e) {
+            throw corrupt(layer.name(), e.getMessage());
+        }
+        if (data == null) return null;
+        Counting raw = new Counting(InputStream.nullInputStream());
+        raw.count = size; // all of it was consumed: the ratio guard judges against the whole blob
+        return new Guard(data, raw, layer.name(), budget);
+    }
+
+    static SkiffException corrupt(String layer, String why) {
+        return new SkiffException(ExitCode.STORAGE, "layer " + layer + " is corrupt: " + why
+                + " (the blob is damaged or truncated; remove the image and pull it again)");
+    }
+
+    /** The JDK's gzip reader, with its format errors turned into the same message as libdeflate's. */
+    private static final class JdkGunzip extends FilterInputStream {
+        private final String layer;
+
+        JdkGunzip(InputStream raw, String layer) throws IOException {
+            super(gunzip(raw, layer));
+            this.layer = layer;
+        }
+
+        private static GZIPInputStream gunzip(InputStream raw, String layer) throws IOException {
+            try {
+                return new GZIPInputStream(raw, 65536);
+            } catch (ZipException | EOFException e) {
+                throw corrupt(layer, "its gzip header is damaged or truncated");
+            }
+        }
+
+        @Override
+        public int read() throws IOException {
+            try {
+                return in.read();
+            } catch (ZipException | EOFException e) {
+                throw corrupt(layer, "its gzip data is damaged or truncated (" + e.getMessage() + ")");
+            }
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            try {
+                return in.read(b, off, len);
+            } catch (ZipException | EOFException e) {
+                throw corrupt(layer, "its gzip data is damaged or truncated (" + e.getMessage() + ")");
+            }
+        }
+
+        @Override
+        public long skip(long n) throws IOException {
+            try {
+                return in.skip(n);
+            } catch (ZipException | EOFException e) {
+                throw corrupt(layer, "its gzip data is damaged or truncated (" + e.getMessage() + ")");
+            }
+        }
     }
 
     static MediaTypes.Compression sniff(InputStream in, MediaTypes.Compression announced) throws IOException {

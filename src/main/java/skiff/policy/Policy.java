@@ -79,17 +79,37 @@ public final class Policy {
     }
 
     /**
-     * {@code [run] squashfs-mounter}: the user's config.toml, else the site's, else "squashfuse". Validated by the
+     * {@code [run] squashfs-mounter}: the user's config.toml, else the site's, else "skiff" (skiff's own server). Validated by the
      * engine (SharedMount.Mounter), which owns the meaning of the names.
      */
     public String squashfsMounter() {
         String u = config.user().run().squashfsMounter();
         if (u != null && !u.isBlank()) return u.strip();
         String s = config.site().run().squashfsMounter();
-        return s == null || s.isBlank() ? "squashfuse" : s.strip();
+        return s == null || s.isBlank() ? "skiff" : s.strip();
     }
 
-        public SiteConfig site() {
+    /** {@code [run] engine}: the user's config.toml, else the site's, else null (auto). */
+    public String engine() {
+        String u = config.user().run().engine();
+        if (u != null && !u.isBlank()) return u.strip();
+        String s = config.site().run().engine();
+        return s == null || s.isBlank() ? null : s.strip();
+    }
+
+    /** Where {@link #engine()} came from, for messages. */
+    public String engineSource() {
+        String u = config.user().run().engine();
+        return u != null && !u.isBlank() ? "config.toml [run] engine" : "site.toml [run] engine";
+    }
+
+    /** {@code [run] engine-notice}, the site's alone: whether auto's fall-back to proot says so (default true). */
+    public boolean engineNotice() {
+        Boolean n = config.site().run().engineNotice();
+        return n == null || n;
+    }
+
+    public SiteConfig site() {
         return config.site();
     }
 

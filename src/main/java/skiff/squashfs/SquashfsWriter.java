@@ -10,8 +10,6 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -30,6 +28,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
+import java.util.zip.CRC32C;
 
 /**
  * Writes a SquashFS 4.0 image from a flattened tree, streaming file data as it arrives.
@@ -37,9 +36,10 @@ import java.util.function.Consumer;
  * <p>Data path: the calling thread cuts each file into 128 KiB blocks and hands them to {@code threads}
  * compression workers; one writer thread appends the results in submission order, so the output is the
  * same bytes for the same input whatever the scheduling. Memory is bounded by a small queue of blocks.
- * A file whose content (size + SHA-256 of its block hashes and tail) was already written is stored once:
- * the writer truncates the output back to where the duplicate started and points its inode at the first
- * copy. All-zero blocks are stored as sparse blocks (size 0). File tails shorter than a block are packed
+ * A file whose content was already written is stored once: the writer truncates the output back to where the
+ * duplicate started (or never writes its held blocks) and points its inode at the first copy. Candidates are found
+ * by size and a CRC32C of the block CRCs and tail (a hardware instruction: SHA-256 cost ~4 s of CPU on a 1 GB
+ * image), then confirmed byte for byte against the stored copy, so a CRC collision never merges different files. All-zero blocks are stored as sparse blocks (size 0). File tails shorter than a block are packed
  * into shared fragment blocks.
  *
  * <p>Metadata (inodes, directories, ids, xattrs, export and fragment tables) is kept per entry in memory
@@ -86,7 +86,7 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
     private final BlockingQueue<Item> queue;
     private final List<Codec> codecs = Collections.synchronizedList(new ArrayList<>());
     private final ThreadLocal<Codec> workerCodec;
-    private final ThreadLocal<MessageDigest> workerDigest = ThreadLocal.withInitial(SquashfsWriter::sha256);
+    private final ThreadLocal<CRC32C> workerCrc = ThreadLocal.withInitial(CRC32C::new);
     private final byte[] optionsBlock;
     private final long dataStart;
 
@@ -101,7 +101,8 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
     // Writer-thread state.
     private volatile Throwable failure;
     private long pos;
-    private final Map<ContentKey, FileData> seen = new HashMap<>();
+    /** Files written, by content key; a list because different contents may share a key. */
+    private final Map<ContentKey, List<FileData>> seen = new HashMap<>();
     private final byte[] fragBuf = new byte[BS];
     private int fragFill;
     private final List<long[]> fragments = new ArrayList<>(); // {start, sizeField}
@@ -225,7 +226,7 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
     /** Where a file's content lives: its blocks (start + size fields) and its tail in a fragment. */
     private record FileData(long start, int[] blockSizes, int fragment, int fragOffset, long sparseBytes) {}
 
-    private record ContentKey(long size, ByteBuffer hash) {}
+    private record ContentKey(long size, int crc) {}
 
     private void checkOpen() throws IOException {
         if (finished || closed) throw new IllegalStateException("SquashFS writer already finished");
@@ -359,24 +360,26 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
     private record End(FileNode node, byte[] tail) implements Item {}
     private record Stop() implements Item {}
 
-    /** A compressed (or stored, or sparse) data block and the SHA-256 of its raw content. */
-    private record Block(byte[] data, int length, boolean stored, boolean sparse, byte[] hash) {}
+    /** A compressed (or stored, or sparse) data block and the CRC32C of its raw content. */
+    private record Block(byte[] data, int length, boolean stored, boolean sparse, int crc) {}
 
-    private record PendingFragment(int index, Future<Block> block) {}
+    /** {@code raw}: the uncompressed fragment block, kept until written so duplicates can be compared with it. */
+    private record PendingFragment(int index, byte[] raw, Future<Block> block) {}
 
     private Block compressBlock(byte[] raw, int len) {
-        MessageDigest md = workerDigest.get();
-        md.update(raw, 0, len);
-        byte[] hash = md.digest();
-        if (isZero(raw, len)) return new Block(null, 0, false, true, hash);
-        return compressRaw(raw, len, hash);
+        CRC32C c = workerCrc.get();
+        c.reset();
+        c.update(raw, 0, len);
+        int crc = (int) c.getValue();
+        if (isZero(raw, len)) return new Block(null, 0, false, true, crc);
+        return compressRaw(raw, len, crc);
     }
 
-    private Block compressRaw(byte[] raw, int len, byte[] hash) {
+    private Block compressRaw(byte[] raw, int len, int crc) {
         byte[] dst = new byte[compression == Compression.ZSTD ? (int) com.github.luben.zstd.Zstd.compressBound(len) : len];
         int n = workerCodec.get().compress(raw, len, dst);
-        if (n < 0) return new Block(raw, len, true, false, hash);
-        return new Block(dst, n, false, false, hash);
+        if (n < 0) return new Block(raw, len, true, false, crc);
+        return new Block(dst, n, false, false, crc);
     }
 
     private static boolean isZero(byte[] b, int len) {
@@ -390,7 +393,8 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
         long start = 0;
         List<Integer> sizes = new ArrayList<>();
         long sparse = 0;
-        MessageDigest content = sha256();
+        CRC32C content = new CRC32C();
+        byte[] crcBytes = new byte[4];
         while (true) {
             Item item;
             try {
@@ -420,7 +424,7 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
                     }
                     case BlockItem bi -> {
                         Block blk = bi.block().get();
-                        content.update(blk.hash());
+                        content.update(intBytes(crcBytes, blk.crc()));
                         if (blk.sparse()) {
                             sizes.add(0);
                             sparse += BS;
@@ -431,7 +435,7 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
                             if (held != null && heldBytes + blk.length() <= HOLD) {
                                 // trimmed: a compressed block sits in an array of the full block size
                                 held.add(blk.length() == blk.data().length ? blk
-                                        : new Block(Arrays.copyOf(blk.data(), blk.length()), blk.length(), blk.stored(), false, null));
+                                        : new Block(Arrays.copyOf(blk.data(), blk.length()), blk.length(), blk.stored(), false, 0));
                                 heldBytes += blk.length();
                             } else {
                                 flushHeld();
@@ -444,9 +448,21 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
                         FileNode node = e.node();
                         if (node != current) throw new IllegalStateException("interleaved files");
                         byte[] tail = e.tail();
-                        if (tail != null) content.update(sha256().digest(tail));
-                        ContentKey key = new ContentKey(node.size, ByteBuffer.wrap(content.digest()));
-                        FileData prior = seen.get(key);
+                        if (tail != null) {
+                            CRC32C t = new CRC32C();
+                            t.update(tail);
+                            content.update(intBytes(crcBytes, (int) t.getValue()));
+                        }
+                        ContentKey key = new ContentKey(node.size, (int) content.getValue());
+                        int[] bs = sizes.stream().mapToInt(Integer::intValue).toArray();
+                        List<FileData> candidates = seen.get(key);
+                        FileData prior = null;
+                        if (candidates != null)
+                            for (FileData c : candidates)
+                                if (sameContent(c, bs, start, tail)) {
+                                    prior = c;
+                                    break;
+                                }
                         if (prior != null) {
                             if (held == null) {
                                 rewoundBytes += pos - start;
@@ -466,9 +482,8 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
                                 System.arraycopy(tail, 0, fragBuf, fragFill, tail.length);
                                 fragFill += tail.length;
                             }
-                            int[] bs = sizes.stream().mapToInt(Integer::intValue).toArray();
                             FileData d = new FileData(start, bs, frag, off, sparse);
-                            seen.put(key, d);
+                            seen.computeIfAbsent(key, k -> new ArrayList<>(1)).add(d);
                             node.data = d;
                         }
                         current = null;
@@ -502,7 +517,7 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
         byte[] raw = Arrays.copyOf(fragBuf, fragFill);
         int len = fragFill;
         int index = fragments.size() + pendingFragments.size();
-        pendingFragments.add(new PendingFragment(index, pool.submit(() -> compressRaw(raw, len, null))));
+        pendingFragments.add(new PendingFragment(index, raw, pool.submit(() -> compressRaw(raw, len, 0))));
         fragFill = 0;
         // Bounded memory; the point where the oldest is written depends only on the input (determinism).
         while (pendingFragments.size() > MAX_PENDING_FRAGMENTS) writeFragment(pendingFragments.poll());
@@ -518,6 +533,94 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
         long at = pos;
         write(b.data(), b.length());
         fragments.add(new long[] {at, b.length() | (b.stored() ? Format.DATA_UNCOMPRESSED : 0)});
+    }
+
+    private static byte[] intBytes(byte[] b, int v) {
+        b[0] = (byte) (v >>> 24);
+        b[1] = (byte) (v >>> 16);
+        b[2] = (byte) (v >>> 8);
+        b[3] = (byte) v;
+        return b;
+    }
+
+    /**
+     * Whether the file just read (block size fields {@code sizes}, compressed blocks held or written from {@code start},
+     * {@code tail}) has the content of {@code prior}. Compression is deterministic (one codec and level per image), so
+     * equal raw blocks give equal compressed ones and the comparison needs no decompression, except for the prior
+     * tail when its fragment block is already written. Writer thread only.
+     */
+    private boolean sameContent(FileData prior, int[] sizes, long start, byte[] tail) throws IOException {
+        if (!Arrays.equals(prior.blockSizes(), sizes)) return false;
+        long length = 0;
+        for (int s : sizes) length += s & ~Format.DATA_UNCOMPRESSED;
+        if (held != null) {
+            long at = prior.start();
+            for (Block b : held) {
+                if (!regionEquals(at, b.data(), 0, b.length())) return false;
+                at += b.length();
+            }
+        } else {
+            byte[] mine = new byte[COMPARE_CHUNK];
+            for (long done = 0; done < length; ) {
+                int n = (int) Math.min(COMPARE_CHUNK, length - done);
+                readAt(start + done, mine, n);
+                if (!regionEquals(prior.start() + done, mine, 0, n)) return false;
+                done += n;
+            }
+        }
+        if (tail == null) return prior.fragment() == Format.NO_FRAGMENT;
+        if (prior.fragment() == Format.NO_FRAGMENT) return false;
+        byte[] frag = rawFragment(prior.fragment());
+        return Arrays.equals(frag, prior.fragOffset(), prior.fragOffset() + tail.length, tail, 0, tail.length);
+    }
+
+    private static final int COMPARE_CHUNK = 1 << 20;
+    private final byte[] compareBuf = new byte[COMPARE_CHUNK];
+    /** The last written fragment block decompressed for a comparison: duplicates of small files come in runs. */
+    private int cachedFragment = -1;
+    private byte[] cachedFragmentBytes;
+    private Codec compareCodec;
+
+    /** Whether the output at {@code at} holds b[off..off+len). */
+    private boolean regionEquals(long at, byte[] b, int off, int len) throws IOException {
+        for (int done = 0; done < len; ) {
+            int n = Math.min(COMPARE_CHUNK, len - done);
+            readAt(at + done, compareBuf, n);
+            if (!Arrays.equals(compareBuf, 0, n, b, off + done, off + done + n)) return false;
+            done += n;
+        }
+        return true;
+    }
+
+    private void readAt(long at, byte[] dst, int len) throws IOException {
+        ByteBuffer bb = ByteBuffer.wrap(dst, 0, len);
+        while (bb.hasRemaining()) {
+            if (channel.read(bb, at + bb.position()) < 0) throw new IOException("short read of " + output + " at " + at);
+        }
+    }
+
+    /** The uncompressed bytes of fragment block {@code index}: still being filled, pending, or read back and inflated. */
+    private byte[] rawFragment(int index) throws IOException {
+        if (index >= fragments.size()) {
+            for (PendingFragment p : pendingFragments) if (p.index() == index) return p.raw();
+            return fragBuf; // the block being filled
+        }
+        if (index == cachedFragment) return cachedFragmentBytes;
+        long[] f = fragments.get(index);
+        int len = (int) (f[1] & ~Format.DATA_UNCOMPRESSED);
+        byte[] stored = new byte[len];
+        readAt(f[0], stored, len);
+        byte[] raw;
+        if ((f[1] & Format.DATA_UNCOMPRESSED) != 0) {
+            raw = stored;
+        } else {
+            if (compareCodec == null) compareCodec = new Codec(compression, level);
+            raw = new byte[BS];
+            compareCodec.decompress(stored, 0, len, raw, BS);
+        }
+        cachedFragment = index;
+        cachedFragmentBytes = raw;
+        return raw;
     }
 
     private void write(byte[] data, int len) throws IOException {
@@ -900,14 +1003,6 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
         return ByteBuffer.allocate(n).order(ByteOrder.LITTLE_ENDIAN);
     }
 
-    private static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
     /** Compressor options block (after the superblock), only when the level differs from squashfs-tools' default. */
     private byte[] compressorOptions() {
         if (compression == Compression.NONE || level == formatDefaultLevel(compression)) return new byte[0];
@@ -940,6 +1035,7 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
             synchronized (codecs) {
                 for (Codec c : codecs) c.close();
             }
+            if (compareCodec != null) compareCodec.close();
         }
     }
 

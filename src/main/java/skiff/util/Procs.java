@@ -25,4 +25,15 @@ public final class Procs {
         String now = startTime(pid);
         return now != null && now.equals(startTime);
     }
+
+    /** Whether {@code pid} exists and has not exited (a zombie waiting for its parent counts as exited). */
+    public static boolean running(long pid) {
+        try {
+            String st = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+            char state = st.charAt(st.lastIndexOf(')') + 2);
+            return state != 'Z' && state != 'X';
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
 }

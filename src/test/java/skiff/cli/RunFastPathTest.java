@@ -29,7 +29,7 @@ class RunFastPathTest {
         return String.join("|", String.valueOf(c.env), String.valueOf(c.envFiles), String.valueOf(c.cleanEnv),
                 String.valueOf(c.entrypoint), String.valueOf(c.workdir), String.valueOf(c.volumes), String.valueOf(c.noHome), String.valueOf(c.noCwd),
                 String.valueOf(c.hostAuth), String.valueOf(c.fakeroot), String.valueOf(c.writableTmpfs), String.valueOf(c.pid),
-                String.valueOf(c.rm), String.valueOf(c.name), String.valueOf(c.dockerCompat), String.valueOf(c.rootfsFormat), String.valueOf(c.quiet),
+                String.valueOf(c.rm), String.valueOf(c.name), String.valueOf(c.dockerCompat), String.valueOf(c.rootfsFormat), String.valueOf(c.quiet), String.valueOf(c.engine),
                 String.valueOf(c.policyOptions.gpus), String.valueOf(c.policyOptions.devices),
                 String.valueOf(c.policyOptions.modules), String.valueOf(c.policyOptions.mpi), String.valueOf(c.policyOptions.noMpi),
                 String.valueOf(c.image), String.valueOf(c.command),
@@ -64,7 +64,7 @@ class RunFastPathTest {
             }
         }
         // RunCommand's options and PolicyOptions' mixin (a name missing here would be a silently ignored option)
-        assertEquals(34, names, "option names declared by skiff run: update RunFastPath and this count together");
+        assertEquals(35, names, "option names declared by skiff run: update RunFastPath and this count together");
     }
 
     @Test
@@ -77,6 +77,7 @@ class RunFastPathTest {
         same("run", "img", "--pid", "--rm");
         same("run", "--join", "g", "--join-size", "8", "img", "./app");
         same("run", "--no-join", "img", "./app");
+        same("run", "--engine", "proot", "--fakeroot", "img", "id");
     }
 
     @Test

@@ -42,7 +42,7 @@ class DoctorIT {
     }
 
     @Test
-    void missingSquashfuseFailsWithTheFixAndExit7() throws Exception {
+    void missingSquashfuseWarnsByDefaultAndFailsWithTheFixAndExit7WhenItIsTheMounter() throws Exception {
         // A PATH with every usual command but squashfuse.
         Path bin = Files.createDirectories(tmp.resolve("bin"));
         try (Stream<Path> s = Files.list(Path.of("/usr/bin"))) {
@@ -52,14 +52,23 @@ class DoctorIT {
             }
         }
         Path storage = Files.createDirectories(tmp.resolve("storage"));
-        var r = Cmd.skiff(storage, "doctor").env("PATH", bin + ":/usr/sbin").run();
+        // skiff's own server is the default mounter: without squashfuse there is only no fallback.
+        var dflt = Cmd.skiff(storage, "doctor").env("PATH", bin + ":/usr/sbin").run();
+        assertEquals(0, dflt.exit(), dflt.toString());
+        String warn = dflt.out().lines().filter(l -> l.split("\\s+")[1].equals("squashfuse")).findFirst().orElseThrow(() -> new AssertionError(dflt.out()));
+        assertTrue(warn.startsWith("warn") && warn.contains("no fallback"), warn);
+        // With squashfuse as the mounter it is required.
+        Path conf = Files.createDirectories(tmp.resolve("conf/skiff"));
+        Files.writeString(conf.resolve("config.toml"), "[run]\nsquashfs-mounter = \"squashfuse\"\n");
+        var r = Cmd.skiff(storage, "doctor").env("PATH", bin + ":/usr/sbin").env("XDG_CONFIG_HOME", conf.getParent().toString()).run();
         assertEquals(7, r.exit(), r.toString());
         String line = r.out().lines().filter(l -> l.split("\\s+")[1].equals("squashfuse")).findFirst().orElseThrow(() -> new AssertionError(r.out()));
         assertTrue(line.startsWith("FAIL"), line);
         assertTrue(line.contains("— install squashfuse"), line);
         assertTrue(r.out().lines().filter(l -> l.startsWith("FAIL")).count() == 1, "only squashfuse fails:\n" + r.out());
 
-        JsonNode doc = Json.MAPPER.readTree(Cmd.skiff(storage, "doctor", "--format", "json").env("PATH", bin + ":/usr/sbin").run().out());
+        JsonNode doc = Json.MAPPER.readTree(Cmd.skiff(storage, "doctor", "--format", "json").env("PATH", bin + ":/usr/sbin")
+                .env("XDG_CONFIG_HOME", conf.getParent().toString()).run().out());
         assertFalse(doc.get("ok").asBoolean());
     }
 

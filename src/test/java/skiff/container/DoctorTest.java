@@ -55,16 +55,37 @@ class DoctorTest {
     }
 
     @Test
+    void withProotInstalledUserNamespacesAreOptionalUnlessTheEngineIsNative() throws Exception {
+        Path proc = proc(Map.of("sys/user/max_user_namespaces", "0\n", "filesystems", "\tsquashfs\n"));
+        Path bin = Files.createDirectories(tmp.resolve("bin"));
+        Files.writeString(bin.resolve("proot"), "#!/bin/sh\n");
+        bin.resolve("proot").toFile().setExecutable(true);
+        Map<String, String> env = Map.of("PATH", bin + ":/usr/bin:/usr/sbin");
+        var auto = new Doctor.Runner(tmp.resolve("storage"), env, proc, "squashfuse", "auto").all();
+        assertEquals(Doctor.Status.WARN, check(auto, "userns.max").status());
+        assertFalse(check(auto, "userns.max").required());
+        assertEquals(Doctor.Status.OK, check(auto, "proot").status());
+        var nat = new Doctor.Runner(tmp.resolve("storage"), env, proc, "squashfuse", "native").all();
+        assertEquals(Doctor.Status.FAIL, check(nat, "userns.max").status());
+        var none = new Doctor.Runner(tmp.resolve("storage"), Map.of("PATH", "/nonexistent"), proc, "squashfuse", "auto").all();
+        assertEquals(Doctor.Status.FAIL, check(none, "userns.max").status(), "without proot nothing makes up for user namespaces");
+        assertEquals(Doctor.Status.WARN, check(none, "proot").status());
+        assertTrue(check(none, "proot").fix().contains("install proot"));
+    }
+
+    @Test
     void emptyPathFailsEveryToolCheck() throws Exception {
         Path proc = proc(Map.of("sys/user/max_user_namespaces", "100\n", "filesystems", "\tsquashfs\n"));
         var checks = new Doctor.Runner(tmp.resolve("storage"), Map.of("PATH", tmp.resolve("empty").toString()), proc).all();
-        for (String n : List.of("userns.probe", "fusermount3", "squashfuse"))
+        for (String n : List.of("userns.probe", "fusermount3"))
             assertEquals(Doctor.Status.FAIL, check(checks, n).status(), n);
-        assertTrue(check(checks, "squashfs.mounter").detail().contains("squashfuse mounts"));
-        // With skiff's own server selected, squashfuse is only its fallback.
-        var own = new Doctor.Runner(tmp.resolve("storage"), Map.of("PATH", tmp.resolve("empty").toString()), proc, "skiff").all();
-        assertEquals(Doctor.Status.OK, check(own, "squashfs.mounter").status());
-        assertEquals(Doctor.Status.WARN, check(own, "squashfuse").status());
+        // skiff's own server is the default mounter: squashfuse is only its fallback.
+        assertTrue(check(checks, "squashfs.mounter").detail().contains("skiff's own FUSE server"));
+        assertEquals(Doctor.Status.WARN, check(checks, "squashfuse").status());
+        // With squashfuse selected, a missing squashfuse fails.
+        var sf = new Doctor.Runner(tmp.resolve("storage"), Map.of("PATH", tmp.resolve("empty").toString()), proc, "squashfuse").all();
+        assertTrue(check(sf, "squashfs.mounter").detail().contains("squashfuse mounts"));
+        assertEquals(Doctor.Status.FAIL, check(sf, "squashfuse").status());
         var bad = new Doctor.Runner(tmp.resolve("storage"), Map.of("PATH", "/usr/bin"), proc, "fastest").all();
         assertEquals(Doctor.Status.FAIL, check(bad, "squashfs.mounter").status());
         assertTrue(check(checks, "fusermount3").fix().contains("fuse3"));

@@ -46,6 +46,14 @@ class SharedMountIT {
         return fx.xdg.resolve("skiff/mnt").resolve(hex);
     }
 
+    private String serverLog() {
+        try {
+            return Files.readString(fx.xdg.resolve("skiff/mnt").resolve(hex + ".server.log"));
+        } catch (java.io.IOException e) {
+            return e.toString();
+        }
+    }
+
     static List<String> servers() {
         return servers("(squashfuse|skiff.engine.fuse.FuseMain).* ");
     }
@@ -133,10 +141,12 @@ class SharedMountIT {
             // A read gets ENOTCONN; a page of the shell's own executable that was not in memory yet gets SIGBUS.
             assertTrue(err.contains("Transport endpoint is not connected") || err.contains("Bus error"),
                     "the running container fails on the dead mount: " + err);
-            // The next run finds the mount dead and mounts again (see docs/fuse.md: currently through the
-            // squashfuse fallback after a killed skiff server).
-            assertEquals("echo no\n", fx.skiff("run", "shared", "cat", "/etc/notexec.sh")
-                    .env("XDG_CONFIG_HOME", conf.toString()).run().ok().out());
+            // The next run finds the mount dead and mounts again, with skiff's server, not the fallback.
+            var again = fx.skiff("run", "shared", "cat", "/etc/notexec.sh").env("XDG_CONFIG_HOME", conf.toString()).run().ok();
+            assertEquals("echo no\n", again.out());
+            assertFalse(again.err().contains("using squashfuse"), () -> again.err() + "\nserver log:\n" + serverLog());
+            assertEquals(1, servers("skiff.engine.fuse.FuseMain.* ").size(), "skiff's server serves the image again: " + servers());
+            assertEquals(List.of(), servers("squashfuse.* "));
         } finally {
             Files.writeString(go, "");
             running.destroyForcibly();

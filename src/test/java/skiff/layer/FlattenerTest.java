@@ -36,6 +36,16 @@ class FlattenerTest {
         assertEquals(sink.order, parallel.order);
         assertEquals(sink.entries, parallel.entries);
         assertEquals(warnings, w2);
+        // gzip layers again through the JDK's zlib instead of libdeflate: the same tree.
+        RecordingSink jdk = new RecordingSink();
+        LayerStreams.nativeInflate = false;
+        try {
+            Flattener.flatten(List.of(layers), jdk, Limits.defaults(), w -> {}, 2);
+        } finally {
+            LayerStreams.nativeInflate = LayerStreams.NATIVE_INFLATE;
+        }
+        assertEquals(sink.order, jdk.order);
+        assertEquals(sink.entries, jdk.entries);
         return sink;
     }
 

@@ -18,6 +18,24 @@ class SiteConfigTest {
     Path tmp;
 
     @Test
+    void theEngineIsTheUsersElseTheSitesAndOnlyTheSiteSilencesTheNotice() {
+        Fixture none = new Fixture(tmp.resolve("none"));
+        assertEquals(null, none.policy().engine(), "unset: auto");
+        assertTrue(none.policy().engineNotice());
+        Fixture site = new Fixture(tmp.resolve("site")).siteToml("[run]\nengine = \"proot\"\nengine-notice = false\n");
+        assertEquals("proot", site.policy().engine());
+        assertEquals("site.toml [run] engine", site.policy().engineSource());
+        assertFalse(site.policy().engineNotice());
+        Fixture user = new Fixture(tmp.resolve("user")).siteToml("[run]\nengine = \"proot\"\n")
+                .userToml("[run]\nengine = \"native\"\nengine-notice = false\n");
+        Policy p = user.policy();
+        assertEquals("native", p.engine());
+        assertEquals("config.toml [run] engine", p.engineSource());
+        assertTrue(p.engineNotice(), "a user cannot silence what the site wants said");
+        assertTrue(user.warnings.stream().anyMatch(w -> w.contains("engine-notice")), user.warnings.toString());
+    }
+
+    @Test
     void dropInsAddToListsOverrideScalarsAndEveryValueNamesItsFile() {
         Fixture f = new Fixture(tmp).siteToml("""
                 [binds]

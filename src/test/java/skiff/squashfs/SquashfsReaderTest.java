@@ -114,6 +114,88 @@ class SquashfsReaderTest {
         assertTrue(Files.size(two) - Files.size(one) < 4096, Files.size(one) + " vs " + Files.size(two));
     }
 
+    /**
+     * An 8-byte XOR mask that leaves the CRC32C of any message unchanged when applied to its last 8 bytes: CRC is
+     * affine, so the change a bit makes depends only on its distance from the end, and 64 such changes in a 32-bit
+     * space always have a non-empty subset that cancels out (found by elimination).
+     */
+    static byte[] crcNeutralMask() {
+        long[] basis = new long[32]; // basis[b]: a vector with top bit b, as {crc change, bits used} packed
+        long[] used = new long[32];
+        java.util.zip.CRC32C c = new java.util.zip.CRC32C();
+        c.update(new byte[8]);
+        long zero = c.getValue();
+        for (int i = 0; i < 64; i++) {
+            byte[] e = new byte[8];
+            e[i / 8] = (byte) (1 << (i % 8));
+            c.reset();
+            c.update(e);
+            long v = c.getValue() ^ zero, u = 1L << i;
+            for (int b = 31; b >= 0 && v != 0; b--) {
+                if ((v >>> b & 1) == 0) continue;
+                if (basis[b] == 0) {
+                    basis[b] = v;
+                    used[b] = u;
+                    v = -1;
+                    break;
+                }
+                v ^= basis[b];
+                u ^= used[b];
+            }
+            if (v == 0) {
+                byte[] mask = new byte[8];
+                for (int k = 0; k < 64; k++) if ((u >>> k & 1) != 0) mask[k / 8] ^= (byte) (1 << (k % 8));
+                return mask;
+            }
+        }
+        throw new AssertionError("64 vectors in 32 dimensions are dependent");
+    }
+
+    /** A copy of {@code data} with the CRC32C of data[0..end) unchanged but its bytes different. */
+    private static byte[] collideBefore(byte[] data, int end) {
+        byte[] mask = crcNeutralMask(), out = data.clone();
+        for (int i = 0; i < 8; i++) out[end - 8 + i] ^= mask[i];
+        return out;
+    }
+
+    @Test
+    void filesWithCollidingCrcsAreNotMerged() throws IOException {
+        int bs = Format.BLOCK_SIZE;
+        Random r = new Random(3);
+        byte[] small = new byte[1000], filler = new byte[bs - 500], huge = new byte[(17 << 20) + 77];
+        r.nextBytes(small);
+        r.nextBytes(filler);
+        r.nextBytes(huge);
+        java.util.zip.CRC32C c1 = new java.util.zip.CRC32C(), c2 = new java.util.zip.CRC32C();
+        byte[] smallTwin = collideBefore(small, small.length);
+        c1.update(small);
+        c2.update(smallTwin);
+        assertEquals(c1.getValue(), c2.getValue());
+        // A twin differing in one full data block (same block CRC) and one whose blocks outgrow what the writer holds.
+        byte[] hugeTwin = collideBefore(huge, 5 * bs);
+        Map<String, byte[]> files = new java.util.LinkedHashMap<>();
+        files.put("small", small);
+        files.put("filler", filler); // pushes small's fragment block out, so it must be read back and inflated
+        files.put("huge", huge);
+        files.put("small-twin", smallTwin);
+        files.put("small-copy", small.clone());
+        files.put("huge-twin", hugeTwin);
+        files.put("huge-copy", huge.clone());
+        for (SquashfsWriter.Compression comp : SquashfsWriter.Compression.values()) {
+            Path img = tmp.resolve("collide-" + comp + ".sqfs");
+            try (SquashfsWriter w = new SquashfsWriter(img, new SquashfsWriter.Options(comp, null, 2, s -> {}))) {
+                w.directory("", m(0755, 0));
+                for (var f : files.entrySet())
+                    w.file(f.getKey(), m(0644, 0), f.getValue().length, new ByteArrayInputStream(f.getValue()));
+                w.finish();
+                assertEquals(small.length + huge.length, w.duplicateBytes(), comp + ": only the true copies are merged");
+            }
+            try (SquashfsReader rd = new SquashfsReader(img)) {
+                for (var f : files.entrySet()) assertArrayEquals(f.getValue(), rd.readAllBytes(f.getKey()), comp + " " + f.getKey());
+            }
+        }
+    }
+
     @Test
     void writerRejectsBrokenInput() throws IOException {
         try (SquashfsWriter w = new SquashfsWriter(tmp.resolve("x.sqfs"), SquashfsWriter.Options.defaults())) {

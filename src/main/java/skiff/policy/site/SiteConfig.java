@@ -27,13 +27,16 @@ public record SiteConfig(
 
     public static final SiteConfig EMPTY = new SiteConfig(null, null, null, null, null, null, null, null, null, null, null, null);
 
-    public Run run() { return run == null ? new Run(null) : run; }
+    public Run run() { return run == null ? new Run(null, null, null) : run; }
 
     /**
      * Site defaults for skiff run that a user's config.toml [run] may override. {@code squashfs-mounter}: which
-     * FUSE server mounts SquashFS images, "squashfuse" (default) or "skiff" (the built-in one).
+     * FUSE server mounts SquashFS images, "squashfuse" (default) or "skiff" (the built-in one). {@code engine}:
+     * "auto" (default), "native" or "proot". {@code engine-notice} (site only): false silences the line auto
+     * prints when it falls back to proot.
      */
-    public record Run(@JsonProperty("squashfs-mounter") String squashfsMounter) {}
+    public record Run(@JsonProperty("squashfs-mounter") String squashfsMounter, String engine,
+                      @JsonProperty("engine-notice") Boolean engineNotice) {}
 
     public Binds binds() { return binds == null ? new Binds(null, null, null, null) : binds; }
     public Devices devices() { return devices == null ? new Devices(null) : devices; }

@@ -11,12 +11,13 @@ public record UserConfig(Run run) {
     public static final UserConfig EMPTY = new UserConfig(null);
 
     public Run run() {
-        return run == null ? new Run(null, null, null, null, null) : run;
+        return run == null ? new Run(null, null, null, null, null, null) : run;
     }
 
     public record Run(List<String> modules, List<SiteConfig.MountEntry> mounts, List<String> devices,
                       SiteConfig.EnvEdits env,
-                      @com.fasterxml.jackson.annotation.JsonProperty("squashfs-mounter") String squashfsMounter) {
+                      @com.fasterxml.jackson.annotation.JsonProperty("squashfs-mounter") String squashfsMounter,
+                      String engine) {
         public List<String> modules() { return modules == null ? List.of() : modules; }
         public List<SiteConfig.MountEntry> mounts() { return mounts == null ? List.of() : mounts; }
         public List<String> devices() { return devices == null ? List.of() : devices; }

@@ -1,0 +1,116 @@
+package skiff.layer;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import skiff.image.MediaTypes.Compression;
+import skiff.util.SkiffException;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** gzip layers inflated by libdeflate (whole, in memory) and by the JDK (streaming) must read the same. */
+class LayerStreamsTest {
+    @AfterEach
+    void restore() {
+        LayerStreams.nativeInflate = LayerStreams.NATIVE_INFLATE;
+    }
+
+    private static byte[] read(byte[] blob, boolean nativeInflate) throws IOException {
+        LayerStreams.nativeInflate = nativeInflate;
+        LayerSource src = new LayerSource("sha256:test", Compression.GZIP, () -> new ByteArrayInputStream(blob));
+        try (InputStream in = LayerStreams.open(src, new LayerStreams.Budget(Limits.defaults()))) {
+            assertEquals(nativeInflate, LayerStreams.inflateMemoryInUse() > 0, "inflated whole, in memory");
+            return in.readAllBytes();
+        } finally {
+            assertEquals(0, LayerStreams.inflateMemoryInUse(), "memory given back on close");
+        }
+    }
+
+    private static byte[] concat(byte[]... parts) {
+        int n = 0;
+        for (byte[] p : parts) n += p.length;
+        byte[] out = new byte[n];
+        int at = 0;
+        for (byte[] p : parts) {
+            System.arraycopy(p, 0, out, at, p.length);
+            at += p.length;
+        }
+        return out;
+    }
+
+    @Test
+    void libdeflateAndTheJdkReadTheSameBytes() throws IOException {
+        assertTrue(LayerStreams.NATIVE_INFLATE, "libdeflate0 is installed by ci/setup.sh");
+        Random r = new Random(5);
+        byte[] text = new byte[3 << 20];
+        for (int i = 0; i < text.length; i++) text[i] = (byte) ('a' + r.nextInt(4)); // compresses ~4x
+        byte[] noise = new byte[200_000];
+        r.nextBytes(noise);
+        byte[] small = "tail member".getBytes(StandardCharsets.UTF_8);
+        List<byte[]> blobs = new ArrayList<>();
+        blobs.add(Tars.compress(text, Compression.GZIP));
+        // Several members (as pigz --independent or cat a.gz b.gz write): the last member's size hint is tiny, so
+        // the whole-buffer path must grow its buffer.
+        blobs.add(concat(Tars.compress(text, Compression.GZIP), Tars.compress(noise, Compression.GZIP), Tars.compress(small, Compression.GZIP)));
+        // Zero padding after the last member is ignored by gzip and the JDK alike.
+        blobs.add(concat(Tars.compress(noise, Compression.GZIP), new byte[1024]));
+        for (byte[] blob : blobs) {
+            byte[] jdk = read(blob, false), lib = read(blob, true);
+            assertEquals(jdk.length, lib.length);
+            assertArrayEquals(jdk, lib);
+        }
+        assertArrayEquals(concat(text, noise, small), read(blobs.get(1), true));
+    }
+
+    @Test
+    void libdeflateAndTheJdkFlattenToTheSameTree() throws IOException {
+        byte[] big = new byte[(1 << 20) + 3];
+        new Random(9).nextBytes(big);
+        List<LayerSource> layers = List.of(
+                Tars.layer("l1", new Tars().file("etc/a", "one").file("big", new String(big, StandardCharsets.ISO_8859_1)).bytes()),
+                Tars.layer("l2", new Tars().file("etc/.wh.a", "").hardlink("big2", "big").symlink("s", "big").bytes()));
+        List<RecordingSink> sinks = new ArrayList<>();
+        for (boolean nativeInflate : new boolean[] {false, true}) {
+            LayerStreams.nativeInflate = nativeInflate;
+            RecordingSink sink = new RecordingSink();
+            Flattener.flatten(layers, sink, Limits.defaults(), w -> {}, 2);
+            sinks.add(sink);
+        }
+        assertEquals(sinks.get(0).order, sinks.get(1).order);
+        assertEquals(sinks.get(0).entries, sinks.get(1).entries);
+    }
+
+    @Test
+    void aDamagedOrTruncatedLayerIsOneClearError() {
+        byte[] payload = new byte[1 << 20];
+        new Random(2).nextBytes(payload);
+        byte[] tar = new Tars().file("f", new String(payload, StandardCharsets.ISO_8859_1)).bytes();
+        byte[] gz = Tars.compress(tar, Compression.GZIP);
+        byte[] truncated = Arrays.copyOf(gz, gz.length / 2);
+        byte[] damaged = gz.clone();
+        for (int i = gz.length / 3; i < gz.length / 3 + 64; i++) damaged[i] ^= 0x5a;
+        for (byte[] blob : List.of(truncated, damaged)) {
+            for (boolean nativeInflate : new boolean[] {false, true}) {
+                LayerStreams.nativeInflate = nativeInflate;
+                LayerSource src = new LayerSource("sha256:bad", Compression.GZIP, () -> new ByteArrayInputStream(blob));
+                SkiffException e = assertThrows(SkiffException.class,
+                        () -> Flattener.flatten(List.of(src), new RecordingSink(), Limits.defaults(), w -> {}, 1));
+                String m = e.getMessage();
+                assertTrue(m.startsWith("layer sha256:bad is corrupt: ") && m.contains("pull it again") && !m.contains("\n"),
+                        (nativeInflate ? "libdeflate: " : "jdk: ") + m);
+                assertEquals(skiff.util.ExitCode.STORAGE, e.exitCode());
+            }
+        }
+    }
+}
