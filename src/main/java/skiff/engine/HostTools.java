@@ -46,7 +46,10 @@ public final class HostTools {
             Path cache = runtimeDir.resolve("unshare.ok");
             if (Files.exists(cache) && Files.readString(cache).equals(key)) return u;
             Process p = new ProcessBuilder(u.toString(), "--version").redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes());
+            String out;
+            try (var in = p.getInputStream()) { // closed now: the payload this JVM execs into would inherit the pipe
+                out = new String(in.readAllBytes());
+            }
             p.waitFor();
             Matcher m = VERSION.matcher(out);
             if (!m.find()) throw new SkiffException(ExitCode.HOST, "cannot tell the version of " + u + " (" + out.strip()

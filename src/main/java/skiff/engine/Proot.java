@@ -7,6 +7,7 @@ import skiff.spec.Linux;
 import skiff.spec.Mount;
 import skiff.spec.Spec;
 import skiff.sys.Exec;
+import skiff.sys.Fds;
 import skiff.sys.SysException;
 import skiff.util.AtomicFiles;
 import skiff.util.ExitCode;
@@ -100,8 +101,15 @@ public final class Proot {
         throw new SkiffException(ExitCode.LAUNCH, "execve returned");
     }
 
+    /**
+     * What stage 2 does for the native engine, here where no stage 2 runs: only the descriptors skiff's caller
+     * passed on reach proot and the payload, not the JVM's own (its runtime image and jars, opened without
+     * O_CLOEXEC).
+     */
     private static void execve(String path, List<String> argv, List<String> env) {
         try {
+            Fds.closeOnExecAbove2();
+            Fds.keepOnExec(InheritedFds.captured().stream().mapToInt(Integer::intValue).toArray());
             Exec.execve(path, argv, env);
         } catch (SysException e) {
             if (Boolean.getBoolean(Engine.AOT_TRAINING)) return;

@@ -78,7 +78,11 @@ public final class Userns {
             Process p = new ProcessBuilder(unshare.toString(), "--user", "--map-root-user", "--mount", "true")
                     .redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
                     .start();
-            byte[] out = p.getInputStream().readNBytes(4096);
+            byte[] out;
+            // Closed now: an open pipe would be inherited by the payload this JVM execs into.
+            try (var in = p.getInputStream()) {
+                out = in.readNBytes(4096);
+            }
             if (!p.waitFor(PROBE_TIMEOUT_S, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
                 err = "the probe timed out";

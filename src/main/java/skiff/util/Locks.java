@@ -8,7 +8,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
 /**
- * Advisory whole-file locks (fcntl via {@link FileChannel#tryLock}) for cross-process safety. A lock that another
+ * Advisory whole-file locks (fcntl via {@link FileChannel#lock}) for cross-process safety. A lock that another
  * thread of this JVM holds is waited for like one held by another process (Java reports it as
  * OverlappingFileLockException rather than waiting), so callers need no in-process lock of their own. A thread
  * must not take a lock it already holds: it would wait for itself.
@@ -78,15 +78,6 @@ public final class Locks {
         return acquire(lockFile, true);
     }
 
-    /** The longest pause between two tries: what a waiter may lose after the lock is released. */
-    static final long MAX_PAUSE_MS = 50;
-
-    /**
-     * Waits for the lock by trying it (F_SETLK), never by blocking in F_SETLKW: fcntl's deadlock detection counts
-     * a whole process as one owner, so two processes whose independent threads wait on each other's locks got a
-     * false EDEADLK, which Java reports only as message text. A non-blocking try has no deadlock detection to
-     * trip over.
-     */
     /** The lock, or null while another process or another thread of this JVM holds it. */
     private static FileLock tryLock(FileChannel ch, boolean shared) throws IOException {
         try {
@@ -96,14 +87,29 @@ public final class Locks {
         }
     }
 
+    /** The longest pause between two tries: what a waiter may lose after the lock is released. */
+    static final long MAX_PAUSE_MS = 50;
+
+    /**
+     * Blocks in FileChannel.lock (F_SETLKW), which the kernel shows as a waiter in /proc/locks. Two cases make it
+     * fail without anything being wrong, and neither can be told apart by type: fcntl's deadlock detection counts
+     * a whole process as one owner, so two processes whose independent threads wait on each other's locks get a
+     * false EDEADLK (Java reports it only as message text); and another thread of this JVM holding the lock gives
+     * OverlappingFileLockException instead of a wait. So after any failure the lock is waited for by trying it
+     * (F_SETLK), which has no deadlock detection; a real error (ENOLCK, EBADF) fails the try as well and is thrown.
+     */
     private static Held acquire(Path lockFile, boolean shared) throws IOException {
         Files.createDirectories(lockFile.toAbsolutePath().getParent());
         FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ);
         try {
-            for (long pause = 1; ; pause = Math.min(pause * 2, MAX_PAUSE_MS)) {
-                FileLock l = tryLock(ch, shared);
-                if (l != null) return new Held(ch, l);
-                Thread.sleep(pause);
+            try {
+                return new Held(ch, ch.lock(0, Long.MAX_VALUE, shared));
+            } catch (IOException | java.nio.channels.OverlappingFileLockException notNow) {
+                for (long pause = 1; ; pause = Math.min(pause * 2, MAX_PAUSE_MS)) {
+                    FileLock l = tryLock(ch, shared);
+                    if (l != null) return new Held(ch, l);
+                    Thread.sleep(pause);
+                }
             }
         } catch (InterruptedException e) {
             ch.close();

@@ -183,8 +183,8 @@ class MpiHybridIT {
     }
 
     /**
-     * What is left in skiff's runtime directory beyond what outlives every run by design (the user-namespace probe,
-     * lock and log files, the empty run, join and mount-user directories): a run directory, a join group, a
+     * What is left in skiff's runtime directory beyond what outlives every run by design (the user-namespace probes,
+     * lock and log files (the FUSE server's among them), the empty run, join and mount-user directories): a run directory, a join group, a
      * registered mount user, a mount point or its reaper's pid file.
      */
     static List<String> runtimeLeft() {
@@ -194,8 +194,8 @@ class MpiHybridIT {
         try (Stream<Path> s = Files.walk(rt, 2)) {
             s.forEach(p -> {
                 String rel = rt.relativize(p).toString();
-                boolean keep = rel.isEmpty() || rel.equals("unshare.ok") || rel.equals("run") || rel.equals("join")
-                        || rel.equals("join/.lock") || rel.equals("mnt") || rel.matches("mnt/[0-9a-f]{64}\\.(lock|log)")
+                boolean keep = rel.isEmpty() || rel.equals("unshare.ok") || rel.equals("userns.probe") || rel.equals("run") || rel.equals("join")
+                        || rel.equals("join/.lock") || rel.equals("mnt") || rel.matches("mnt/[0-9a-f]{64}\\.(lock|log|server\\.log)")
                         || rel.matches("mnt/[0-9a-f]{64}\\.users") && empty(p);
                 if (!keep && !rel.matches("mnt/[0-9a-f]{64}\\.users/.*")) left.add(rel);
             });

@@ -24,6 +24,7 @@ class ProotIT {
     static RunFixture fx;
     static Path hostDir;
     static Path quietSite;
+    static Path policySite;
     /** An empty XDG_CONFIG_HOME: the test user's own config.toml must not change what these tests see. */
     static Path config;
 
@@ -40,6 +41,11 @@ class ProotIT {
         config = Files.createDirectories(fx.base.resolve("config"));
         quietSite = Files.createDirectories(fx.base.resolve("site-quiet"));
         Files.writeString(quietSite.resolve("site.toml"), "[run]\nengine-notice = false\n");
+        Path siteData = Files.createDirectories(fx.base.resolve("site-data"));
+        Files.writeString(siteData.resolve("hello"), "from the site\n");
+        policySite = Files.createDirectories(fx.base.resolve("site-policy"));
+        Files.writeString(policySite.resolve("site.toml"), "mounts = [{ source = \"" + siteData + "\", destination = \"/site-data\" }]\n"
+                + "images = { allow = [\"docker.io/library/bb\"] }\nenv = { set = { SITE_VAR = \"site-value\" } }\n");
         fx.handOver();
         Cmd.of("chown", "-R", Cmd.TEST_USER + ":", hostDir.toString()).run().ok();
     }
@@ -99,9 +105,11 @@ class ProotIT {
     @Test
     void autoFallsBackToProotWithOneNoticeAndTheNativeBehaviour() {
         Cmd.Result r = noUserns("run", "-e", "FOO=bar", "-v", hostDir + ":/data2", "bb", "sh", "-c",
-                "id -u; id -g; whoami; echo $FOO $IMG; cat /data2/f; pwd; echo x > /data2/new && cat /data2/new").run().ok();
-        List<String> l = r.out().lines().toList();
-        assertEquals(List.of("1500", "1500", Cmd.TEST_USER, "bar from-image", "host file", "/work/sub", "x"), l, r.toString());
+                "id -u; id -g; whoami; echo $FOO $IMG; cat /data2/f; pwd; echo x > /data2/new && cat /data2/new;"
+                        + " ls /proc/$$/fd | tr '\\n' ' '").run().ok();
+        List<String> l = r.out().lines().map(String::strip).toList();
+        assertEquals(List.of("1500", "1500", Cmd.TEST_USER, "bar from-image", "host file", "/work/sub", "x", "0 1 2"), l,
+                "identity, env, bind, workdir, and no descriptor of the launcher: " + r);
         List<String> notices = r.err().lines().filter(x -> x.startsWith("skiff: notice:")).toList();
         assertEquals(1, notices.size(), r.err());
         assertTrue(notices.get(0).contains("user namespaces are unavailable") && notices.get(0).contains("proot"), r.err());
@@ -183,6 +191,17 @@ class ProotIT {
         // The helper passes the environment on: SKIFF_SITE_DIR reaches skiff.
         assertEquals(0, r.exit(), r.toString());
         assertEquals("", r.err(), r.toString());
+    }
+
+    @Test
+    void sitePolicyAppliesAsUnderTheNativeEngine() {
+        Cmd.Result r = noUserns("run", "bb", "sh", "-c", "cat /site-data/hello; echo $SITE_VAR")
+                .env("SKIFF_SITE_DIR", policySite.toString()).run().ok();
+        assertEquals(List.of("from the site", "site-value"), r.out().lines().toList(), r.toString());
+        Cmd.Result image = noUserns("run", "py", "true").env("SKIFF_SITE_DIR", policySite.toString()).run();
+        assertEquals(6, image.exit(), "the image policy: " + image);
+        Cmd.Result bind = noUserns("run", "-v", "/root:/r", "bb", "true").run();
+        assertEquals(6, bind.exit(), "the bind policy's default deny list: " + bind);
     }
 
     @Test
