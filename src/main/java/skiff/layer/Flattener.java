@@ -29,7 +29,8 @@ import java.util.function.Consumer;
  * tree in memory: per path its type and metadata, and for regular files which layer entry supplies the
  * content (an "inode" shared by hard links). Pass 2 emits the directories (parents first), then streams
  * the layers again and hands each surviving file to the sink as its content comes by (only layers that
- * still supply something are read), then symlinks and special files, then hard links.
+ * still supply something are read), then symlinks and special files, then hard links. A gzip layer that pass 1
+ * inflated whole (see {@link LayerStreams}) is kept in memory for pass 2 while room allows, so it is inflated once.
  *
  * <p>Parent links: when an entry's parent path goes through a symbolic link of the tree built so far
  * (lower layers and earlier entries of the same layer), the entry goes where the link leads, as umoci
@@ -88,7 +89,13 @@ public final class Flattener {
     }
 
     public Stats run(TreeSink sink) throws IOException {
-        LayerStreams.Budget budget = new LayerStreams.Budget(limits);
+        try (LayerStreams.Kept kept = new LayerStreams.Kept()) {
+            return run(sink, kept);
+        }
+    }
+
+    private Stats run(TreeSink sink, LayerStreams.Kept kept) throws IOException {
+        LayerStreams.Budget budget = new LayerStreams.Budget(limits, kept, true);
         try {
             if (threads == 1 || layers.size() <= 1) {
                 for (int i = 0; i < layers.size(); i++) readHeaders(i, budget);
@@ -105,7 +112,7 @@ public final class Flattener {
             warnings.accept("skipped " + unknownTypes + " tar entries of types an image cannot use (volume labels, multi-volume parts)");
         if (droppedXattrs > 0)
             warnings.accept("skipped " + droppedXattrs + " extended attributes whose binary values the tar reader cannot carry");
-        return emit(sink);
+        return emit(sink, kept);
     }
 
     // ---------------------------------------------------------------- the in-memory tree
@@ -548,7 +555,7 @@ public final class Flattener {
 
     // ---------------------------------------------------------------- pass 2
 
-    private Stats emit(TreeSink sink) throws IOException {
+    private Stats emit(TreeSink sink, LayerStreams.Kept kept) throws IOException {
         long[] dirs = {0}, files = {0}, bytes = {0}, links = {0}, specials = {0}, hard = {0};
         // Content needed from each layer, keyed by entry index; the first path of an inode (in tree order) carries it.
         List<Map<Long, Inode>> wanted = new ArrayList<>();
@@ -570,7 +577,10 @@ public final class Flattener {
         });
         sink.planned(planned[0], planned[1]);
 
-        LayerStreams.Budget budget = new LayerStreams.Budget(limits);
+        java.util.Set<LayerSource> reread = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (int i = 0; i < layers.size(); i++) if (!wanted.get(i).isEmpty()) reread.add(layers.get(i));
+        kept.retainOnly(reread); // layers kept from pass 1 that supply nothing: their memory goes back now
+        LayerStreams.Budget budget = new LayerStreams.Budget(limits, kept, false);
         for (int layer = 0; layer < layers.size(); layer++) {
             Map<Long, Inode> want = wanted.get(layer);
             if (want.isEmpty()) continue;

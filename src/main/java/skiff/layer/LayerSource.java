@@ -11,7 +11,7 @@ import java.nio.file.Path;
 
 /**
  * One layer to flatten: a name for messages (its digest), the compression its media type announces, and
- * a way to open the (compressed) blob. The flattener opens each layer twice, so opening must be repeatable.
+ * a way to open the (compressed) blob. The flattener may open each layer twice, so opening must be repeatable.
  */
 public record LayerSource(String name, MediaTypes.Compression compression, Opener opener) {
 

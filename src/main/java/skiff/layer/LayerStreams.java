@@ -30,22 +30,24 @@ final class LayerStreams {
 
     /**
      * Memory for layers inflated whole, over all layers open at once (compressed and inflated bytes both count). A
-     * layer that does not fit streams instead: the bound keeps a conversion's resident size under 1 GiB.
+     * layer that does not fit streams instead. 640 MiB: a conversion's JVM peaks at ~200-400 MiB resident (tree,
+     * writer queues, heap slack), so the whole stays under 1 GiB; a 370 MB layer (160 MB of gzip) fits alone.
      */
-    static final long INFLATE_MEMORY = 512L << 20;
+    static final long INFLATE_MEMORY = 640L << 20;
 
     /** Whether gzip layers go through libdeflate (false: the JDK's zlib, the fallback and SKIFF_INFLATE=java). */
     static final boolean NATIVE_INFLATE = !skiff.util.Env.is("SKIFF_INFLATE", "java")
             && skiff.sys.LibdeflateDecompressor.available();
 
-    private static final Memory MEMORY = new Memory(INFLATE_MEMORY);
+    /** The allowance of this JVM; tests swap in a small one to see the fallback. */
+    static volatile Memory memory = new Memory(INFLATE_MEMORY);
 
     /** {@link #NATIVE_INFLATE}, switched off by tests to compare the two inflaters. */
     static volatile boolean nativeInflate = NATIVE_INFLATE;
 
     /** Bytes of {@link #INFLATE_MEMORY} held now (tests: was a layer inflated whole?). */
     static long inflateMemoryInUse() {
-        return MEMORY.used.get();
+        return memory.used.get();
     }
 
     /** Native memory lent to whole-layer inflation; {@code reserve} refuses rather than waits (readers run in order). */
@@ -74,9 +76,61 @@ final class LayerStreams {
         private final Limits limits;
         /** Layers may be read by several threads at once (pass 1). */
         final java.util.concurrent.atomic.AtomicLong uncompressed = new java.util.concurrent.atomic.AtomicLong();
+        /** Layers inflated whole in an earlier pass, and whether this pass may keep its own for a later one. */
+        private final Kept kept;
+        private final boolean keep;
 
         Budget(Limits limits) {
+            this(limits, null, false);
+        }
+
+        Budget(Limits limits, Kept kept, boolean keep) {
             this.limits = limits;
+            this.kept = kept;
+            this.keep = keep;
+        }
+    }
+
+    /**
+     * Layers inflated whole by the headers pass and kept for the content pass, so a layer that fits is inflated
+     * once. A layer is kept only while the kept ones hold at most half the allowance: the other half stays free for
+     * inflating the next layers. Thread-safe; close frees what no pass took.
+     */
+    static final class Kept implements AutoCloseable {
+        private final java.util.Map<LayerSource, LibdeflateGunzip.Inflated> layers = new java.util.IdentityHashMap<>();
+        private long bytes;
+
+        /** Keeps {@code data} if there is room; false: the caller closes it. */
+        synchronized boolean offer(LayerSource layer, LibdeflateGunzip.Inflated data) {
+            if (layers.containsKey(layer) || bytes + data.size() > memory.limit / 2) return false;
+            layers.put(layer, data);
+            bytes += data.size();
+            return true;
+        }
+
+        synchronized LibdeflateGunzip.Inflated take(LayerSource layer) {
+            LibdeflateGunzip.Inflated d = layers.remove(layer);
+            if (d != null) bytes -= d.size();
+            return d;
+        }
+
+        /** Frees the layers no later pass will read. */
+        synchronized void retainOnly(java.util.Set<LayerSource> wanted) {
+            var it = layers.entrySet().iterator();
+            while (it.hasNext()) {
+                var e = it.next();
+                if (wanted.contains(e.getKey())) continue;
+                bytes -= e.getValue().size();
+                e.getValue().close();
+                it.remove();
+            }
+        }
+
+        @Override
+        public synchronized void close() {
+            for (LibdeflateGunzip.Inflated d : layers.values()) d.close();
+            layers.clear();
+            bytes = 0;
         }
     }
 
@@ -86,14 +140,26 @@ final class LayerStreams {
      * registries and tools do mislabel layers, and the magic cannot lie about the format.
      */
     static InputStream open(LayerSource layer, Budget budget) throws IOException {
+        LibdeflateGunzip.Inflated earlier = budget.kept == null ? null : budget.kept.take(layer);
+        if (earlier != null) {
+            earlier.rewind();
+            return whole(layer, earlier, budget);
+        }
         BufferedInputStream blob = new BufferedInputStream(layer.opener().open(), BUFFER);
         MediaTypes.Compression c = sniff(blob, layer.compression());
+        InputStream source = blob;
         if (c == MediaTypes.Compression.GZIP && nativeInflate) {
-            InputStream whole = inflateWhole(layer, blob, budget);
-            if (whole != null) return whole;
-            blob = new BufferedInputStream(layer.opener().open(), BUFFER); // partly read: start again
+            switch (inflateWhole(layer, blob, budget)) {
+                case null -> {} // nothing read: stream the blob
+                case LibdeflateGunzip.Inflated data -> {
+                    blob.close();
+                    return whole(layer, data, budget);
+                }
+                // Read, but too big once inflated: the JDK streams what was read, then the rest (the blob is read once).
+                case LibdeflateGunzip.Replay replay -> source = replay;
+            }
         }
-        Counting raw = new Counting(blob);
+        Counting raw = new Counting(source);
         InputStream decompressed = switch (c) {
             case GZIP -> new JdkGunzip(raw, layer.name());
             case ZSTD -> new ZstdInputStream(raw);
@@ -103,22 +169,35 @@ final class LayerStreams {
                 raw, layer.name(), budget);
     }
 
-    /** The layer inflated by libdeflate, or null (blob closed) when it does not fit: the caller streams it instead. */
-    private static InputStream inflateWhole(LayerSource layer, BufferedInputStream blob, Budget budget) throws IOException {
+    /** A layer inflated whole, guarded; closing it keeps it for the next pass when this pass may and there is room. */
+    private static InputStream whole(LayerSource layer, LibdeflateGunzip.Inflated data, Budget budget) {
+        Counting raw = new Counting(InputStream.nullInputStream());
+        raw.count = data.compressedSize(); // all consumed: the ratio guard judges against the whole blob
+        InputStream in = !budget.keep ? data : new FilterInputStream(data) {
+            private boolean closed; // the tar reader closes its stream too
+
+            @Override
+            public void close() {
+                if (closed) return;
+                closed = true;
+                if (!budget.kept.offer(layer, data)) data.close();
+            }
+        };
+        return new Guard(in, raw, layer.name(), budget);
+    }
+
+    /** The layer inflated by libdeflate, a replay of what was read when it does not fit, or null when nothing was read. */
+    private static LibdeflateGunzip.Outcome inflateWhole(LayerSource layer, BufferedInputStream blob, Budget budget) throws IOException {
         long size = blob.available(); // a store blob is a file: its length (a short count only means "does not fit")
         Limits l = budget.limits;
-        long maxOut = Math.min(INFLATE_MEMORY, Math.min(Math.max(Limits.RATIO_FLOOR, (long) Math.min(Long.MAX_VALUE / 2.0, l.maxRatio() * size)),
+        long maxOut = Math.min(memory.limit, Math.min(Math.max(Limits.RATIO_FLOOR, (long) Math.min(Long.MAX_VALUE / 2.0, l.maxRatio() * size)),
                 Math.max(0, l.maxUncompressedBytes() - budget.uncompressed.get()) + 1));
-        LibdeflateGunzip.Inflated data;
-        try (blob) {
-            data = LibdeflateGunzip.inflate(blob, size, maxOut, MEMORY);
+        try {
+            return LibdeflateGunzip.inflate(blob, size, maxOut, memory);
         } catch (LibdeflateGunzip.CorruptException e) {
+            blob.close();
             throw corrupt(layer.name(), e.getMessage());
         }
-        if (data == null) return null;
-        Counting raw = new Counting(InputStream.nullInputStream());
-        raw.count = size; // all of it was consumed: the ratio guard judges against the whole blob
-        return new Guard(data, raw, layer.name(), budget);
     }
 
     static SkiffException corrupt(String layer, String why) {

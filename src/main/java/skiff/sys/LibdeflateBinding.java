@@ -3,7 +3,6 @@ package skiff.sys;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 
 import static skiff.sys.Native.INT;
@@ -35,19 +34,14 @@ public final class LibdeflateBinding implements AutoCloseable {
         static final MethodHandle ALLOC, COMPRESS, FREE;
 
         static {
-            MethodHandle alloc = null, compress = null, free = null;
-            try {
-                SymbolLookup lib = SymbolLookup.libraryLookup("libdeflate.so.0", Arena.global());
-                alloc = Native.LINKER.downcallHandle(lib.findOrThrow("libdeflate_alloc_compressor"), FunctionDescriptor.of(PTR, INT));
-                compress = Native.LINKER.downcallHandle(lib.findOrThrow("libdeflate_zlib_compress"),
-                        FunctionDescriptor.of(LONG, PTR, PTR, LONG, PTR, LONG));
-                free = Native.LINKER.downcallHandle(lib.findOrThrow("libdeflate_free_compressor"), FunctionDescriptor.ofVoid(PTR));
-            } catch (IllegalArgumentException | java.util.NoSuchElementException e) {
-                alloc = null; // the library or one of its symbols is missing: callers fall back to java.util.zip
-            }
-            ALLOC = alloc;
-            COMPRESS = compress;
-            FREE = free;
+            // Empty when the library or one of its symbols is missing: callers fall back to java.util.zip.
+            MethodHandle[] h = Libdeflate.link(new String[] {"libdeflate_alloc_compressor", "libdeflate_zlib_compress",
+                            "libdeflate_free_compressor"},
+                    new FunctionDescriptor[] {FunctionDescriptor.of(PTR, INT), FunctionDescriptor.of(LONG, PTR, PTR, LONG, PTR, LONG),
+                            FunctionDescriptor.ofVoid(PTR)});
+            ALLOC = h.length == 0 ? null : h[0];
+            COMPRESS = h.length == 0 ? null : h[1];
+            FREE = h.length == 0 ? null : h[2];
         }
     }
 
@@ -80,12 +74,6 @@ public final class LibdeflateBinding implements AutoCloseable {
 
     @Override
     public void close() {
-        try {
-            Lib.FREE.invokeExact(compressor);
-        } catch (Throwable t) {
-            throw Native.rethrow(t);
-        } finally {
-            arena.close();
-        }
+        Libdeflate.free(Lib.FREE, compressor, arena);
     }
 }

@@ -3,7 +3,6 @@ package skiff.sys;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 
@@ -26,8 +25,6 @@ public final class LibdeflateDecompressor implements AutoCloseable {
     /** What one call did: {@code in} bytes consumed (one gzip or zlib member), {@code out} bytes produced. */
     public record Result(Status status, long in, long out) {}
 
-    private static volatile MethodHandle[] handles; // alloc, free, gzip, zlib, deflate; empty without the library
-
     private final MemorySegment decompressor;
     private final Arena arena = Arena.ofConfined();
     private final MemorySegment sizes = arena.allocate(LONG, 2);
@@ -36,39 +33,34 @@ public final class LibdeflateDecompressor implements AutoCloseable {
         this.decompressor = decompressor;
     }
 
-    private static MethodHandle[] handles() {
-        MethodHandle[] h = handles;
-        if (h != null) return h;
-        synchronized (LibdeflateDecompressor.class) {
-            if (handles != null) return handles;
-            try {
-                SymbolLookup lib = SymbolLookup.libraryLookup("libdeflate.so.0", Arena.global());
-                FunctionDescriptor ex = FunctionDescriptor.of(INT, PTR, PTR, LONG, PTR, LONG, PTR, PTR);
-                h = new MethodHandle[] {
-                        Native.LINKER.downcallHandle(lib.findOrThrow("libdeflate_alloc_decompressor"), FunctionDescriptor.of(PTR)),
-                        Native.LINKER.downcallHandle(lib.findOrThrow("libdeflate_free_decompressor"), FunctionDescriptor.ofVoid(PTR)),
-                        Native.LINKER.downcallHandle(lib.findOrThrow("libdeflate_gzip_decompress_ex"), ex),
-                        Native.LINKER.downcallHandle(lib.findOrThrow("libdeflate_zlib_decompress_ex"), ex),
-                        Native.LINKER.downcallHandle(lib.findOrThrow("libdeflate_deflate_decompress_ex"), ex)};
-            } catch (IllegalArgumentException | java.util.NoSuchElementException e) {
-                h = new MethodHandle[0];
-            }
-            handles = h;
-            return h;
+    /** Linked on the first conversion (see {@link Native}); null handles: no libdeflate here. */
+    private static final class Lib {
+        static final MethodHandle ALLOC, FREE, GZIP, ZLIB, DEFLATE;
+
+        static {
+            FunctionDescriptor ex = FunctionDescriptor.of(INT, PTR, PTR, LONG, PTR, LONG, PTR, PTR);
+            MethodHandle[] h = Libdeflate.link(new String[] {"libdeflate_alloc_decompressor", "libdeflate_free_decompressor",
+                            "libdeflate_gzip_decompress_ex", "libdeflate_zlib_decompress_ex", "libdeflate_deflate_decompress_ex"},
+                    new FunctionDescriptor[] {FunctionDescriptor.of(PTR), FunctionDescriptor.ofVoid(PTR), ex, ex, ex});
+            boolean none = h.length == 0;
+            ALLOC = none ? null : h[0];
+            FREE = none ? null : h[1];
+            GZIP = none ? null : h[2];
+            ZLIB = none ? null : h[3];
+            DEFLATE = none ? null : h[4];
         }
     }
 
     /** Whether the host has libdeflate. */
     public static boolean available() {
-        return handles().length > 0;
+        return Lib.ALLOC != null;
     }
 
     /** A decompressor, or null without libdeflate. */
     public static LibdeflateDecompressor open() {
-        MethodHandle[] h = handles();
-        if (h.length == 0) return null;
+        if (Lib.ALLOC == null) return null;
         try {
-            MemorySegment d = (MemorySegment) h[0].invokeExact();
+            MemorySegment d = (MemorySegment) Lib.ALLOC.invokeExact();
             return d.equals(MemorySegment.NULL) ? null : new LibdeflateDecompressor(d);
         } catch (Throwable t) {
             throw Native.rethrow(t);
@@ -80,11 +72,11 @@ public final class LibdeflateDecompressor implements AutoCloseable {
      * {@code outCap} bytes). Input past the member is left alone (the result says how much was used).
      */
     public Result decompress(Format format, MemorySegment in, long inLen, MemorySegment out, long outCap) {
-        MethodHandle h = handles()[switch (format) {
-            case GZIP -> 2;
-            case ZLIB -> 3;
-            case DEFLATE -> 4;
-        }];
+        MethodHandle h = switch (format) {
+            case GZIP -> Lib.GZIP;
+            case ZLIB -> Lib.ZLIB;
+            case DEFLATE -> Lib.DEFLATE;
+        };
         try {
             int r = (int) h.invokeExact(decompressor, in, inLen, out, outCap, sizes, sizes.asSlice(8));
             Status s = r >= 0 && r < Status.values().length ? Status.values()[r] : Status.BAD_DATA;
@@ -108,12 +100,6 @@ public final class LibdeflateDecompressor implements AutoCloseable {
 
     @Override
     public void close() {
-        try {
-            handles()[1].invokeExact(decompressor);
-        } catch (Throwable t) {
-            throw Native.rethrow(t);
-        } finally {
-            arena.close();
-        }
+        Libdeflate.free(Lib.FREE, decompressor, arena);
     }
 }

@@ -55,72 +55,152 @@ public final class LibdeflateGunzip {
         return Math.max(PAGE, (n + PAGE - 1) & -PAGE);
     }
 
+    /** What {@link #inflate} made of the stream. */
+    public sealed interface Outcome permits Inflated, Replay {}
+
     /**
-     * Reads all of {@code compressed} ({@code size} bytes expected) and inflates it, or returns null, having read part
-     * of the stream, when it does not fit: more than {@code size} bytes, more than {@code maxOut} inflated, or not
-     * enough allowance. Trailing bytes that do not start a gzip member are ignored, as the JDK and gzip do.
+     * Reads all of {@code compressed} ({@code size} bytes expected) and inflates it. Returns null when it read nothing
+     * (no libdeflate, no room even for the compressed bytes: the caller streams {@code compressed} as it is), an
+     * {@link Inflated} on success, or a {@link Replay} of the compressed stream when it read some or all of it and
+     * then found the result would not fit: more than {@code size} bytes, more than {@code maxOut} inflated, or not
+     * enough allowance. The source is read once either way (a progress count of it stays right). Trailing bytes that
+     * do not start a gzip member are ignored, as the JDK and gzip do.
      *
      * @throws CorruptException when a member does not inflate
      */
-    public static Inflated inflate(InputStream compressed, long size, long maxOut, Allowance allowance) throws IOException {
+    public static Outcome inflate(InputStream compressed, long size, long maxOut, Allowance allowance) throws IOException {
         if (size < 18 || maxOut <= 0 || !LibdeflateDecompressor.available()) return null; // 18: the smallest gzip member
         // A layer's tar is at least twice its gzip (text and binaries: 2.5-4x): one whose compressed size leaves
         // no room for twice as much again cannot fit, and is not read in vain.
         if (!allowance.reserve(pages(size) + pages(Math.min(maxOut, 2 * size)))) return null;
         allowance.release(pages(Math.min(maxOut, 2 * size)));
-        MemorySegment in = null, out = null;
-        long outReserved = 0;
+        MemorySegment in = map(size);
+        if (in == null) {
+            allowance.release(pages(size));
+            return null;
+        }
+        Replay replay = new Replay(in, allowance, compressed); // owns the mapping and its reservation from here on
+        boolean handedOver = false;
         try {
-            in = map(size);
-            if (in == null) return null;
-            if (!readFully(compressed, in, size)) return null;
-            // The last member's ISIZE (its length mod 2^32) sizes the first try; it is only a hint: other members,
-            // lengths past 4 GiB and hostile values are caught by libdeflate's bound on the output.
-            long hint = Integer.toUnsignedLong(in.get(ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), size - 4));
-            if (hint > maxOut) return null;
-            long cap = Math.min(maxOut, hint + (1 << 20));
-            try (LibdeflateDecompressor d = LibdeflateDecompressor.open()) {
-                if (d == null) return null;
-                while (true) {
-                    if (!allowance.reserve(pages(cap))) return null;
-                    outReserved = pages(cap);
-                    out = map(cap);
-                    if (out == null) return null;
-                    long produced = members(d, in, size, out, cap);
-                    if (produced >= 0) {
-                        // Keep the pages the data fills; give the rest of the reservation back.
-                        allowance.release(outReserved - pages(produced));
-                        outReserved = pages(produced);
-                        Inflated r = new Inflated(out, produced, outReserved, allowance);
-                        out = null;
-                        outReserved = 0;
-                        return r;
-                    }
-                    unmap(out);
+            Inflated r = replay.fill(size) ? inflateMembers(in, size, maxOut, allowance) : null;
+            handedOver = r == null;
+            return r != null ? r : replay;
+        } finally {
+            if (!handedOver) replay.free();
+        }
+    }
+
+    /** Inflates the {@code size} compressed bytes at {@code in}, or returns null when they do not fit. */
+    private static Inflated inflateMembers(MemorySegment in, long size, long maxOut, Allowance allowance) throws IOException {
+        // The last member's ISIZE (its length mod 2^32) sizes the first try; it is only a hint: other members,
+        // lengths past 4 GiB and hostile values are caught by libdeflate's bound on the output.
+        long hint = Integer.toUnsignedLong(in.get(ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), size - 4));
+        if (hint > maxOut) return null;
+        long cap = Math.min(maxOut, hint + (1 << 20));
+        MemorySegment out = null;
+        long outReserved = 0;
+        try (LibdeflateDecompressor d = LibdeflateDecompressor.open()) {
+            if (d == null) return null;
+            while (true) {
+                if (!allowance.reserve(pages(cap))) return null;
+                outReserved = pages(cap);
+                out = map(cap);
+                if (out == null) return null;
+                long produced = members(d, in, size, out, cap);
+                if (produced >= 0) {
+                    // Keep the pages the data fills; give the rest of the reservation back.
+                    allowance.release(outReserved - pages(produced));
+                    Inflated r = new Inflated(out, produced, pages(produced), allowance, size);
                     out = null;
-                    allowance.release(outReserved);
                     outReserved = 0;
-                    if (cap >= maxOut) return null;
-                    cap = Math.min(maxOut, cap * 2);
+                    return r;
                 }
+                unmap(out);
+                out = null;
+                allowance.release(outReserved);
+                outReserved = 0;
+                if (cap >= maxOut) return null;
+                cap = Math.min(maxOut, cap * 2);
             }
         } finally {
-            unmap(in);
-            allowance.release(pages(size));
             unmap(out);
             if (outReserved > 0) allowance.release(outReserved);
         }
     }
 
-    private static boolean readFully(InputStream src, MemorySegment dst, long size) throws IOException {
-        byte[] buf = new byte[1 << 20];
-        long at = 0;
-        for (int n; (n = src.read(buf)) > 0; ) {
-            if (at + n > size) return false;
-            MemorySegment.copy(buf, 0, dst, ValueLayout.JAVA_BYTE, at, n);
-            at += n;
+    /**
+     * The compressed bytes read so far (from memory), then the rest of the source: what the JDK's inflater reads when
+     * the whole-buffer path gave up after reading. Close frees the memory and closes the source.
+     */
+    public static final class Replay extends InputStream implements Outcome {
+        private MemorySegment held;
+        private final Allowance allowance;
+        private final InputStream rest;
+        private final long reserved;
+        private long length, pos;
+        private byte[] extra = new byte[0]; // a chunk read past the expected size
+        private int extraPos;
+
+        private Replay(MemorySegment held, Allowance allowance, InputStream rest) {
+            this.held = held;
+            this.allowance = allowance;
+            this.rest = rest;
+            this.reserved = pages(held.byteSize());
         }
-        return at == size;
+
+        /** Reads the source into memory; false when it holds more than {@code size} bytes (the excess is kept). */
+        boolean fill(long size) throws IOException {
+            byte[] buf = new byte[1 << 20];
+            for (int n; (n = rest.read(buf)) > 0; ) {
+                if (length + n > size) {
+                    extra = java.util.Arrays.copyOf(buf, n);
+                    return false;
+                }
+                MemorySegment.copy(buf, 0, held, ValueLayout.JAVA_BYTE, length, n);
+                length += n;
+            }
+            return length == size;
+        }
+
+        /** Gives the memory back (the source stays open). */
+        void free() {
+            if (held == null) return;
+            unmap(held);
+            held = null;
+            allowance.release(reserved);
+        }
+
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            java.util.Objects.checkFromIndexSize(off, len, b.length);
+            if (len == 0) return 0;
+            if (held == null) throw new IOException("stream closed");
+            if (pos < length) {
+                int n = (int) Math.min(len, length - pos);
+                MemorySegment.copy(held, ValueLayout.JAVA_BYTE, pos, b, off, n);
+                pos += n;
+                return n;
+            }
+            if (extraPos < extra.length) {
+                int n = Math.min(len, extra.length - extraPos);
+                System.arraycopy(extra, extraPos, b, off, n);
+                extraPos += n;
+                return n;
+            }
+            return rest.read(b, off, len);
+        }
+
+        @Override
+        public void close() throws IOException {
+            free();
+            rest.close();
+        }
     }
 
     /** Inflates every member into out; returns the bytes produced, or -1 when they do not fit in {@code cap}. */
@@ -146,21 +226,32 @@ public final class LibdeflateGunzip {
     }
 
     /** The inflated bytes, read as a stream; close gives the memory back. Not thread-safe. */
-    public static final class Inflated extends InputStream {
+    public static final class Inflated extends InputStream implements Outcome {
         private MemorySegment data;
-        private final long size, reserved;
+        private final long size, reserved, compressedSize;
         private final Allowance allowance;
         private long pos;
 
-        private Inflated(MemorySegment data, long size, long reserved, Allowance allowance) {
+        private Inflated(MemorySegment data, long size, long reserved, Allowance allowance, long compressedSize) {
             this.data = data;
             this.size = size;
             this.reserved = reserved;
             this.allowance = allowance;
+            this.compressedSize = compressedSize;
         }
 
         public long size() {
             return size;
+        }
+
+        /** Reads from the start again (the bytes stay in memory until close). */
+        public void rewind() {
+            pos = 0;
+        }
+
+        /** The bytes of gzip it came from. */
+        public long compressedSize() {
+            return compressedSize;
         }
 
         @Override

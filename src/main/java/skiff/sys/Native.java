@@ -14,8 +14,8 @@ import java.util.List;
 /**
  * syscall(2), the one downcall every system call of skiff goes through: the JVM spins classes for each distinct
  * native signature it links, which the AOT cache cannot keep, and skiff run starts two JVMs per container; linking
- * one signature costs ~25 ms at start, five cost ~50 ms. The other two signatures of this package (strerror in
- * {@link Errno}, libdeflate in {@link LibdeflateBinding}) are linked only when a message or a conversion needs them.
+ * one signature costs ~25 ms at start, five cost ~50 ms. The other signatures of this package (strerror in
+ * {@link Errno}, libdeflate in {@link Libdeflate}) are linked only when a message or a conversion needs them.
  * errno is captured at the call itself because the JVM may clobber the thread's errno before Java could read it.
  * Numbers are x86_64's and aarch64's.
  *

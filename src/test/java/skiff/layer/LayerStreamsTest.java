@@ -24,6 +24,38 @@ class LayerStreamsTest {
     @AfterEach
     void restore() {
         LayerStreams.nativeInflate = LayerStreams.NATIVE_INFLATE;
+        LayerStreams.memory = new LayerStreams.Memory(LayerStreams.INFLATE_MEMORY);
+    }
+
+    @Test
+    void aLayerTooBigForTheAllowanceIsReadOnceAndStreamedByTheJdk() throws IOException {
+        byte[] text = new byte[4 << 20];
+        Random r = new Random(11);
+        for (int i = 0; i < text.length; i++) text[i] = (byte) ('a' + r.nextInt(3)); // ~5x
+        byte[] blob = Tars.compress(text, Compression.GZIP);
+        // Room for the compressed bytes and the first guess, not for the inflated layer: read, then given up.
+        LayerStreams.memory = new LayerStreams.Memory(4L * blob.length);
+        java.util.concurrent.atomic.AtomicInteger opens = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicLong bytesRead = new java.util.concurrent.atomic.AtomicLong();
+        LayerSource src = new LayerSource("sha256:big", Compression.GZIP, () -> {
+            opens.incrementAndGet();
+            return new java.io.FilterInputStream(new ByteArrayInputStream(blob)) {
+                @Override
+                public int read(byte[] b, int off, int len) throws IOException {
+                    int n = in.read(b, off, len);
+                    if (n > 0) bytesRead.addAndGet(n);
+                    return n;
+                }
+            };
+        });
+        byte[] got;
+        try (InputStream in = LayerStreams.open(src, new LayerStreams.Budget(Limits.defaults()))) {
+            got = in.readAllBytes();
+        }
+        assertArrayEquals(text, got);
+        assertEquals(1, opens.get(), "opened once");
+        assertEquals(blob.length, bytesRead.get(), "each compressed byte read once (the progress display counts them)");
+        assertEquals(0, LayerStreams.inflateMemoryInUse());
     }
 
     private static byte[] read(byte[] blob, boolean nativeInflate) throws IOException {
@@ -89,6 +121,32 @@ class LayerStreamsTest {
         }
         assertEquals(sinks.get(0).order, sinks.get(1).order);
         assertEquals(sinks.get(0).entries, sinks.get(1).entries);
+    }
+
+    @Test
+    void aLayerThatFitsIsInflatedOnceForBothPasses() throws IOException {
+        byte[] big = new byte[300_000];
+        new Random(4).nextBytes(big);
+        byte[][] tars = {new Tars().file("a", "one").file("big", new String(big, StandardCharsets.ISO_8859_1)).bytes(),
+                new Tars().file("b", "two").file(".wh.a", "").bytes()};
+        for (boolean nativeInflate : new boolean[] {true, false}) {
+            LayerStreams.nativeInflate = nativeInflate;
+            java.util.concurrent.atomic.AtomicInteger opens = new java.util.concurrent.atomic.AtomicInteger();
+            List<LayerSource> layers = new ArrayList<>();
+            for (int i = 0; i < tars.length; i++) {
+                byte[] blob = Tars.compress(tars[i], Compression.GZIP);
+                layers.add(new LayerSource("l" + i, Compression.GZIP, () -> {
+                    opens.incrementAndGet();
+                    return new ByteArrayInputStream(blob);
+                }));
+            }
+            RecordingSink sink = new RecordingSink();
+            Flattener.flatten(layers, sink, Limits.defaults(), w -> {}, 2);
+            assertEquals(java.util.Set.of("", "b", "big"), sink.entries.keySet());
+            // Both layers supply content: libdeflate's are read once (kept from the headers pass), the JDK's twice.
+            assertEquals(nativeInflate ? 2 : 4, opens.get(), nativeInflate ? "libdeflate" : "jdk");
+            assertEquals(0, LayerStreams.inflateMemoryInUse(), "kept layers given back");
+        }
     }
 
     @Test
