@@ -4,6 +4,9 @@ import com.github.luben.zstd.Zstd;
 import com.github.luben.zstd.ZstdCompressCtx;
 import com.github.luben.zstd.ZstdDecompressCtx;
 
+import skiff.sys.LibdeflateDecompressor;
+import skiff.util.Env;
+
 import java.io.IOException;
 import java.util.zip.DataFormatException;
 import java.util.zip.Deflater;
@@ -20,6 +23,10 @@ final class Codec implements AutoCloseable {
     private ZlibBlockCompressor fast;
     private boolean javaDeflate;
     private Inflater inflater;
+    /** libdeflate's inflater, bound to the thread that opened it (its arena is confined); null: the JDK's. */
+    private LibdeflateDecompressor nativeInflater;
+    private Thread nativeInflaterOwner;
+    private boolean nativeInflaterTried;
     private ZstdCompressCtx zc;
     private ZstdDecompressCtx zd;
 
@@ -27,7 +34,7 @@ final class Codec implements AutoCloseable {
         this(kind, level, true);
     }
 
-    /** {@code nativeDeflate} false: java.util.zip even where a faster zlib compressor is installed. */
+    /** {@code nativeDeflate} false: java.util.zip both ways, even where libdeflate is installed. */
     Codec(SquashfsWriter.Compression kind, int level, boolean nativeDeflate) {
         this.kind = kind;
         this.level = level;
@@ -94,6 +101,13 @@ final class Codec implements AutoCloseable {
     int decompress(byte[] src, int off, int len, byte[] dst, int max) throws IOException {
         switch (kind) {
             case GZIP, NONE: {
+                LibdeflateDecompressor d = kind == SquashfsWriter.Compression.GZIP ? nativeInflater() : null;
+                if (d != null) {
+                    LibdeflateDecompressor.Result r = d.decompress(LibdeflateDecompressor.Format.ZLIB, src, off, len, dst, max);
+                    if (r.status() == LibdeflateDecompressor.Status.SUCCESS) return (int) r.out();
+                    throw new IOException(r.status() == LibdeflateDecompressor.Status.INSUFFICIENT_SPACE
+                            ? "corrupt or oversized gzip block" : "corrupt gzip block: " + r.status());
+                }
                 if (inflater == null) inflater = new Inflater();
                 inflater.reset();
                 inflater.setInput(src, off, len);
@@ -123,8 +137,31 @@ final class Codec implements AutoCloseable {
         }
     }
 
+    /** Whether gzip blocks are inflated by libdeflate on this thread (known after the first one). */
+    boolean nativeInflate() {
+        return nativeInflater != null && nativeInflaterOwner == Thread.currentThread();
+    }
+
+    /**
+     * libdeflate where the host has it (about twice the JDK's zlib: the FUSE server's cold reads and the writer's
+     * read-backs), unless SKIFF_INFLATE=java; only on the thread that opened it.
+     */
+    private LibdeflateDecompressor nativeInflater() {
+        if (!nativeInflaterTried) {
+            nativeInflaterTried = true;
+            if (!javaDeflate && !Env.is("SKIFF_INFLATE", "java")) {
+                nativeInflater = LibdeflateDecompressor.open();
+                nativeInflaterOwner = Thread.currentThread();
+            }
+        }
+        return nativeInflaterOwner == Thread.currentThread() ? nativeInflater : null;
+    }
+
     @Override
     public void close() {
+        // A decompressor opened by another thread cannot be freed from this one (confined arena): it goes with its
+        // thread's codec, which is how the reader's per-thread codecs end anyway.
+        if (nativeInflater != null && nativeInflaterOwner == Thread.currentThread()) nativeInflater.close();
         if (deflater != null) deflater.end();
         if (fast != null) fast.close();
         if (inflater != null) inflater.end();

@@ -28,6 +28,7 @@ public final class LibdeflateDecompressor implements AutoCloseable {
     private final MemorySegment decompressor;
     private final Arena arena = Arena.ofConfined();
     private final MemorySegment sizes = arena.allocate(LONG, 2);
+    private MemorySegment scratchIn = MemorySegment.NULL, scratchOut = MemorySegment.NULL;
 
     private LibdeflateDecompressor(MemorySegment decompressor) {
         this.decompressor = decompressor;
@@ -87,15 +88,18 @@ public final class LibdeflateDecompressor implements AutoCloseable {
         }
     }
 
-    /** As {@link #decompress(Format, MemorySegment, long, MemorySegment, long)}, between Java arrays (one block). */
+    /**
+     * As {@link #decompress(Format, MemorySegment, long, MemorySegment, long)}, between Java arrays (one block, e.g. a
+     * SquashFS block). The native buffers are kept and only grow: a FUSE server inflates thousands of blocks a
+     * second, and a fresh allocation is zero-filled each time.
+     */
     public Result decompress(Format format, byte[] src, int off, int len, byte[] dst, int max) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment in = a.allocate(Math.max(1, len)), out = a.allocate(Math.max(1, max));
-            MemorySegment.copy(src, off, in, ValueLayout.JAVA_BYTE, 0, len);
-            Result r = decompress(format, in, len, out, max);
-            if (r.status() == Status.SUCCESS) MemorySegment.copy(out, ValueLayout.JAVA_BYTE, 0, dst, 0, (int) r.out());
-            return r;
-        }
+        if (scratchIn.byteSize() < len) scratchIn = arena.allocate(Math.max(len, 2 * scratchIn.byteSize()));
+        if (scratchOut.byteSize() < max) scratchOut = arena.allocate(Math.max(max, 2 * scratchOut.byteSize()));
+        MemorySegment.copy(src, off, scratchIn, ValueLayout.JAVA_BYTE, 0, len);
+        Result r = decompress(format, scratchIn, len, scratchOut, max);
+        if (r.status() == Status.SUCCESS) MemorySegment.copy(scratchOut, ValueLayout.JAVA_BYTE, 0, dst, 0, (int) r.out());
+        return r;
     }
 
     @Override

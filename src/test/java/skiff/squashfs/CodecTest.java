@@ -10,7 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** gzip blocks, through libdeflate (the engine's provider) and through java.util.zip, inflate to what went in. */
+/** gzip blocks, through libdeflate and through java.util.zip, inflate to what went in, whichever side made them. */
 class CodecTest {
     private static byte[][] blocks() {
         Random r = new Random(7);
@@ -43,6 +43,7 @@ class CodecTest {
                     assertArrayEquals(b, back);
                 }
                 assertEquals(nativeDeflate, c.nativeDeflate(), "native compressor used");
+                assertEquals(nativeDeflate, c.nativeInflate(), "native inflater used");
             }
         }
     }
@@ -57,5 +58,26 @@ class CodecTest {
     @Test
     void javaUtilZipBlocksInflateBack() throws IOException {
         roundTrip(false);
+    }
+
+    @Test
+    void eitherInflaterReadsTheOthersBlocksAndRefusesACorruptOne() throws IOException {
+        byte[] text = blocks()[0];
+        try (Codec lib = new Codec(SquashfsWriter.Compression.GZIP, 9, true);
+             Codec jdk = new Codec(SquashfsWriter.Compression.GZIP, 9, false)) {
+            for (Codec[] pair : new Codec[][] {{lib, jdk}, {jdk, lib}}) {
+                byte[] z = new byte[text.length];
+                int n = pair[0].compress(text, text.length, z);
+                byte[] back = new byte[text.length];
+                assertEquals(text.length, pair[1].decompress(z, 0, n, back, back.length));
+                assertArrayEquals(text, back);
+                byte[] bad = z.clone();
+                for (int i = n / 3; i < n / 3 + 16; i++) bad[i] ^= (byte) 0x5a;
+                var e = org.junit.jupiter.api.Assertions.assertThrows(IOException.class,
+                        () -> pair[1].decompress(bad, 0, n, new byte[text.length], text.length));
+                assertTrue(e.getMessage().contains("gzip block"), e.getMessage());
+            }
+            assertTrue(lib.nativeInflate());
+        }
     }
 }
