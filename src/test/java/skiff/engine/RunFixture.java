@@ -28,6 +28,7 @@ final class RunFixture {
         Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxr-xr-x"));
         storage = base.resolve("storage");
         xdg = Files.createDirectories(base.resolve("xdg"));
+        Files.createDirectories(base.resolve("config"));
         Store.open(storage);
     }
 
@@ -80,9 +81,13 @@ final class RunFixture {
         Cmd.of("chmod", "700", xdg.toString()).run().ok();
     }
 
-    /** bin/skiff ARGS as the test user, from "/" (a working directory not visible in the container). */
+    /**
+     * bin/skiff ARGS as the test user, from "/" (a working directory not visible in the container), with an empty
+     * XDG_CONFIG_HOME: the test user's own config.toml must not change what a test sees (a test may set its own).
+     */
     Cmd skiff(String... args) {
         return Cmd.skiff(storage, args).env("XDG_RUNTIME_DIR", xdg.toString()).env("SKIFF_MOUNT_IDLE", "1")
+                .env("XDG_CONFIG_HOME", base.resolve("config").toString())
                 .asTestUser().dir(Path.of("/"));
     }
 
