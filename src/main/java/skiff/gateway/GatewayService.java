@@ -129,7 +129,9 @@ final class GatewayService implements AutoCloseable {
             }
             Live l = new Live(again);
             live.put(r.id(), l);
-            workers.submit(() -> work(l, ref, Platform.parse(r.platform()), true, Acl.PUBLIC, key));
+            List<List<String>> a = db.acl(r.id());
+            Acl acl = new Acl(a.get(0), a.get(1));
+            workers.submit(() -> work(l, ref, Platform.parse(r.platform()), true, acl, key, new Caller(r.owner(), -1, -1, false)));
         }
         pub.writeIndex(readyNames());
         timers.scheduleWithFixedDelay(this::flushLastUse, 10, 10, TimeUnit.SECONDS);
@@ -172,6 +174,8 @@ final class GatewayService implements AutoCloseable {
             if (n.isPresent() && (ref.digest() != null || now - n.get().resolvedMs() < cfg.tagMaxAge().toMillis())) {
                 Optional<Records.Image> img = db.image(n.get().digest());
                 if (img.isPresent() && img.get().status() == State.READY && Files.exists(pub.sqfs(Digest.parse(img.get().digest())))) {
+                    if (!visible(img.get(), caller))
+                        throw ApiException.forbidden(name + " is published privately by another user: ask its owner (" + img.get().owner() + ") to add you");
                     Records.PullRequest done = new Records.PullRequest(newId(), name, plat, caller.user(), State.READY,
                             img.get().digest(), null, null, now, now, 0, 0,
                             line(now, "already published as " + img.get().digest() + " (resolved " + Instant.ofEpochMilli(n.get().resolvedMs()) + ")"));
@@ -184,10 +188,11 @@ final class GatewayService implements AutoCloseable {
             Records.PullRequest r = new Records.PullRequest(newId(), name, plat, caller.user(), State.PENDING, null, null,
                     null, now, now, 0, 0, line(now, "requested by " + caller.user()));
             db.insert(r);
+            if (!acl.users().isEmpty() || !acl.groups().isEmpty()) db.saveAcl(r.id(), acl.users(), acl.groups());
             inflight.put(key, r.id());
             Live l = new Live(r);
             live.put(r.id(), l);
-            workers.submit(() -> work(l, ref, p, explicit, acl, key));
+            workers.submit(() -> work(l, ref, p, explicit, acl, key, caller));
             return r;
         }
     }
@@ -232,7 +237,7 @@ final class GatewayService implements AutoCloseable {
         return out;
     }
 
-    private void work(Live l, Reference ref, Platform platform, boolean explicit, Acl acl, String key) {
+    private void work(Live l, Reference ref, Platform platform, boolean explicit, Acl acl, String key, Caller caller) {
         Path tmp = null;
         try {
             advance(l, State.PULLING, null, "pulling " + ref + " for " + platform);
@@ -248,6 +253,9 @@ final class GatewayService implements AutoCloseable {
             synchronized (digestLocks.computeIfAbsent(md.toString(), k -> new Object())) {
                 Optional<Records.Image> have = db.image(md.toString());
                 if (have.isPresent() && have.get().status() == State.READY && Files.exists(pub.sqfs(md))) {
+                    if (!visible(have.get(), caller))
+                        throw ApiException.forbidden(ref + " is published privately by another user: ask its owner ("
+                                + have.get().owner() + ") to add you");
                     log(l, "already published by an earlier request: sharing " + pub.sqfs(md).getFileName());
                 } else {
                     ImageManifest m = store.manifest(md);
@@ -424,6 +432,16 @@ final class GatewayService implements AutoCloseable {
         for (Records.Name n : db.names()) if (n.digest().equals(digest)) out.add(n);
         return out;
     }
+
+    /** May {@code c} read {@code i}? Public images: everyone; private ones: the owner, admins, the listed users and groups. */
+    boolean visible(Records.Image i, Caller c) {
+        if (!i.isPrivate() || c.admin() || i.owner().equals(c.user()) || i.allowedUsers().contains(c.user())) return true;
+        if (i.allowedGroups().isEmpty() || c.uid() < 0) return false;
+        for (String g : groups.of(c.user())) if (i.allowedGroups().contains(g)) return true;
+        return false;
+    }
+
+    private final Groups groups = new Groups();
 
     private void used(String digest) {
         lastUse.put(digest, System.currentTimeMillis());

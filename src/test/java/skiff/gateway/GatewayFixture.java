@@ -83,7 +83,13 @@ final class GatewayFixture implements AutoCloseable {
     }
 
     Reply call(String method, String path, String body) {
+        return call(method, path, body, null);
+    }
+
+    /** With {@code credential} in the X-Skiff-Munge header (null: none). */
+    Reply call(String method, String path, String body, String credential) {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url() + path)).timeout(Duration.ofSeconds(30));
+        if (credential != null) b.header("X-Skiff-Munge", credential);
         b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
         if (body != null) b.header("Content-Type", "application/json");
         try {
