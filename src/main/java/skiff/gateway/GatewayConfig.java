@@ -30,13 +30,16 @@ import java.util.Set;
  * @param maxImageBytes   images whose layers add up to more are refused (0: no limit)
  * @param minFreeBytes    requests are refused with 507 while the shared directory has less free space than this
  * @param auth            "none" (every caller is the gateway's own user: a trial on one machine) or "munge"
+ * @param maxActivePerUser new pulls a user may have in progress at once; more are answered 429 (joining a running one
+ *                        is always allowed)
  */
 public record GatewayConfig(String host, int port, Path shared, String database, String databaseUser,
                             String databasePassword, Path work, int workers, Set<String> admins, Duration tagMaxAge,
-                            Duration expireAfter, long maxImageBytes, long minFreeBytes, String auth) {
+                            Duration expireAfter, long maxImageBytes, long minFreeBytes, String auth, int maxActivePerUser) {
 
     static final Set<String> KEYS = Set.of("listen", "shared", "database", "database_user", "database_password", "work",
-            "workers", "admins", "tag_max_age_s", "expire_after_days", "max_image_bytes", "min_free_bytes", "auth");
+            "workers", "admins", "tag_max_age_s", "expire_after_days", "max_image_bytes", "min_free_bytes", "auth",
+            "max_active_per_user");
 
     public GatewayConfig {
         if (workers < 1 || workers > 256) throw new SkiffException(ExitCode.USAGE, "workers must be 1 to 256, not " + workers);
@@ -51,7 +54,7 @@ public record GatewayConfig(String host, int port, Path shared, String database,
         Path abs = shared.toAbsolutePath().normalize();
         return new GatewayConfig(hp.host(), hp.port(), abs, "jdbc:sqlite:" + abs.resolve(".gateway/state.db"), null, null,
                 abs.resolve(".gateway/work"), 2, Set.of(invokingUser), Duration.ofMinutes(5), Duration.ofDays(90), 0,
-                64L << 20, "none");
+                64L << 20, "none", 20);
     }
 
     /** The TOML file; {@code listen} and {@code shared} given on the command line override it. */
@@ -84,17 +87,12 @@ public record GatewayConfig(String host, int port, Path shared, String database,
                 Set.copyOf(admins), Duration.ofSeconds(number(file, root, "tag_max_age_s", d.tagMaxAge().toSeconds())),
                 Duration.ofDays(number(file, root, "expire_after_days", d.expireAfter().toDays())),
                 number(file, root, "max_image_bytes", 0), number(file, root, "min_free_bytes", d.minFreeBytes()),
-                text(file, root, "auth", "none"));
+                text(file, root, "auth", "none"), (int) number(file, root, "max_active_per_user", d.maxActivePerUser()));
     }
 
     public GatewayConfig withAuth(String a) {
         return new GatewayConfig(host, port, shared, database, databaseUser, databasePassword, work, workers, admins,
-                tagMaxAge, expireAfter, maxImageBytes, minFreeBytes, a);
-    }
-
-    public GatewayConfig withLimits(long maxImage, long minFree, Duration tagAge) {
-        return new GatewayConfig(host, port, shared, database, databaseUser, databasePassword, work, workers, admins,
-                tagAge, expireAfter, maxImage, minFree, auth);
+                tagMaxAge, expireAfter, maxImageBytes, minFreeBytes, a, maxActivePerUser);
     }
 
     public Path images() {

@@ -328,8 +328,18 @@ final class GatewayDb implements AutoCloseable {
     }
 
     List<Records.Name> names() {
+        return names("SELECT * FROM names ORDER BY name, platform", null);
+    }
+
+    /** The names pointing to one digest (indexed: a lookup's cost does not grow with the catalogue). */
+    List<Records.Name> namesOf(String digest) {
+        return names("SELECT * FROM names WHERE digest = ? ORDER BY name, platform", digest);
+    }
+
+    private List<Records.Name> names(String sql, String arg) {
         return with(c -> {
-            try (PreparedStatement p = c.prepareStatement("SELECT * FROM names ORDER BY name, platform")) {
+            try (PreparedStatement p = c.prepareStatement(sql)) {
+                if (arg != null) p.setString(1, arg);
                 List<Records.Name> out = new ArrayList<>();
                 try (ResultSet rs = p.executeQuery()) {
                     while (rs.next()) out.add(name(rs));

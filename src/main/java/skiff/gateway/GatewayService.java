@@ -185,6 +185,10 @@ final class GatewayService implements AutoCloseable {
                     return done;
                 }
             }
+            long mine = live.values().stream().filter(x -> x.row.owner().equals(caller.user())).count();
+            if (mine >= cfg.maxActivePerUser())
+                throw new ApiException(429, "too_many_requests", caller.user() + " has " + mine + " pulls in progress, this"
+                        + " gateway's limit per user (max_active_per_user): wait for one to end");
             Records.PullRequest r = new Records.PullRequest(newId(), name, plat, caller.user(), State.PENDING, null, null,
                     null, now, now, 0, 0, line(now, "requested by " + caller.user()));
             db.insert(r);
@@ -428,9 +432,7 @@ final class GatewayService implements AutoCloseable {
     }
 
     List<Records.Name> namesOf(String digest) {
-        List<Records.Name> out = new ArrayList<>();
-        for (Records.Name n : db.names()) if (n.digest().equals(digest)) out.add(n);
-        return out;
+        return db.namesOf(digest);
     }
 
     /** May {@code c} read {@code i}? Public images: everyone; private ones: the owner, admins, the listed users and groups. */
