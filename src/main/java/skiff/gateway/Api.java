@@ -38,6 +38,7 @@ final class Api extends Handler.Abstract {
     }
 
     static final List<Route> ROUTES = List.of(
+            Route.of("GET", "/"),
             Route.of("GET", PREFIX + "/health"),
             Route.of("GET", PREFIX + "/metrics"),
             Route.of("GET", PREFIX + "/openapi.json"),
@@ -99,6 +100,12 @@ final class Api extends Handler.Abstract {
     }
 
     private Reply dispatch(Route r, Matcher m, Request request) throws IOException {
+        if (r.template().equals("/")) {
+            // The web page: static HTML whose script polls this API.
+            try (InputStream in = Api.class.getResourceAsStream("web/index.html")) {
+                return new Reply(200, "text/html; charset=utf-8", in.readAllBytes());
+            }
+        }
         String t = r.template().substring(PREFIX.length());
         Fields q = Request.extractQueryParameters(request);
         switch (r.method() + " " + t) {
@@ -132,7 +139,14 @@ final class Api extends Handler.Abstract {
             case "GET /pulls" -> {
                 viewer(request);
                 List<Object> out = new ArrayList<>();
-                for (Records.PullRequest p : svc.queue()) out.add(request(p));
+                List<Records.PullRequest> rows = svc.queue();
+                if ("true".equals(q.getValue("recent"))) {
+                    // The queue first, then the latest finished requests (the web page shows both).
+                    List<Records.PullRequest> all = new ArrayList<>(rows);
+                    for (Records.PullRequest p : svc.db().recent(50)) if (p.state().terminal()) all.add(p);
+                    rows = all;
+                }
+                for (Records.PullRequest p : rows) out.add(request(p));
                 return Reply.json(200, Map.of("requests", out));
             }
             case "GET /pulls/{id}" -> {
