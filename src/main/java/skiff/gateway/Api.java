@@ -169,10 +169,11 @@ final class Api extends Handler.Abstract {
                 Caller c = viewer(request);
                 String name = q.getValue("name");
                 if (name == null) throw ApiException.badRequest("bad_request", "lookup needs ?name=REFERENCE");
-                Optional<Records.Image> i = svc.lookup(name, q.getValue("platform"));
+                GatewayService.Hit h = svc.lookup(name, q.getValue("platform"));
+                Optional<Records.Image> i = h.image();
                 if (i.isEmpty() || i.get().status() != State.READY || !visible(i.get(), c))
                     throw ApiException.notFound("no published image named " + name + " (request it with POST " + PREFIX + "/pulls)");
-                return Reply.json(200, image(i.get()));
+                return Reply.json(200, image(i.get(), h.names()));
             }
             case "GET /images/{digest}" -> {
                 Caller c = viewer(request);
@@ -283,10 +284,14 @@ final class Api extends Handler.Abstract {
     }
 
     private Map<String, Object> image(Records.Image i) {
+        return image(i, svc.namesOf(i.digest()));
+    }
+
+    private Map<String, Object> image(Records.Image i, List<Records.Name> named) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("digest", i.digest());
         List<String> names = new ArrayList<>();
-        for (Records.Name n : svc.namesOf(i.digest())) names.add(n.name());
+        for (Records.Name n : named) names.add(n.name());
         m.put("names", names);
         m.put("platform", i.platform());
         m.put("size", i.sizeBytes());

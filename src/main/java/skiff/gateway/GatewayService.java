@@ -133,7 +133,7 @@ final class GatewayService implements AutoCloseable {
             Acl acl = new Acl(a.get(0), a.get(1));
             workers.submit(() -> work(l, ref, Platform.parse(r.platform()), true, acl, key, new Caller(r.owner(), -1, -1, false)));
         }
-        pub.writeIndex(readyNames());
+        reindex();
         timers.scheduleWithFixedDelay(this::flushLastUse, 10, 10, TimeUnit.SECONDS);
         timers.scheduleWithFixedDelay(() -> {
             try {
@@ -291,7 +291,7 @@ final class GatewayService implements AutoCloseable {
             }
             long now = System.currentTimeMillis();
             db.upsert(new Records.Name(ref.toString(), platform.toString(), md.toString(), res.repoDigest().toString(), now));
-            pub.writeIndex(readyNames());
+            reindex();
             used(md.toString());
             advance(l, State.READY, md.toString(), "READY: " + md);
             metrics.ready.incrementAndGet();
@@ -419,16 +419,40 @@ final class GatewayService implements AutoCloseable {
         return keep;
     }
 
-    /** The image NAME (a reference, normalised) resolves to on PLATFORM, if it is published. */
-    Optional<Records.Image> lookup(String name, String platform) {
+    /** A lookup's answer: the image and all its names, or none; kept {@link #LOOKUP_TTL_MS} at most. */
+    record Hit(Optional<Records.Image> image, List<Records.Name> names, long atMs) {}
+
+    /**
+     * Lookups are the gateway's hot path (every job script may ask): answers are cached briefly, and the cache is
+     * emptied whenever this gateway changes what a name means (publish, delete, expire). Another gateway instance
+     * sharing a PostgreSQL database is seen within the TTL.
+     */
+    static final long LOOKUP_TTL_MS = 1000;
+    private final ConcurrentHashMap<String, Hit> lookups = new ConcurrentHashMap<>();
+
+    /** The image NAME (a reference, normalised) resolves to on PLATFORM, if it is published, with its names. */
+    Hit lookup(String name, String platform) {
         metrics.lookups.incrementAndGet();
         Reference ref = parseReference(name);
         String plat = platform == null || platform.isBlank() ? Platform.host().toString() : platform;
-        Optional<Records.Name> n = db.name(ref.toString(), plat);
-        if (n.isEmpty()) return Optional.empty();
-        Optional<Records.Image> i = db.image(n.get().digest());
-        if (i.isPresent() && i.get().status() == State.READY) used(i.get().digest());
-        return i;
+        String key = key(ref.toString(), plat);
+        long now = System.currentTimeMillis();
+        Hit h = lookups.get(key);
+        if (h == null || now - h.atMs() > LOOKUP_TTL_MS) {
+            Optional<Records.Name> n = db.name(ref.toString(), plat);
+            Optional<Records.Image> i = n.isEmpty() ? Optional.empty() : db.image(n.get().digest());
+            h = new Hit(i, i.isEmpty() ? List.of() : db.namesOf(i.get().digest()), now);
+            lookups.put(key, h);
+        }
+        if (h.image().isPresent() && h.image().get().status() == State.READY) used(h.image().get().digest());
+        return h;
+    }
+
+    /** Rewrites the index and forgets cached lookups: what names mean has changed. */
+    private void reindex() throws IOException {
+        lookups.clear();
+        pub.writeIndex(readyNames());
+        lookups.clear();
     }
 
     List<Records.Name> namesOf(String digest) {
@@ -460,7 +484,7 @@ final class GatewayService implements AutoCloseable {
     void delete(String digest) throws IOException {
         Digest d = Digest.parse(digest);
         db.deleteImage(digest);
-        pub.writeIndex(readyNames());
+        reindex();
         pub.remove(d);
     }
 
@@ -475,7 +499,7 @@ final class GatewayService implements AutoCloseable {
                 expired.add(i.digest());
             }
         if (!expired.isEmpty()) {
-            pub.writeIndex(readyNames());
+            reindex();
             for (String d : expired) pub.remove(Digest.parse(d));
         }
         return expired;
