@@ -8,8 +8,6 @@ import skiff.reference.Reference;
 import skiff.registry.Credentials;
 import skiff.registry.RegistryClient;
 import skiff.registry.RegistryConfig;
-import skiff.rootfs.ConvertSettings;
-import skiff.rootfs.Rootfs;
 import skiff.store.Puller;
 import skiff.store.Store;
 import skiff.util.Dirs;
@@ -267,8 +265,7 @@ final class GatewayService implements AutoCloseable {
                     advance(l, State.CONVERTING, md.toString(), "converting to SquashFS");
                     metrics.conversions.incrementAndGet();
                     tmp = pub.temporary(md);
-                    Rootfs.convertTo(store, md, Rootfs.Format.SQUASHFS, ConvertSettings.defaults().withFormat(Rootfs.Format.SQUASHFS),
-                            w -> log(l, "warning: " + w), tmp);
+                    cfg.converter().convert(store, md, tmp, m2 -> log(l, m2));
                     advance(l, State.PUBLISHING, md.toString(), "publishing " + pub.sqfs(md).getFileName());
                     long now = System.currentTimeMillis();
                     Records.Image img = new Records.Image(md.toString(), platform.toString(), Files.size(tmp), l.row.owner(), now,

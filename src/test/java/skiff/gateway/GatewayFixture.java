@@ -49,11 +49,18 @@ public final class GatewayFixture implements AutoCloseable {
 
     /** Starts a gateway publishing into {@code shared}; {@code extra} are more serve options (e.g. --config FILE). */
     public static GatewayFixture start(Path shared, Path home, String... extra) throws IOException {
+        return start(shared, home, java.util.Map.of(), extra);
+    }
+
+    /** As {@link #start(Path, Path, String...)}, with more environment variables (e.g. SLURM_CONF). */
+    public static GatewayFixture start(Path shared, Path home, java.util.Map<String, String> env, String... extra) throws IOException {
         List<String> args = new ArrayList<>(List.of("gateway", "serve", "--listen", "127.0.0.1:0", "--shared", shared.toString()));
         args.addAll(List.of(extra));
         Files.createDirectories(home);
-        Process p = Cmd.skiff(home.resolve("storage"), args.toArray(String[]::new)).env("HOME", home.toString())
-                .env("XDG_CONFIG_HOME", home.resolve(".config").toString()).start();
+        Cmd cmd = Cmd.skiff(home.resolve("storage"), args.toArray(String[]::new)).env("HOME", home.toString())
+                .env("XDG_CONFIG_HOME", home.resolve(".config").toString());
+        env.forEach(cmd::env);
+        Process p = cmd.start();
         BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
         Pattern listening = Pattern.compile("listening on http://127\\.0\\.0\\.1:(\\d+)/");
         List<String> seen = new ArrayList<>();
