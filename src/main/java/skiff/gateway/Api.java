@@ -277,7 +277,15 @@ final class Api extends Handler.Abstract {
         if (p.reasonCode() != null) m.put("reason", Map.of("code", p.reasonCode(), "message", p.reason()));
         m.put("created", Instant.ofEpochMilli(p.createdMs()).toString());
         m.put("updated", Instant.ofEpochMilli(p.updatedMs()).toString());
-        m.put("progress", Map.of("bytes_done", p.bytesDone(), "bytes_total", p.bytesTotal()));
+        Map<String, Object> progress = new LinkedHashMap<>();
+        progress.put("bytes_done", p.bytesDone());
+        progress.put("bytes_total", p.bytesTotal());
+        long[] entries = svc.entries(p.id());
+        if (entries != null) {
+            progress.put("entries_done", entries[0]);
+            progress.put("entries_total", entries[1]);
+        }
+        m.put("progress", progress);
         if (p.state() == State.READY && p.digest() != null)
             m.put("path", svc.publisher().sqfs(skiff.image.Digest.parse(p.digest())).toString());
         return m;

@@ -8,6 +8,9 @@ import skiff.reference.Reference;
 import skiff.registry.Credentials;
 import skiff.registry.RegistryClient;
 import skiff.registry.RegistryConfig;
+import skiff.layer.Progress;
+import skiff.rootfs.ConversionWatcher;
+import skiff.rootfs.Rootfs;
 import skiff.store.Puller;
 import skiff.store.Store;
 import skiff.util.Dirs;
@@ -66,6 +69,8 @@ final class GatewayService implements AutoCloseable {
     static final class Live {
         volatile Records.PullRequest row;
         final AtomicLong bytesTotal = new AtomicLong();
+        /** Conversion progress: entries written and planned (0 until the layers are read). */
+        final AtomicLong entriesDone = new AtomicLong(), entriesTotal = new AtomicLong();
         final ConcurrentHashMap<Digest, Long> blobBytes = new ConcurrentHashMap<>();
 
         Live(Records.PullRequest row) {
@@ -93,6 +98,36 @@ final class GatewayService implements AutoCloseable {
         this.store = Store.open(cfg.work().resolve("store"));
         this.workers = Executors.newFixedThreadPool(cfg.workers(), Thread.ofPlatform().name("gateway-worker-", 0).daemon().factory());
         this.timers = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("gateway-timer").daemon().factory());
+        // The converter reports entries through one watcher per process: route each conversion to its request.
+        Rootfs.watchWith(new ConversionWatcher() {
+            @Override
+            public Progress started(Digest manifest, Rootfs.Format format, long layerBytes) {
+                Live l = converting.get(manifest);
+                if (l == null) return Progress.NONE;
+                return new Progress() {
+                    @Override
+                    public void planned(long entries, long contentBytes) {
+                        l.entriesTotal.set(entries);
+                    }
+
+                    @Override
+                    public void entry() {
+                        l.entriesDone.incrementAndGet();
+                    }
+                };
+            }
+        });
+    }
+
+    /** The request converting each digest (one at a time per digest: {@link #digestLocks}). */
+    private final ConcurrentHashMap<Digest, Live> converting = new ConcurrentHashMap<>();
+    /** Set at shutdown: work interrupted then stays in progress in the database and resumes at the next start. */
+    private volatile boolean closing;
+
+    /** Entries written and planned by a running conversion, or null. */
+    long[] entries(String id) {
+        Live l = live.get(id);
+        return l == null || l.entriesTotal.get() == 0 ? null : new long[] {l.entriesDone.get(), l.entriesTotal.get()};
     }
 
     Publisher publisher() {
@@ -265,7 +300,13 @@ final class GatewayService implements AutoCloseable {
                     advance(l, State.CONVERTING, md.toString(), "converting to SquashFS");
                     metrics.conversions.incrementAndGet();
                     tmp = pub.temporary(md);
-                    cfg.converter().convert(store, md, tmp, m2 -> log(l, m2));
+                    converting.put(md, l);
+                    try {
+                        cfg.converter().convert(store, md, tmp, m2 -> log(l, m2));
+                    } finally {
+                        converting.remove(md);
+                    }
+                    log(l, "converted: " + l.entriesDone.get() + " entries, " + Files.size(tmp) + " bytes");
                     advance(l, State.PUBLISHING, md.toString(), "publishing " + pub.sqfs(md).getFileName());
                     long now = System.currentTimeMillis();
                     Records.Image img = new Records.Image(md.toString(), platform.toString(), Files.size(tmp), l.row.owner(), now,
@@ -293,6 +334,7 @@ final class GatewayService implements AutoCloseable {
             advance(l, State.READY, md.toString(), "READY: " + md);
             metrics.ready.incrementAndGet();
         } catch (Throwable t) {
+            if (closing) return; // stopped by SIGTERM: left in progress in the database, resumed at the next start
             metrics.failed.incrementAndGet();
             Failure f = Failure.of(t, cfg);
             try {
@@ -509,6 +551,7 @@ final class GatewayService implements AutoCloseable {
 
     @Override
     public void close() {
+        closing = true;
         timers.shutdownNow();
         workers.shutdownNow();
         try {

@@ -45,10 +45,19 @@ class GatewayFaultsIT {
 
     @Test
     void killedMidConversionTheGatewayPublishesNoHalfFileAndResumesAfterARestart() throws Exception {
-        Path shared = work.resolve("shared-kill");
+        stoppedMidConversion("kill", true);
+    }
+
+    @Test
+    void stoppedBySigtermMidConversionTheRequestResumesAfterARestart() throws Exception {
+        stoppedMidConversion("term", false);
+    }
+
+    void stoppedMidConversion(String name, boolean sigkill) throws Exception {
+        Path shared = work.resolve("shared-" + name);
         Path images = shared.resolve("images");
         String id;
-        GatewayFixture gw = GatewayFixture.start(shared, work.resolve("home-kill"));
+        GatewayFixture gw = GatewayFixture.start(shared, work.resolve("home-" + name));
         try {
             id = gw.pull(ref("test/big:1")).json().get("id").asText();
             long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
@@ -60,7 +69,8 @@ class GatewayFaultsIT {
             }
             assertEquals("CONVERTING", state);
         } finally {
-            gw.kill();
+            if (sigkill) gw.kill();
+            else gw.close();
         }
         try (var s = Files.list(images)) {
             assertEquals(0, s.filter(p -> p.toString().endsWith(".sqfs") && !p.getFileName().toString().startsWith(".tmp-")).count(),
@@ -68,7 +78,7 @@ class GatewayFaultsIT {
         }
         assertEquals("# skiff gateway index 1", Files.readString(images.resolve("index.tsv")).strip());
 
-        try (GatewayFixture again = GatewayFixture.start(shared, work.resolve("home-kill"))) {
+        try (GatewayFixture again = GatewayFixture.start(shared, work.resolve("home-" + name))) {
             JsonNode r = again.await(id);
             assertEquals("READY", r.get("state").asText(), r.toString());
             String log = again.get("/api/v1/pulls/" + id + "/log").body();

@@ -128,6 +128,7 @@ class GatewayIT {
         int pulling = log.indexOf("pulling"), converting = log.indexOf("converting"), publishing = log.indexOf("publishing"),
                 ready = log.indexOf("READY");
         assertTrue(0 <= pulling && pulling < converting && converting < publishing && publishing < ready, log);
+        assertTrue(log.matches("(?s).*converted: [1-9]\\d* entries, \\d+ bytes.*"), log);
         assertTrue(gw.get("/api/v1/pulls/" + two.get("id").asText() + "/log").body().contains("already published by an earlier request"));
     }
 
