@@ -32,16 +32,18 @@ import java.util.Set;
  * @param auth            "none" (every caller is the gateway's own user: a trial on one machine) or "munge"
  * @param maxActivePerUser new pulls a user may have in progress at once; more are answered 429 (joining a running one
  *                        is always allowed)
+ * @param instanceTimeout an instance sharing the database whose heartbeat is older than this has stopped: another
+ *                        takes over its requests
  * @param converter       where conversions run: in the worker threads ({@code workers = N}) or as Slurm jobs
  *                        ({@code workers = "slurm"}, at most {@code slurm_jobs} at once)
  */
 public record GatewayConfig(String host, int port, Path shared, String database, String databaseUser,
                             String databasePassword, Path work, int workers, Set<String> admins, Duration tagMaxAge,
-                            Duration expireAfter, long maxImageBytes, long minFreeBytes, String auth, int maxActivePerUser, Converter converter) {
+                            Duration expireAfter, long maxImageBytes, long minFreeBytes, String auth, int maxActivePerUser, Duration instanceTimeout, Converter converter) {
 
     static final Set<String> KEYS = Set.of("listen", "shared", "database", "database_user", "database_password", "work",
             "workers", "admins", "tag_max_age_s", "expire_after_days", "max_image_bytes", "min_free_bytes", "auth",
-            "max_active_per_user", "slurm_jobs", "slurm_options", "slurm_skiff");
+            "max_active_per_user", "slurm_jobs", "slurm_options", "slurm_skiff", "instance_timeout_s");
 
     public GatewayConfig {
         if (workers < 1 || workers > 256) throw new SkiffException(ExitCode.USAGE, "workers must be 1 to 256, not " + workers);
@@ -56,7 +58,7 @@ public record GatewayConfig(String host, int port, Path shared, String database,
         Path abs = shared.toAbsolutePath().normalize();
         return new GatewayConfig(hp.host(), hp.port(), abs, "jdbc:sqlite:" + abs.resolve(".gateway/state.db"), null, null,
                 abs.resolve(".gateway/work"), 2, Set.of(invokingUser), Duration.ofMinutes(5), Duration.ofDays(90), 0,
-                64L << 20, "none", 20, new Converter.Local());
+                64L << 20, "none", 20, Duration.ofSeconds(60), new Converter.Local());
     }
 
     /** The TOML file; {@code listen} and {@code shared} given on the command line override it. */
@@ -111,12 +113,13 @@ public record GatewayConfig(String host, int port, Path shared, String database,
                 Set.copyOf(admins), Duration.ofSeconds(number(file, root, "tag_max_age_s", d.tagMaxAge().toSeconds())),
                 Duration.ofDays(number(file, root, "expire_after_days", d.expireAfter().toDays())),
                 number(file, root, "max_image_bytes", 0), number(file, root, "min_free_bytes", d.minFreeBytes()),
-                text(file, root, "auth", "none"), (int) number(file, root, "max_active_per_user", d.maxActivePerUser()), converter);
+                text(file, root, "auth", "none"), (int) number(file, root, "max_active_per_user", d.maxActivePerUser()),
+                Duration.ofSeconds(Math.max(1, number(file, root, "instance_timeout_s", 60))), converter);
     }
 
     public GatewayConfig withAuth(String a) {
         return new GatewayConfig(host, port, shared, database, databaseUser, databasePassword, work, workers, admins,
-                tagMaxAge, expireAfter, maxImageBytes, minFreeBytes, a, maxActivePerUser, converter);
+                tagMaxAge, expireAfter, maxImageBytes, minFreeBytes, a, maxActivePerUser, instanceTimeout, converter);
     }
 
     /** bin/skiff of this installation: beside the jar this class came from (target/ or lib/). */

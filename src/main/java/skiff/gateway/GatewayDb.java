@@ -92,10 +92,15 @@ final class GatewayDb implements AutoCloseable {
 
     // ---- requests
 
-    void insert(Records.PullRequest r) {
-        with(c -> {
+    /**
+     * Inserts a request for {@code instance}; false when another request for the same reference and platform is in
+     * progress (the unique index), which the caller then joins.
+     */
+    boolean insert(Records.PullRequest r, String instance) {
+        return with(c -> {
             try (PreparedStatement p = c.prepareStatement("INSERT INTO requests (id, reference, platform, owner, state, digest,"
-                    + " reason_code, reason, created_ms, updated_ms, bytes_done, bytes_total, log) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)")) {
+                    + " reason_code, reason, created_ms, updated_ms, bytes_done, bytes_total, log, instance) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) {
+                p.setString(14, instance);
                 p.setString(1, r.id());
                 p.setString(2, r.reference());
                 p.setString(3, r.platform());
@@ -109,8 +114,104 @@ final class GatewayDb implements AutoCloseable {
                 p.setLong(11, r.bytesDone());
                 p.setLong(12, r.bytesTotal());
                 p.setString(13, r.log());
+                p.executeUpdate();
+                return true;
+            } catch (SQLException e) {
+                // 23505: PostgreSQL's unique violation; SQLite says SQLITE_CONSTRAINT_UNIQUE (error code 19 family)
+                if ("23505".equals(e.getSQLState()) || e.getErrorCode() == 19 || String.valueOf(e.getMessage()).contains("UNIQUE constraint"))
+                    return false;
+                throw e;
+            }
+        });
+    }
+
+    /** The request in progress for a reference and platform, by whichever instance. */
+    Optional<Records.PullRequest> activeFor(String reference, String platform) {
+        return with(c -> {
+            try (PreparedStatement p = c.prepareStatement("SELECT * FROM requests WHERE reference = ? AND platform = ?"
+                    + " AND state IN ('PENDING','PULLING','CONVERTING','PUBLISHING')")) {
+                p.setString(1, reference);
+                p.setString(2, platform);
+                try (ResultSet rs = p.executeQuery()) {
+                    return rs.next() ? Optional.of(request(rs)) : Optional.empty();
+                }
+            }
+        });
+    }
+
+    /** This instance is alive. */
+    void heartbeat(String instance, String host, long now) {
+        with(c -> {
+            try (PreparedStatement p = c.prepareStatement("INSERT INTO instances (id, host, heartbeat_ms) VALUES (?,?,?)"
+                    + " ON CONFLICT (id) DO UPDATE SET heartbeat_ms = excluded.heartbeat_ms")) {
+                p.setString(1, instance);
+                p.setString(2, host);
+                p.setLong(3, now);
                 return p.executeUpdate();
             }
+        });
+    }
+
+    /** Instances whose heartbeat is newer than {@code sinceMs}, except those of {@code exceptHost} (null: none). */
+    java.util.Set<String> liveInstances(long sinceMs, String exceptHost) {
+        return with(c -> {
+            try (PreparedStatement p = c.prepareStatement("SELECT id FROM instances WHERE heartbeat_ms > ? AND host <> ?")) {
+                p.setLong(1, sinceMs);
+                p.setString(2, exceptHost == null ? "" : exceptHost);
+                java.util.Set<String> out = new java.util.HashSet<>();
+                try (ResultSet rs = p.executeQuery()) {
+                    while (rs.next()) out.add(rs.getString(1));
+                }
+                return out;
+            }
+        });
+    }
+
+    /** Active requests whose instance is not alive, each claimed for {@code me} (compare-and-set: one claimant wins). */
+    List<Records.PullRequest> claimOrphans(String me, java.util.Set<String> alive) {
+        List<Records.PullRequest> claimed = new ArrayList<>();
+        List<String[]> candidates = with(c -> {
+            List<String[]> out = new ArrayList<>();
+            try (PreparedStatement p = c.prepareStatement("SELECT id, instance FROM requests WHERE state IN"
+                    + " ('PENDING','PULLING','CONVERTING','PUBLISHING') ORDER BY created_ms")) {
+                try (ResultSet rs = p.executeQuery()) {
+                    while (rs.next()) if (!alive.contains(rs.getString(2))) out.add(new String[] {rs.getString(1), rs.getString(2)});
+                }
+            }
+            return out;
+        });
+        for (String[] cand : candidates) {
+            int n = with(c -> {
+                try (PreparedStatement p = c.prepareStatement("UPDATE requests SET instance = ? WHERE id = ? AND instance = ?")) {
+                    p.setString(1, me);
+                    p.setString(2, cand[0]);
+                    p.setString(3, cand[1]);
+                    return p.executeUpdate();
+                }
+            });
+            if (n == 1) request(cand[0]).ifPresent(claimed::add);
+        }
+        return claimed;
+    }
+
+    /**
+     * Runs {@code w} holding the index lock row (PostgreSQL: the row lock until commit; SQLite: the write lock), so
+     * that two instances never rename index files built from different views in the wrong order.
+     */
+    void withIndexLock(Work<Void> w) {
+        with(c -> {
+            c.setAutoCommit(false);
+            try (PreparedStatement p = c.prepareStatement("UPDATE index_lock SET version = version + 1 WHERE id = 1")) {
+                p.executeUpdate();
+                w.run(c);
+                c.commit();
+            } catch (SQLException | RuntimeException e) {
+                c.rollback();
+                throw e;
+            } finally {
+                c.setAutoCommit(true);
+            }
+            return null;
         });
     }
 

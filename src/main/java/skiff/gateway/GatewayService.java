@@ -56,6 +56,8 @@ final class GatewayService implements AutoCloseable {
     /** One conversion per digest at a time: two tags of one image share one file. */
     private final ConcurrentHashMap<String, Object> digestLocks = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Long> lastUse = new ConcurrentHashMap<>();
+    /** This instance, among those sharing the database (a new id each start). */
+    final String instance = UUID.randomUUID().toString().substring(0, 8);
     final Metrics metrics = new Metrics();
 
     /** Counters for /metrics. */
@@ -148,10 +150,51 @@ final class GatewayService implements AutoCloseable {
      * (the store keeps the blobs already downloaded, so it resumes rather than restarts).
      */
     void recover() throws IOException {
-        pub.collect(keepSet(), 0);
-        for (Records.PullRequest r : db.active()) {
-            Records.PullRequest again = with(r, State.PENDING, r.digest(), null, null,
-                    "gateway restarted while the request was " + r.state() + ": queued again");
+        long now = System.currentTimeMillis();
+        db.heartbeat(instance, host(), now);
+        // At start, an instance of this host still beating is this gateway's previous run (killed, restarted at
+        // once): one instance per host. SQLite has one instance by construction.
+        Set<String> alive = db.sqlite ? new HashSet<>() : db.liveInstances(now - cfg.instanceTimeout().toMillis(), host());
+        alive.remove(instance);
+        // Temporaries of instances still alive are their conversions in progress; the others' are leftovers.
+        pub.collect(keepSet(), p -> !alive.contains(Publisher.instanceOf(p)));
+        resume(db.claimOrphans(instance, alive), "gateway restarted while the request was ");
+        reindex();
+        timers.scheduleWithFixedDelay(this::flushLastUse, 10, 10, TimeUnit.SECONDS);
+        long beat = Math.max(1, cfg.instanceTimeout().toMillis() / 3);
+        timers.scheduleWithFixedDelay(() -> {
+            try {
+                long t = System.currentTimeMillis();
+                db.heartbeat(instance, host(), t);
+                Set<String> others = db.liveInstances(t - cfg.instanceTimeout().toMillis(), null);
+                others.add(instance);
+                resume(db.claimOrphans(instance, others), "taken over from a gateway instance that stopped, while the request was ");
+            } catch (RuntimeException ignored) {
+                // database away: the next beat retries
+            }
+        }, beat, beat, TimeUnit.MILLISECONDS);
+        timers.scheduleWithFixedDelay(() -> {
+            try {
+                expire(cfg.expireAfter().toMillis());
+                gc(3_600_000);
+            } catch (RuntimeException | IOException ignored) {
+                // the next round retries; an admin sees errors through the API calls
+            }
+        }, 1, 60, TimeUnit.MINUTES);
+    }
+
+    private static String host() {
+        try {
+            return java.net.InetAddress.getLocalHost().getHostName();
+        } catch (IOException e) {
+            return "unknown";
+        }
+    }
+
+    /** Queues again requests claimed from a stopped instance (or this one's previous run). */
+    private void resume(List<Records.PullRequest> claimed, String why) {
+        for (Records.PullRequest r : claimed) {
+            Records.PullRequest again = with(r, State.PENDING, r.digest(), null, null, why + r.state() + ": queued again");
             db.update(again);
             Reference ref = Reference.parse(r.reference());
             String key = key(ref.toString(), r.platform());
@@ -166,16 +209,6 @@ final class GatewayService implements AutoCloseable {
             Acl acl = new Acl(a.get(0), a.get(1));
             workers.submit(() -> work(l, ref, Platform.parse(r.platform()), true, acl, key, new Caller(r.owner(), -1, -1, false)));
         }
-        reindex();
-        timers.scheduleWithFixedDelay(this::flushLastUse, 10, 10, TimeUnit.SECONDS);
-        timers.scheduleWithFixedDelay(() -> {
-            try {
-                expire(cfg.expireAfter().toMillis());
-                gc(3_600_000);
-            } catch (RuntimeException | IOException ignored) {
-                // the next round retries; an admin sees errors through the API calls
-            }
-        }, 1, 60, TimeUnit.MINUTES);
     }
 
     private static String key(String name, String platform) {
@@ -212,7 +245,7 @@ final class GatewayService implements AutoCloseable {
                     Records.PullRequest done = new Records.PullRequest(newId(), name, plat, caller.user(), State.READY,
                             img.get().digest(), null, null, now, now, 0, 0,
                             line(now, "already published as " + img.get().digest() + " (resolved " + Instant.ofEpochMilli(n.get().resolvedMs()) + ")"));
-                    db.insert(done);
+                    db.insert(done, instance);
                     used(img.get().digest());
                     metrics.ready.incrementAndGet();
                     return done;
@@ -222,9 +255,20 @@ final class GatewayService implements AutoCloseable {
             if (mine >= cfg.maxActivePerUser())
                 throw new ApiException(429, "too_many_requests", caller.user() + " has " + mine + " pulls in progress, this"
                         + " gateway's limit per user (max_active_per_user): wait for one to end");
+            // Another instance on the same database may be working on it: join that request.
+            Optional<Records.PullRequest> elsewhere = db.activeFor(name, plat);
+            if (elsewhere.isPresent()) {
+                metrics.joined.incrementAndGet();
+                return elsewhere.get();
+            }
             Records.PullRequest r = new Records.PullRequest(newId(), name, plat, caller.user(), State.PENDING, null, null,
                     null, now, now, 0, 0, line(now, "requested by " + caller.user()));
-            db.insert(r);
+            if (!db.insert(r, instance)) {
+                metrics.joined.incrementAndGet();
+                Optional<Records.PullRequest> raced = db.activeFor(name, plat);
+                if (raced.isPresent()) return raced.get();
+                throw new ApiException(503, "busy", "another gateway instance took this request and finished it at once; ask again");
+            }
             if (!acl.users().isEmpty() || !acl.groups().isEmpty()) db.saveAcl(r.id(), acl.users(), acl.groups());
             inflight.put(key, r.id());
             Live l = new Live(r);
@@ -299,7 +343,7 @@ final class GatewayService implements AutoCloseable {
                     long size = m.layers().stream().mapToLong(Descriptor::size).sum();
                     advance(l, State.CONVERTING, md.toString(), "converting to SquashFS");
                     metrics.conversions.incrementAndGet();
-                    tmp = pub.temporary(md);
+                    tmp = pub.temporary(md, instance);
                     converting.put(md, l);
                     try {
                         cfg.converter().convert(store, md, tmp, m2 -> log(l, m2));
@@ -490,7 +534,18 @@ final class GatewayService implements AutoCloseable {
     /** Rewrites the index and forgets cached lookups: what names mean has changed. */
     private void reindex() throws IOException {
         lookups.clear();
-        pub.writeIndex(readyNames());
+        try {
+            db.withIndexLock(c -> {
+                try {
+                    pub.writeIndex(readyNames());
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+                return null;
+            });
+        } catch (java.io.UncheckedIOException e) {
+            throw e.getCause();
+        }
         lookups.clear();
     }
 
@@ -546,7 +601,14 @@ final class GatewayService implements AutoCloseable {
 
     /** Removes files no READY record names and temporaries older than {@code tmpAgeMs}. */
     List<Path> gc(long tmpAgeMs) throws IOException {
-        return pub.collect(keepSet(), Math.max(1, tmpAgeMs));
+        long now = System.currentTimeMillis();
+        return pub.collect(keepSet(), p -> {
+            try {
+                return now - Files.getLastModifiedTime(p).toMillis() > tmpAgeMs;
+            } catch (IOException e) {
+                return false;
+            }
+        });
     }
 
     @Override

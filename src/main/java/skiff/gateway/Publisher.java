@@ -53,9 +53,12 @@ final class Publisher {
         return dir.resolve(base(d) + ".json");
     }
 
-    /** A fresh temporary in the images directory for a conversion (a {@code .tmp-} name: restart and GC remove them). */
-    Path temporary(Digest d) throws IOException {
-        Path p = AtomicFiles.createTemp(dir, ".tmp-" + base(d) + "-", ".sqfs");
+    /**
+     * A fresh temporary in the images directory for a conversion: {@code .tmp-gwINSTANCE-ALGO-HEX-RANDOM.sqfs}, the
+     * instance named so that another instance's start (sharing the directory) knows whose it is.
+     */
+    Path temporary(Digest d, String instance) throws IOException {
+        Path p = AtomicFiles.createTemp(dir, ".tmp-gw" + instance + "-" + base(d) + "-", ".sqfs");
         Files.delete(p); // the converter creates its own output; the name only reserves a unique path
         return p;
     }
@@ -97,19 +100,26 @@ final class Publisher {
         Files.deleteIfExists(sqfs(d));
     }
 
+    private static final java.util.regex.Pattern INSTANCE = java.util.regex.Pattern.compile("^(?:\\.tmp-)+gw([0-9a-f]{8})-");
+
+    /** The gateway instance a temporary belongs to ("" when it names none: the converter's own or a stray file). */
+    static String instanceOf(Path p) {
+        java.util.regex.Matcher m = INSTANCE.matcher(p.getFileName().toString());
+        return m.find() ? m.group(1) : "";
+    }
+
     /**
-     * Removes temporaries older than {@code olderThanMs} (0: all, at start, when no conversion can be running) and
-     * image files whose digest {@code keep} does not hold. Returns the paths removed.
+     * Removes the temporaries {@code removeTemp} accepts and the image files whose digest {@code keep} does not hold.
+     * Returns the paths removed.
      */
-    List<Path> collect(Set<String> keep, long olderThanMs) throws IOException {
+    List<Path> collect(Set<String> keep, java.util.function.Predicate<Path> removeTemp) throws IOException {
         List<Path> removed = new java.util.ArrayList<>();
-        long now = System.currentTimeMillis();
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
             for (Path p : ds) {
                 String n = p.getFileName().toString();
                 if (n.equals(INDEX)) continue;
                 if (n.startsWith(".tmp-")) {
-                    if (olderThanMs == 0 || now - Files.getLastModifiedTime(p).toMillis() > olderThanMs) {
+                    if (removeTemp.test(p)) {
                         Files.deleteIfExists(p);
                         removed.add(p);
                     }
