@@ -49,7 +49,8 @@ class ArchitectureTest {
             Map.entry("spec", 9),
             Map.entry("policy", 10),
             Map.entry("engine", 11),
-            Map.entry("cli", 12));
+            Map.entry("gateway", 12),
+            Map.entry("cli", 13));
 
     static final Path CLASSES = Path.of("target/classes");
     /** A class named in a descriptor or signature: Lskiff/store/Store; or Lskiff/store/Store<... */
@@ -136,6 +137,21 @@ class ArchitectureTest {
         List<String> violations = new ArrayList<>();
         for (Compiled c : classes()) violations.addAll(violations(c));
         assertEquals(List.of(), violations);
+    }
+
+    @Test
+    void gatewayLibrariesAreUsedOnlyByTheGatewayServer() throws IOException {
+        // Jetty, JDBC, Flyway and HikariCP are on the class path of 'skiff gateway' alone (bin/skiff, target/gateway-lib):
+        // a class of any other package (skiff.gateway.client included, which the CLI loads) naming them would fail there.
+        List<String> found = new ArrayList<>();
+        for (Compiled c : classes()) {
+            if (c.pkg().equals("skiff.gateway")) continue;
+            for (String used : c.uses())
+                if (used.startsWith("org.eclipse.jetty") || used.startsWith("org.flywaydb") || used.startsWith("com.zaxxer")
+                        || used.startsWith("org.sqlite") || used.startsWith("org.postgresql") || used.startsWith("java.sql"))
+                    found.add(c.file() + " uses " + used);
+        }
+        assertEquals(List.of(), found);
     }
 
     @Test

@@ -40,6 +40,13 @@ public final class ImagesCommand implements Callable<Integer> {
             description = "Output format: table (default) or json (an array with full values).")
     String format;
 
+    @Option(names = "--gateway", arity = "0..1", paramLabel = "URL", fallbackValue = "", split = ",",
+            description = "List the image gateway's images instead (URL default: [gateway] url of config.toml or site.toml).")
+    List<String> gateway;
+
+    @Option(names = "--mine", description = "With --gateway: only the images I requested.")
+    boolean mine;
+
     /** One row; also the JSON shape of --format json. */
     public record Row(String name, String repository, String tag, String id, String digest, String repoDigest,
                       String created, long size, List<String> formats) {}
@@ -48,6 +55,7 @@ public final class ImagesCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (!format.equals("table") && !format.equals("json"))
             throw new SkiffException(ExitCode.USAGE, "unknown --format '" + format + "': use table or json");
+        if (gateway != null) return gatewayImages();
         Store store = main.store();
         List<String> broken = new ArrayList<>();
         List<Row> rows = new ArrayList<>();
@@ -66,6 +74,45 @@ public final class ImagesCommand implements Callable<Integer> {
         }
         out.flush();
         for (String b : broken) Warnings.print("cannot read image " + b);
+        return 0;
+    }
+
+    /** The gateway's images: NAME, DIGEST, SIZE, STATUS, OWNER, LAST USED (JSON: the API's records). */
+    private int gatewayImages() {
+        List<String> urls = gateway.stream().filter(u -> !u.isBlank()).toList();
+        if (urls.isEmpty()) urls = skiff.policy.Policy.load(main.env()).gatewayUrls();
+        var images = new skiff.gateway.client.GatewayClient(urls, GatewayAuth.credentials()).images(mine).path("images");
+        PrintWriter out = new PrintWriter(System.out, false, java.nio.charset.StandardCharsets.UTF_8);
+        if (format.equals("json")) {
+            out.println(Json.pretty(images));
+        } else if (quiet) {
+            for (var i : images) out.println(i.path("digest").asText());
+        } else {
+            List<String[]> rows = new ArrayList<>();
+            rows.add(new String[] {"NAME", "DIGEST", "SIZE", "STATUS", "OWNER", "LAST USED"});
+            Instant now = Instant.now();
+            for (var i : images) {
+                String digest = Digest.parse(i.path("digest").asText()).shortHex();
+                String size = humanSize(i.path("size").asLong());
+                String used = since(i.path("last_used").asText(), now);
+                List<String> names = new ArrayList<>();
+                for (var n : i.path("names")) names.add(Reference.parse(n.asText()).familiarName()
+                        + (Reference.parse(n.asText()).tag() != null ? ":" + Reference.parse(n.asText()).tag() : ""));
+                if (names.isEmpty()) names.add("<none>");
+                for (String n : names) rows.add(new String[] {n, digest, size, i.path("status").asText(), i.path("owner").asText(), used});
+            }
+            int[] w = new int[6];
+            for (String[] r : rows) for (int k = 0; k < 6; k++) w[k] = Math.max(w[k], r[k].length());
+            for (String[] r : rows) {
+                StringBuilder sb = new StringBuilder();
+                for (int k = 0; k < 6; k++) {
+                    sb.append(r[k]);
+                    if (k < 5) sb.append(" ".repeat(w[k] - r[k].length() + 3));
+                }
+                out.println(sb.toString().stripTrailing());
+            }
+        }
+        out.flush();
         return 0;
     }
 

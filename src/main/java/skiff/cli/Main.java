@@ -33,7 +33,7 @@ public final class Main {
             ConvertCommand.class,
             RunCommand.class, CreateCommand.class, PsCommand.class, RmCommand.class, CloneCommand.class,
             RenameCommand.class, ExportCommand.class, ImportCommand.class, DoctorCommand.class,
-            ModulesCommand.class, ConfigCommand.class,
+            ModulesCommand.class, ConfigCommand.class, GatewayCommand.class,
             CompletionCommand.class);
 
     @Option(names = "--storage", paramLabel = "DIR",

@@ -45,6 +45,13 @@ public final class PullCommand implements Callable<Integer> {
             description = "Convert the image right after the pull (default: [convert] format in config.toml, else squashfs).")
     String convert;
 
+    @Option(names = "--gateway", paramLabel = "URL", split = ",",
+            description = "Ask this image gateway (several: tried in order) instead of pulling here; default: [gateway] url of config.toml or site.toml.")
+    java.util.List<String> gateway;
+
+    @Option(names = "--no-gateway", description = "Pull here even when [gateway] url is configured.")
+    boolean noGateway;
+
     @Parameters(paramLabel = "REF", description = "Image reference, e.g. ubuntu:24.04, ghcr.io/org/img@sha256:...")
     String ref;
 
@@ -52,7 +59,12 @@ public final class PullCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Reference r = Reference.parse(ref);
         // Site image policy is judged before anything is fetched.
-        Policy.load(main.env()).checkImage(r.toString(), r.digest() != null);
+        Policy policy = Policy.load(main.env());
+        policy.checkImage(r.toString(), r.digest() != null);
+        java.util.List<String> gateways = noGateway ? java.util.List.of() : gateway != null ? gateway : policy.gatewayUrls();
+        if (!gateways.isEmpty())
+            return GatewayPull.run(gateways, r.toString(), platform, quiet, !quiet && System.console() != null && stderrIsTerminal(),
+                    System.out, System.err);
         ConvertSettings conversion = conversion(main.env(), convert);
         Platform wanted = platform != null ? Platform.parse(platform) : Platform.host();
         RegistryConfig config = RegistryConfig.load(Dirs.userConfig(main.env()).resolve("config.toml"));

@@ -195,6 +195,8 @@ public final class RunCommand implements Callable<Integer> {
             }).orElse(null);
             RunInputs.Resolved fast = pinned == null ? RunInputs.resolve(store, imageName)
                     : MediaTypes.isManifest(pinned.mediaType()) ? RunInputs.manifest(store, pinned.digest()) : null;
+            // Not in the store as a single-platform image: the image gateway's shared index, when [gateway] shared is set.
+            if (fast == null && pinned == null) fast = GatewayRun.resolve(policy, imageName);
             if (fast != null) {
                 manifestDigest = fast.manifest();
                 config = fast.config();

@@ -55,7 +55,16 @@ final class RunInputs {
         try {
             Map<?, ?> manifest = (Map<?, ?>) new Reader(utf8(store.readMetadataBlob(md))).document();
             Digest cd = Digest.parse((String) ((Map<?, ?>) manifest.get("config")).get("digest"));
-            Map<?, ?> c = (Map<?, ?>) new Reader(utf8(store.readMetadataBlob(cd))).document();
+            return config(md, store.readMetadataBlob(cd));
+        } catch (Exception e) {
+            return null; // any surprise: the Jackson path decides, and reports errors as it always did
+        }
+    }
+
+    /** The image whose manifest is {@code md} and whose OCI config is {@code configJson}, or null as {@link #resolve}. */
+    static Resolved config(Digest md, byte[] configJson) {
+        try {
+            Map<?, ?> c = (Map<?, ?>) new Reader(utf8(configJson)).document();
             Map<?, ?> x = (Map<?, ?>) c.get("config");
             ImageConfig.Config cfg = x == null ? null : new ImageConfig.Config(str(x, "User"), objMap(x, "ExposedPorts"),
                     strs(x, "Env"), strs(x, "Entrypoint"), strs(x, "Cmd"), objMap(x, "Volumes"), str(x, "WorkingDir"),

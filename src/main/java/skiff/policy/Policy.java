@@ -113,6 +113,21 @@ public final class Policy {
         return config.site();
     }
 
+    /** {@code [gateway] url}: the user's config.toml, else the site's; several URLs (comma-separated) in order. */
+    public java.util.List<String> gatewayUrls() {
+        String u = config.user().gateway().url();
+        if (u == null || u.isBlank()) u = config.site().gateway().url();
+        if (u == null || u.isBlank()) return java.util.List.of();
+        return java.util.Arrays.stream(u.split(",")).map(String::strip).filter(x -> !x.isEmpty()).toList();
+    }
+
+    /** {@code [gateway] shared}: the user's config.toml, else the site's, else null (no gateway images for skiff run). */
+    public java.nio.file.Path gatewayShared() {
+        String u = config.user().gateway().shared();
+        if (u == null || u.isBlank()) u = config.site().gateway().shared();
+        return u == null || u.isBlank() ? null : java.nio.file.Path.of(u.strip());
+    }
+
     /**
      * Image policy for pull and run: the repository of {@code normalisedRef} (tag and digest stripped)
      * must match one of [images] allow, and with digest_pinned_only the user must have named a digest.

@@ -89,8 +89,22 @@ public final class Rootfs {
         return ensure(store, manifest, format, ConvertSettings.load(Env.process()), Rootfs::warn);
     }
 
+    /** Images published by the image gateway on the shared file system: run from there, never converted here. */
+    private static final java.util.concurrent.ConcurrentHashMap<Digest, Path> PUBLISHED = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** The SquashFS of image {@code manifest} is {@code sqfs}, published by the gateway (skiff run on a compute node). */
+    public static void usePublished(Digest manifest, Path sqfs) {
+        PUBLISHED.put(manifest, sqfs);
+    }
+
     /** As {@link #ensure(Store, Digest, Format)}, with explicit settings and a receiver for warnings. */
     public static Path ensure(Store store, Digest manifest, Format format, ConvertSettings settings, Consumer<String> warnings) {
+        Path published = PUBLISHED.get(manifest);
+        if (published != null) {
+            if (format == Format.SQUASHFS) return published;
+            throw new SkiffException(ExitCode.USAGE, "image " + manifest.shortHex() + " comes from the image gateway as SquashFS"
+                    + " only (" + published + "): run it without --rootfs-format dir or --writable-tmpfs, or pull it here with 'skiff pull --no-gateway'");
+        }
         Path target = path(store, manifest, format);
         if (present(target, format)) return target;
         Elsewhere other = elsewhere;

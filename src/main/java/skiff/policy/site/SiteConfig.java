@@ -23,9 +23,19 @@ public record SiteConfig(
         Map<String, Module> modules,
         Map<String, Profile> users,
         Map<String, Profile> groups,
-        Run run) {
+        Run run,
+        Gateway gateway) {
 
-    public static final SiteConfig EMPTY = new SiteConfig(null, null, null, null, null, null, null, null, null, null, null, null);
+    public static final SiteConfig EMPTY = new SiteConfig(null, null, null, null, null, null, null, null, null, null, null, null, null);
+
+    public Gateway gateway() { return gateway == null ? new Gateway(null, null) : gateway; }
+
+    /**
+     * The image gateway (docs/gateway.md): {@code url}, one URL or several separated by commas (tried in order), for
+     * 'skiff pull' and 'skiff images --gateway'; {@code shared}, the gateway's shared directory as this node sees it,
+     * where 'skiff run' finds published images (SHARED/images/index.tsv). The user's config.toml may set both too.
+     */
+    public record Gateway(String url, String shared) {}
 
     public Run run() { return run == null ? new Run(null, null, null) : run; }
 

@@ -73,6 +73,7 @@ public final class TomlTree {
                     only.set("run", run);
                     merge(JsonNodeFactory.instance.objectNode(), only, "user.", userFile.toString(), sources);
                 }
+                if (obj.get("gateway") instanceof ObjectNode gateway) only.set("gateway", gateway);
                 user = bind(only, UserConfig.class, userFile, w, false);
                 read.add(userFile);
             }

@@ -7,8 +7,12 @@ import java.util.List;
  * the same checks as the command line (binds through the bind policy, devices through the device
  * allow-list); the user file cannot set site tables such as [binds] (they are ignored with a warning).
  */
-public record UserConfig(Run run) {
-    public static final UserConfig EMPTY = new UserConfig(null);
+public record UserConfig(Run run, SiteConfig.Gateway gateway) {
+    public static final UserConfig EMPTY = new UserConfig(null, null);
+
+    public SiteConfig.Gateway gateway() {
+        return gateway == null ? new SiteConfig.Gateway(null, null) : gateway;
+    }
 
     public Run run() {
         return run == null ? new Run(null, null, null, null, null, null) : run;
