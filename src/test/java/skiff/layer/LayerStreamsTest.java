@@ -194,6 +194,26 @@ class LayerStreamsTest {
     }
 
     @Test
+    void aSpoolDirectoryThatCannotBeUsedOnlyMeansLayersAreInflatedAgain(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws IOException {
+        byte[] big = new byte[200_000];
+        new Random(8).nextBytes(big);
+        List<LayerSource> layers = List.of(
+                Tars.layer("l1", new Tars().file("a", "one").file("big", new String(big, StandardCharsets.ISO_8859_1)).bytes()),
+                Tars.layer("l2", new Tars().file(".wh.a", "").file("b", "two").bytes()));
+        RecordingSink plain = new RecordingSink();
+        Flattener.flatten(layers, plain, Limits.defaults(), w -> {}, 2);
+        java.nio.file.Path notADirectory = java.nio.file.Files.writeString(tmp.resolve("file"), "x");
+        for (java.nio.file.Path spool : List.of(tmp.resolve("missing"), notADirectory)) {
+            RecordingSink sink = new RecordingSink();
+            List<String> warnings = new ArrayList<>();
+            Flattener.flatten(layers, sink, Limits.defaults(), warnings::add, 2, spool);
+            assertEquals(plain.order, sink.order, spool.toString());
+            assertEquals(plain.entries, sink.entries, spool.toString());
+            assertEquals(List.of(), warnings);
+        }
+    }
+
+    @Test
     void aDamagedOrTruncatedLayerIsOneClearError() {
         byte[] payload = new byte[1 << 20];
         new Random(2).nextBytes(payload);
