@@ -41,6 +41,9 @@ public final class GatewayCommand implements Callable<Integer> {
         @Option(names = "--shared", paramLabel = "DIR", description = "Shared directory the images are published into (DIR/images).")
         Path shared;
 
+        @Option(names = "--auth", paramLabel = "none|munge", description = "How callers are identified (default: the config's, else none: everyone acts as you).")
+        String auth;
+
         @Override
         public Integer call() throws Exception {
             try {
@@ -49,7 +52,7 @@ public final class GatewayCommand implements Callable<Integer> {
                 throw new skiff.util.SkiffException(skiff.util.ExitCode.HOST, "the gateway's libraries are not on the class path:"
                         + " start it through bin/skiff, which adds target/gateway-lib (build it with 'mvn package')");
             }
-            return skiff.gateway.GatewayServer.serve(config, listen, shared, parent.main.env(), System.out);
+            return skiff.gateway.GatewayServer.serve(config, listen, shared, auth, parent.main.env(), System.out);
         }
     }
 }

@@ -13,10 +13,10 @@ import java.util.List;
 final class GatewayPull {
     private GatewayPull() {}
 
-    static int run(List<String> urls, String ref, String platform, boolean quiet, boolean tty, PrintStream out, PrintStream err)
-            throws InterruptedException {
+    static int run(List<String> urls, String ref, String platform, List<String> allowUsers, List<String> allowGroups,
+                   boolean quiet, boolean tty, PrintStream out, PrintStream err) throws InterruptedException {
         GatewayClient c = new GatewayClient(urls, GatewayAuth.credentials());
-        JsonNode r = c.requestPull(ref, platform);
+        JsonNode r = c.requestPull(ref, platform, allowUsers, allowGroups);
         String id = r.path("id").asText();
         String last = "";
         while (true) {

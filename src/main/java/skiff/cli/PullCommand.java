@@ -49,6 +49,14 @@ public final class PullCommand implements Callable<Integer> {
             description = "Ask this image gateway (several: tried in order) instead of pulling here; default: [gateway] url of config.toml or site.toml.")
     java.util.List<String> gateway;
 
+    @Option(names = "--allow-user", paramLabel = "USER", split = ",",
+            description = "With a gateway: a private image, readable only by you and these users (file permissions on the shared copy).")
+    java.util.List<String> allowUsers = new java.util.ArrayList<>();
+
+    @Option(names = "--allow-group", paramLabel = "GROUP", split = ",",
+            description = "With a gateway: a private image, readable only by you and these groups.")
+    java.util.List<String> allowGroups = new java.util.ArrayList<>();
+
     @Option(names = "--no-gateway", description = "Pull here even when [gateway] url is configured.")
     boolean noGateway;
 
@@ -62,8 +70,10 @@ public final class PullCommand implements Callable<Integer> {
         Policy policy = Policy.load(main.env());
         policy.checkImage(r.toString(), r.digest() != null);
         java.util.List<String> gateways = noGateway ? java.util.List.of() : gateway != null ? gateway : policy.gatewayUrls();
+        if (gateways.isEmpty() && (!allowUsers.isEmpty() || !allowGroups.isEmpty()))
+            throw new SkiffException(ExitCode.USAGE, "--allow-user and --allow-group apply to pulls through an image gateway (--gateway URL)");
         if (!gateways.isEmpty())
-            return GatewayPull.run(gateways, r.toString(), platform, quiet, !quiet && System.console() != null && stderrIsTerminal(),
+            return GatewayPull.run(gateways, r.toString(), platform, allowUsers, allowGroups, quiet, !quiet && System.console() != null && stderrIsTerminal(),
                     System.out, System.err);
         ConvertSettings conversion = conversion(main.env(), convert);
         Platform wanted = platform != null ? Platform.parse(platform) : Platform.host();

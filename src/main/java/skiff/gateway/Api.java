@@ -38,6 +38,7 @@ final class Api extends Handler.Abstract {
     }
 
     static final List<Route> ROUTES = List.of(
+            Route.of("GET", "/"),
             Route.of("GET", PREFIX + "/health"),
             Route.of("GET", PREFIX + "/metrics"),
             Route.of("GET", PREFIX + "/openapi.json"),
@@ -99,6 +100,12 @@ final class Api extends Handler.Abstract {
     }
 
     private Reply dispatch(Route r, Matcher m, Request request) throws IOException {
+        if (r.template().equals("/")) {
+            // The web page: static HTML whose script polls this API.
+            try (InputStream in = Api.class.getResourceAsStream("web/index.html")) {
+                return new Reply(200, "text/html; charset=utf-8", in.readAllBytes());
+            }
+        }
         String t = r.template().substring(PREFIX.length());
         Fields q = Request.extractQueryParameters(request);
         switch (r.method() + " " + t) {
@@ -121,28 +128,37 @@ final class Api extends Handler.Abstract {
             case "POST /pulls" -> {
                 Caller c = caller(request);
                 JsonNode body = body(request);
-                GatewayService.Acl acl = new GatewayService.Acl(strings(body, "allowed_users"), strings(body, "allowed_groups"));
-                if (!acl.users().isEmpty() || !acl.groups().isEmpty())
-                    throw new ApiException(501, "not_implemented", "private images (allowed_users, allowed_groups) are not available yet on this gateway");
+                List<String> users = new ArrayList<>(strings(body, "allowed_users"));
+                List<String> groups = strings(body, "allowed_groups");
+                // A private image stays readable by whoever asked for it.
+                if ((!users.isEmpty() || !groups.isEmpty()) && !users.contains(c.user())) users.add(c.user());
+                GatewayService.Acl acl = new GatewayService.Acl(List.copyOf(users), groups);
                 Records.PullRequest p = svc.request(text(body, "reference"), text(body, "platform"), c, acl);
                 return Reply.json(p.state() == State.READY ? 200 : 202, request(p));
             }
             case "GET /pulls" -> {
-                caller(request);
+                viewer(request);
                 List<Object> out = new ArrayList<>();
-                for (Records.PullRequest p : svc.queue()) out.add(request(p));
+                List<Records.PullRequest> rows = svc.queue();
+                if ("true".equals(q.getValue("recent"))) {
+                    // The queue first, then the latest finished requests (the web page shows both).
+                    List<Records.PullRequest> all = new ArrayList<>(rows);
+                    for (Records.PullRequest p : svc.db().recent(50)) if (p.state().terminal()) all.add(p);
+                    rows = all;
+                }
+                for (Records.PullRequest p : rows) out.add(request(p));
                 return Reply.json(200, Map.of("requests", out));
             }
             case "GET /pulls/{id}" -> {
-                caller(request);
+                viewer(request);
                 return Reply.json(200, request(pull(m.group(1))));
             }
             case "GET /pulls/{id}/log" -> {
-                caller(request);
+                viewer(request);
                 return new Reply(200, "text/plain; charset=utf-8", pull(m.group(1)).log().getBytes(StandardCharsets.UTF_8));
             }
             case "GET /images" -> {
-                Caller c = caller(request);
+                Caller c = viewer(request);
                 boolean mine = "true".equals(q.getValue("mine"));
                 List<Object> out = new ArrayList<>();
                 for (Records.Image i : svc.db().images())
@@ -150,16 +166,17 @@ final class Api extends Handler.Abstract {
                 return Reply.json(200, Map.of("images", out));
             }
             case "GET /images/lookup" -> {
-                Caller c = caller(request);
+                Caller c = viewer(request);
                 String name = q.getValue("name");
                 if (name == null) throw ApiException.badRequest("bad_request", "lookup needs ?name=REFERENCE");
-                Optional<Records.Image> i = svc.lookup(name, q.getValue("platform"));
+                GatewayService.Hit h = svc.lookup(name, q.getValue("platform"));
+                Optional<Records.Image> i = h.image();
                 if (i.isEmpty() || i.get().status() != State.READY || !visible(i.get(), c))
                     throw ApiException.notFound("no published image named " + name + " (request it with POST " + PREFIX + "/pulls)");
-                return Reply.json(200, image(i.get()));
+                return Reply.json(200, image(i.get(), h.names()));
             }
             case "GET /images/{digest}" -> {
-                Caller c = caller(request);
+                Caller c = viewer(request);
                 Records.Image i = image(m.group(1));
                 if (!visible(i, c)) throw ApiException.notFound("no image " + m.group(1));
                 return Reply.json(200, image(i));
@@ -203,14 +220,17 @@ final class Api extends Handler.Abstract {
         return auth.authenticate(request.getHeaders().get(Authenticator.HEADER));
     }
 
+    private Caller viewer(Request request) {
+        return auth.viewer(request.getHeaders().get(Authenticator.HEADER));
+    }
+
     private void admin(Request request) {
         Caller c = caller(request);
         if (!c.admin()) throw ApiException.forbidden(c.user() + " is not an administrator of this gateway");
     }
 
-    /** May {@code c} see {@code i}? Public images: everyone; private ones: the owner, admins, the listed users. */
-    static boolean visible(Records.Image i, Caller c) {
-        return !i.isPrivate() || c.admin() || i.owner().equals(c.user()) || i.allowedUsers().contains(c.user());
+    private boolean visible(Records.Image i, Caller c) {
+        return svc.visible(i, c);
     }
 
     private static JsonNode body(Request request) throws IOException {
@@ -264,10 +284,14 @@ final class Api extends Handler.Abstract {
     }
 
     private Map<String, Object> image(Records.Image i) {
+        return image(i, svc.namesOf(i.digest()));
+    }
+
+    private Map<String, Object> image(Records.Image i, List<Records.Name> named) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("digest", i.digest());
         List<String> names = new ArrayList<>();
-        for (Records.Name n : svc.namesOf(i.digest())) names.add(n.name());
+        for (Records.Name n : named) names.add(n.name());
         m.put("names", names);
         m.put("platform", i.platform());
         m.put("size", i.sizeBytes());

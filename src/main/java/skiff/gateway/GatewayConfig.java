@@ -30,13 +30,18 @@ import java.util.Set;
  * @param maxImageBytes   images whose layers add up to more are refused (0: no limit)
  * @param minFreeBytes    requests are refused with 507 while the shared directory has less free space than this
  * @param auth            "none" (every caller is the gateway's own user: a trial on one machine) or "munge"
+ * @param maxActivePerUser new pulls a user may have in progress at once; more are answered 429 (joining a running one
+ *                        is always allowed)
+ * @param converter       where conversions run: in the worker threads ({@code workers = N}) or as Slurm jobs
+ *                        ({@code workers = "slurm"}, at most {@code slurm_jobs} at once)
  */
 public record GatewayConfig(String host, int port, Path shared, String database, String databaseUser,
                             String databasePassword, Path work, int workers, Set<String> admins, Duration tagMaxAge,
-                            Duration expireAfter, long maxImageBytes, long minFreeBytes, String auth) {
+                            Duration expireAfter, long maxImageBytes, long minFreeBytes, String auth, int maxActivePerUser, Converter converter) {
 
     static final Set<String> KEYS = Set.of("listen", "shared", "database", "database_user", "database_password", "work",
-            "workers", "admins", "tag_max_age_s", "expire_after_days", "max_image_bytes", "min_free_bytes", "auth");
+            "workers", "admins", "tag_max_age_s", "expire_after_days", "max_image_bytes", "min_free_bytes", "auth",
+            "max_active_per_user", "slurm_jobs", "slurm_options", "slurm_skiff");
 
     public GatewayConfig {
         if (workers < 1 || workers > 256) throw new SkiffException(ExitCode.USAGE, "workers must be 1 to 256, not " + workers);
@@ -51,7 +56,7 @@ public record GatewayConfig(String host, int port, Path shared, String database,
         Path abs = shared.toAbsolutePath().normalize();
         return new GatewayConfig(hp.host(), hp.port(), abs, "jdbc:sqlite:" + abs.resolve(".gateway/state.db"), null, null,
                 abs.resolve(".gateway/work"), 2, Set.of(invokingUser), Duration.ofMinutes(5), Duration.ofDays(90), 0,
-                64L << 20, "none");
+                64L << 20, "none", 20, new Converter.Local());
     }
 
     /** The TOML file; {@code listen} and {@code shared} given on the command line override it. */
@@ -78,23 +83,50 @@ public record GatewayConfig(String host, int port, Path shared, String database,
             for (JsonNode n : a) admins.add(n.asText());
         } else admins.addAll(d.admins());
         String work = text(file, root, "work", null);
+        Path workDir = work != null ? Path.of(work).toAbsolutePath() : d.work();
+        int workers = d.workers();
+        Converter converter = new Converter.Local();
+        JsonNode w = root.get("workers");
+        if (w != null && w.isTextual()) {
+            if (!w.asText().equals("slurm") && !w.asText().equals("local"))
+                throw bad(file, "workers", "must be a number of threads, \"local\" or \"slurm\"");
+            if (w.asText().equals("slurm")) {
+                workers = (int) number(file, root, "slurm_jobs", 8);
+                List<String> options = new ArrayList<>();
+                JsonNode o = root.get("slurm_options");
+                if (o != null) {
+                    if (!o.isArray()) throw bad(file, "slurm_options", "must be a list of sbatch options");
+                    for (JsonNode n : o) options.add(n.asText());
+                }
+                String skiff = text(file, root, "slurm_skiff", null);
+                converter = new Converter.Slurm(skiff != null ? Path.of(skiff) : ownLauncher(), List.copyOf(options),
+                        workDir.resolve("slurm"));
+            }
+        } else {
+            workers = (int) number(file, root, "workers", d.workers());
+        }
         return new GatewayConfig(d.host(), d.port(), d.shared(), text(file, root, "database", d.database()),
                 text(file, root, "database_user", null), text(file, root, "database_password", null),
-                work != null ? Path.of(work).toAbsolutePath() : d.work(), (int) number(file, root, "workers", d.workers()),
+                workDir, workers,
                 Set.copyOf(admins), Duration.ofSeconds(number(file, root, "tag_max_age_s", d.tagMaxAge().toSeconds())),
                 Duration.ofDays(number(file, root, "expire_after_days", d.expireAfter().toDays())),
                 number(file, root, "max_image_bytes", 0), number(file, root, "min_free_bytes", d.minFreeBytes()),
-                text(file, root, "auth", "none"));
+                text(file, root, "auth", "none"), (int) number(file, root, "max_active_per_user", d.maxActivePerUser()), converter);
     }
 
     public GatewayConfig withAuth(String a) {
         return new GatewayConfig(host, port, shared, database, databaseUser, databasePassword, work, workers, admins,
-                tagMaxAge, expireAfter, maxImageBytes, minFreeBytes, a);
+                tagMaxAge, expireAfter, maxImageBytes, minFreeBytes, a, maxActivePerUser, converter);
     }
 
-    public GatewayConfig withLimits(long maxImage, long minFree, Duration tagAge) {
-        return new GatewayConfig(host, port, shared, database, databaseUser, databasePassword, work, workers, admins,
-                tagAge, expireAfter, maxImage, minFree, auth);
+    /** bin/skiff of this installation: beside the jar this class came from (target/ or lib/). */
+    static Path ownLauncher() {
+        try {
+            Path jar = Path.of(GatewayConfig.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+            return jar.getParent().getParent().resolve("bin/skiff");
+        } catch (java.net.URISyntaxException | RuntimeException e) {
+            throw new SkiffException(ExitCode.USAGE, "cannot tell where bin/skiff is: set slurm_skiff in the gateway config");
+        }
     }
 
     public Path images() {

@@ -133,6 +133,31 @@ final class GatewayDb implements AutoCloseable {
         });
     }
 
+    /** Records the users and groups a request limits its image to. */
+    void saveAcl(String id, List<String> users, List<String> groups) {
+        with(c -> {
+            try (PreparedStatement p = c.prepareStatement("UPDATE requests SET allowed_users = ?, allowed_groups = ? WHERE id = ?")) {
+                p.setString(1, String.join(",", users));
+                p.setString(2, String.join(",", groups));
+                p.setString(3, id);
+                return p.executeUpdate();
+            }
+        });
+    }
+
+    /** [users, groups] of a request. */
+    List<List<String>> acl(String id) {
+        return with(c -> {
+            try (PreparedStatement p = c.prepareStatement("SELECT allowed_users, allowed_groups FROM requests WHERE id = ?")) {
+                p.setString(1, id);
+                try (ResultSet rs = p.executeQuery()) {
+                    if (!rs.next()) return List.of(List.<String>of(), List.<String>of());
+                    return List.of(split(rs.getString(1)), split(rs.getString(2)));
+                }
+            }
+        });
+    }
+
     Optional<Records.PullRequest> request(String id) {
         return with(c -> {
             try (PreparedStatement p = c.prepareStatement("SELECT * FROM requests WHERE id = ?")) {
@@ -303,8 +328,18 @@ final class GatewayDb implements AutoCloseable {
     }
 
     List<Records.Name> names() {
+        return names("SELECT * FROM names ORDER BY name, platform", null);
+    }
+
+    /** The names pointing to one digest (indexed: a lookup's cost does not grow with the catalogue). */
+    List<Records.Name> namesOf(String digest) {
+        return names("SELECT * FROM names WHERE digest = ? ORDER BY name, platform", digest);
+    }
+
+    private List<Records.Name> names(String sql, String arg) {
         return with(c -> {
-            try (PreparedStatement p = c.prepareStatement("SELECT * FROM names ORDER BY name, platform")) {
+            try (PreparedStatement p = c.prepareStatement(sql)) {
+                if (arg != null) p.setString(1, arg);
                 List<Records.Name> out = new ArrayList<>();
                 try (ResultSet rs = p.executeQuery()) {
                     while (rs.next()) out.add(name(rs));

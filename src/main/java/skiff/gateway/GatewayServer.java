@@ -37,8 +37,8 @@ public final class GatewayServer implements AutoCloseable {
         int uid = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
         int gid = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:gid");
         Authenticator auth = switch (cfg.auth()) {
-            case "none" -> new Authenticator.None(user, uid, gid, cfg.admins());
-            default -> throw new SkiffException(ExitCode.USAGE, "auth = \"" + cfg.auth() + "\" is not available yet; use \"none\"");
+            case "munge" -> new Authenticator.Munge(cfg.admins(), null);
+            default -> new Authenticator.None(user, uid, gid, cfg.admins());
         };
         QueuedThreadPool pool = new QueuedThreadPool(200, 8);
         pool.setName("gateway-http");
@@ -65,15 +65,17 @@ public final class GatewayServer implements AutoCloseable {
     }
 
     /** Runs until the process is stopped (SIGTERM: Jetty stops, workers are interrupted, their requests resume at the next start). */
-    public static int serve(String configFile, String listen, Path shared, Map<String, String> env, PrintStream out) throws Exception {
+    public static int serve(String configFile, String listen, Path shared, String auth, Map<String, String> env, PrintStream out) throws Exception {
         String user = System.getProperty("user.name");
         GatewayConfig cfg;
         if (configFile != null) cfg = GatewayConfig.load(Path.of(configFile), listen, shared, user);
         else if (shared == null) throw new SkiffException(ExitCode.USAGE, "give --config FILE, or --shared DIR (and --listen HOST:PORT)");
         else cfg = GatewayConfig.defaults(listen != null ? listen : "127.0.0.1:8470", shared, user);
+        if (auth != null) cfg = cfg.withAuth(auth);
         GatewayServer s = start(cfg, env);
         Runtime.getRuntime().addShutdownHook(new Thread(s::close));
-        out.println("skiff gateway: listening on http://" + cfg.host() + ":" + s.port() + Api.PREFIX + ", publishing into " + cfg.images());
+        out.println("skiff gateway: listening on http://" + cfg.host() + ":" + s.port() + Api.PREFIX + ", publishing into " + cfg.images()
+                + (cfg.auth().equals("none") ? " (no authentication: every caller acts as " + user + ")" : ", callers authenticated by munge"));
         out.flush();
         s.server.join();
         return 0;

@@ -8,8 +8,6 @@ import skiff.reference.Reference;
 import skiff.registry.Credentials;
 import skiff.registry.RegistryClient;
 import skiff.registry.RegistryConfig;
-import skiff.rootfs.ConvertSettings;
-import skiff.rootfs.Rootfs;
 import skiff.store.Puller;
 import skiff.store.Store;
 import skiff.util.Dirs;
@@ -129,9 +127,11 @@ final class GatewayService implements AutoCloseable {
             }
             Live l = new Live(again);
             live.put(r.id(), l);
-            workers.submit(() -> work(l, ref, Platform.parse(r.platform()), true, Acl.PUBLIC, key));
+            List<List<String>> a = db.acl(r.id());
+            Acl acl = new Acl(a.get(0), a.get(1));
+            workers.submit(() -> work(l, ref, Platform.parse(r.platform()), true, acl, key, new Caller(r.owner(), -1, -1, false)));
         }
-        pub.writeIndex(readyNames());
+        reindex();
         timers.scheduleWithFixedDelay(this::flushLastUse, 10, 10, TimeUnit.SECONDS);
         timers.scheduleWithFixedDelay(() -> {
             try {
@@ -172,6 +172,8 @@ final class GatewayService implements AutoCloseable {
             if (n.isPresent() && (ref.digest() != null || now - n.get().resolvedMs() < cfg.tagMaxAge().toMillis())) {
                 Optional<Records.Image> img = db.image(n.get().digest());
                 if (img.isPresent() && img.get().status() == State.READY && Files.exists(pub.sqfs(Digest.parse(img.get().digest())))) {
+                    if (!visible(img.get(), caller))
+                        throw ApiException.forbidden(name + " is published privately by another user: ask its owner (" + img.get().owner() + ") to add you");
                     Records.PullRequest done = new Records.PullRequest(newId(), name, plat, caller.user(), State.READY,
                             img.get().digest(), null, null, now, now, 0, 0,
                             line(now, "already published as " + img.get().digest() + " (resolved " + Instant.ofEpochMilli(n.get().resolvedMs()) + ")"));
@@ -181,13 +183,18 @@ final class GatewayService implements AutoCloseable {
                     return done;
                 }
             }
+            long mine = live.values().stream().filter(x -> x.row.owner().equals(caller.user())).count();
+            if (mine >= cfg.maxActivePerUser())
+                throw new ApiException(429, "too_many_requests", caller.user() + " has " + mine + " pulls in progress, this"
+                        + " gateway's limit per user (max_active_per_user): wait for one to end");
             Records.PullRequest r = new Records.PullRequest(newId(), name, plat, caller.user(), State.PENDING, null, null,
                     null, now, now, 0, 0, line(now, "requested by " + caller.user()));
             db.insert(r);
+            if (!acl.users().isEmpty() || !acl.groups().isEmpty()) db.saveAcl(r.id(), acl.users(), acl.groups());
             inflight.put(key, r.id());
             Live l = new Live(r);
             live.put(r.id(), l);
-            workers.submit(() -> work(l, ref, p, explicit, acl, key));
+            workers.submit(() -> work(l, ref, p, explicit, acl, key, caller));
             return r;
         }
     }
@@ -232,7 +239,7 @@ final class GatewayService implements AutoCloseable {
         return out;
     }
 
-    private void work(Live l, Reference ref, Platform platform, boolean explicit, Acl acl, String key) {
+    private void work(Live l, Reference ref, Platform platform, boolean explicit, Acl acl, String key, Caller caller) {
         Path tmp = null;
         try {
             advance(l, State.PULLING, null, "pulling " + ref + " for " + platform);
@@ -248,6 +255,9 @@ final class GatewayService implements AutoCloseable {
             synchronized (digestLocks.computeIfAbsent(md.toString(), k -> new Object())) {
                 Optional<Records.Image> have = db.image(md.toString());
                 if (have.isPresent() && have.get().status() == State.READY && Files.exists(pub.sqfs(md))) {
+                    if (!visible(have.get(), caller))
+                        throw ApiException.forbidden(ref + " is published privately by another user: ask its owner ("
+                                + have.get().owner() + ") to add you");
                     log(l, "already published by an earlier request: sharing " + pub.sqfs(md).getFileName());
                 } else {
                     ImageManifest m = store.manifest(md);
@@ -255,8 +265,7 @@ final class GatewayService implements AutoCloseable {
                     advance(l, State.CONVERTING, md.toString(), "converting to SquashFS");
                     metrics.conversions.incrementAndGet();
                     tmp = pub.temporary(md);
-                    Rootfs.convertTo(store, md, Rootfs.Format.SQUASHFS, ConvertSettings.defaults().withFormat(Rootfs.Format.SQUASHFS),
-                            w -> log(l, "warning: " + w), tmp);
+                    cfg.converter().convert(store, md, tmp, m2 -> log(l, m2));
                     advance(l, State.PUBLISHING, md.toString(), "publishing " + pub.sqfs(md).getFileName());
                     long now = System.currentTimeMillis();
                     Records.Image img = new Records.Image(md.toString(), platform.toString(), Files.size(tmp), l.row.owner(), now,
@@ -279,7 +288,7 @@ final class GatewayService implements AutoCloseable {
             }
             long now = System.currentTimeMillis();
             db.upsert(new Records.Name(ref.toString(), platform.toString(), md.toString(), res.repoDigest().toString(), now));
-            pub.writeIndex(readyNames());
+            reindex();
             used(md.toString());
             advance(l, State.READY, md.toString(), "READY: " + md);
             metrics.ready.incrementAndGet();
@@ -407,23 +416,55 @@ final class GatewayService implements AutoCloseable {
         return keep;
     }
 
-    /** The image NAME (a reference, normalised) resolves to on PLATFORM, if it is published. */
-    Optional<Records.Image> lookup(String name, String platform) {
+    /** A lookup's answer: the image and all its names, or none; kept {@link #LOOKUP_TTL_MS} at most. */
+    record Hit(Optional<Records.Image> image, List<Records.Name> names, long atMs) {}
+
+    /**
+     * Lookups are the gateway's hot path (every job script may ask): answers are cached briefly, and the cache is
+     * emptied whenever this gateway changes what a name means (publish, delete, expire). Another gateway instance
+     * sharing a PostgreSQL database is seen within the TTL.
+     */
+    static final long LOOKUP_TTL_MS = 1000;
+    private final ConcurrentHashMap<String, Hit> lookups = new ConcurrentHashMap<>();
+
+    /** The image NAME (a reference, normalised) resolves to on PLATFORM, if it is published, with its names. */
+    Hit lookup(String name, String platform) {
         metrics.lookups.incrementAndGet();
         Reference ref = parseReference(name);
         String plat = platform == null || platform.isBlank() ? Platform.host().toString() : platform;
-        Optional<Records.Name> n = db.name(ref.toString(), plat);
-        if (n.isEmpty()) return Optional.empty();
-        Optional<Records.Image> i = db.image(n.get().digest());
-        if (i.isPresent() && i.get().status() == State.READY) used(i.get().digest());
-        return i;
+        String key = key(ref.toString(), plat);
+        long now = System.currentTimeMillis();
+        Hit h = lookups.get(key);
+        if (h == null || now - h.atMs() > LOOKUP_TTL_MS) {
+            Optional<Records.Name> n = db.name(ref.toString(), plat);
+            Optional<Records.Image> i = n.isEmpty() ? Optional.empty() : db.image(n.get().digest());
+            h = new Hit(i, i.isEmpty() ? List.of() : db.namesOf(i.get().digest()), now);
+            lookups.put(key, h);
+        }
+        if (h.image().isPresent() && h.image().get().status() == State.READY) used(h.image().get().digest());
+        return h;
+    }
+
+    /** Rewrites the index and forgets cached lookups: what names mean has changed. */
+    private void reindex() throws IOException {
+        lookups.clear();
+        pub.writeIndex(readyNames());
+        lookups.clear();
     }
 
     List<Records.Name> namesOf(String digest) {
-        List<Records.Name> out = new ArrayList<>();
-        for (Records.Name n : db.names()) if (n.digest().equals(digest)) out.add(n);
-        return out;
+        return db.namesOf(digest);
     }
+
+    /** May {@code c} read {@code i}? Public images: everyone; private ones: the owner, admins, the listed users and groups. */
+    boolean visible(Records.Image i, Caller c) {
+        if (!i.isPrivate() || c.admin() || i.owner().equals(c.user()) || i.allowedUsers().contains(c.user())) return true;
+        if (i.allowedGroups().isEmpty() || c.uid() < 0) return false;
+        for (String g : groups.of(c.user())) if (i.allowedGroups().contains(g)) return true;
+        return false;
+    }
+
+    private final Groups groups = new Groups();
 
     private void used(String digest) {
         lastUse.put(digest, System.currentTimeMillis());
@@ -440,7 +481,7 @@ final class GatewayService implements AutoCloseable {
     void delete(String digest) throws IOException {
         Digest d = Digest.parse(digest);
         db.deleteImage(digest);
-        pub.writeIndex(readyNames());
+        reindex();
         pub.remove(d);
     }
 
@@ -455,7 +496,7 @@ final class GatewayService implements AutoCloseable {
                 expired.add(i.digest());
             }
         if (!expired.isEmpty()) {
-            pub.writeIndex(readyNames());
+            reindex();
             for (String d : expired) pub.remove(Digest.parse(d));
         }
         return expired;

@@ -22,16 +22,16 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /** A real 'skiff gateway serve' process (bin/skiff) on a free loopback port, and a small HTTP client for it. */
-final class GatewayFixture implements AutoCloseable {
-    final Path shared;
+public final class GatewayFixture implements AutoCloseable {
+    public final Path shared;
     final Path home;
     final Process process;
     final int port;
     final List<String> output = java.util.Collections.synchronizedList(new ArrayList<>());
     static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
-    record Reply(int status, String body) {
-        JsonNode json() {
+    public record Reply(int status, String body) {
+        public JsonNode json() {
             try {
                 return Json.MAPPER.readTree(body);
             } catch (IOException e) {
@@ -48,12 +48,19 @@ final class GatewayFixture implements AutoCloseable {
     }
 
     /** Starts a gateway publishing into {@code shared}; {@code extra} are more serve options (e.g. --config FILE). */
-    static GatewayFixture start(Path shared, Path home, String... extra) throws IOException {
+    public static GatewayFixture start(Path shared, Path home, String... extra) throws IOException {
+        return start(shared, home, java.util.Map.of(), extra);
+    }
+
+    /** As {@link #start(Path, Path, String...)}, with more environment variables (e.g. SLURM_CONF). */
+    public static GatewayFixture start(Path shared, Path home, java.util.Map<String, String> env, String... extra) throws IOException {
         List<String> args = new ArrayList<>(List.of("gateway", "serve", "--listen", "127.0.0.1:0", "--shared", shared.toString()));
         args.addAll(List.of(extra));
         Files.createDirectories(home);
-        Process p = Cmd.skiff(home.resolve("storage"), args.toArray(String[]::new)).env("HOME", home.toString())
-                .env("XDG_CONFIG_HOME", home.resolve(".config").toString()).start();
+        Cmd cmd = Cmd.skiff(home.resolve("storage"), args.toArray(String[]::new)).env("HOME", home.toString())
+                .env("XDG_CONFIG_HOME", home.resolve(".config").toString());
+        env.forEach(cmd::env);
+        Process p = cmd.start();
         BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
         Pattern listening = Pattern.compile("listening on http://127\\.0\\.0\\.1:(\\d+)/");
         List<String> seen = new ArrayList<>();
@@ -78,12 +85,18 @@ final class GatewayFixture implements AutoCloseable {
         throw new AssertionError("the gateway did not start: " + seen + " " + err);
     }
 
-    String url() {
+    public String url() {
         return "http://127.0.0.1:" + port;
     }
 
-    Reply call(String method, String path, String body) {
+    public Reply call(String method, String path, String body) {
+        return call(method, path, body, null);
+    }
+
+    /** With {@code credential} in the X-Skiff-Munge header (null: none). */
+    public Reply call(String method, String path, String body, String credential) {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url() + path)).timeout(Duration.ofSeconds(30));
+        if (credential != null) b.header("X-Skiff-Munge", credential);
         b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
         if (body != null) b.header("Content-Type", "application/json");
         try {
@@ -97,16 +110,16 @@ final class GatewayFixture implements AutoCloseable {
         }
     }
 
-    Reply get(String path) {
+    public Reply get(String path) {
         return call("GET", path, null);
     }
 
-    Reply pull(String ref) {
+    public Reply pull(String ref) {
         return call("POST", "/api/v1/pulls", "{\"reference\":\"" + ref + "\"}");
     }
 
     /** Polls request {@code id} until it is READY or FAILED. */
-    JsonNode await(String id) throws InterruptedException {
+    public JsonNode await(String id) throws InterruptedException {
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
         while (System.nanoTime() < end) {
             JsonNode r = get("/api/v1/pulls/" + id).json();
@@ -118,14 +131,14 @@ final class GatewayFixture implements AutoCloseable {
     }
 
     /** A counter's value from /metrics. */
-    long metric(String name) {
+    public long metric(String name) {
         for (String l : get("/api/v1/metrics").body().lines().toList())
             if (l.startsWith(name + " ")) return Long.parseLong(l.substring(name.length() + 1).strip());
         throw new AssertionError("no metric " + name);
     }
 
     /** SIGKILL: no shutdown hook, no clean-up. */
-    void kill() throws InterruptedException {
+    public void kill() throws InterruptedException {
         process.destroyForcibly();
         process.waitFor(10, TimeUnit.SECONDS);
     }

@@ -33,6 +33,7 @@ class GatewayPostgresIT {
                 assertEquals(200, gw.get("/api/v1/images/lookup?name=" + ref).status());
 
                 pg.stopServer();
+                Thread.sleep(GatewayService.LOOKUP_TTL_MS + 200); // past the lookup cache, which answers for a second
                 GatewayFixture.Reply down = gw.get("/api/v1/images/lookup?name=" + ref);
                 assertEquals(503, down.status(), down.body());
                 assertEquals("database_unavailable", down.json().get("code").asText());

@@ -56,10 +56,12 @@ public final class GatewayClient {
     }
 
     /** POST /pulls: the request record (state, id, digest once READY). */
-    public JsonNode requestPull(String reference, String platform) {
+    public JsonNode requestPull(String reference, String platform, List<String> allowUsers, List<String> allowGroups) {
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("reference", reference);
         if (platform != null) body.put("platform", platform);
+        if (!allowUsers.isEmpty()) body.put("allowed_users", allowUsers);
+        if (!allowGroups.isEmpty()) body.put("allowed_groups", allowGroups);
         return call("POST", "/api/v1/pulls", new String(Json.bytes(body), StandardCharsets.UTF_8), false);
     }
 
@@ -79,7 +81,8 @@ public final class GatewayClient {
                     .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
                     .header("Accept", "application/json");
             if (body != null) b.header("Content-Type", "application/json");
-            if (credential != null) b.header("X-Skiff-Munge", credential.get());
+            String cred = credential == null ? null : credential.get();
+            if (cred != null) b.header("X-Skiff-Munge", cred);
             HttpResponse<String> r;
             try {
                 r = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
