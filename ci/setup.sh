@@ -10,7 +10,10 @@ pkgs=(maven docker-registry skopeo umoci squashfs-tools squashfs-tools-ng squash
       # A one-node Slurm (ci/slurm.sh) and the two MPIs the MPI tests put in images. Slurm's mpi/pmix plugin
       # dlopens the unversioned libpmix.so, which only libpmix-dev ships: without it --mpi=pmix does not load.
       slurm-wlm slurmctld slurmd slurm-client munge slurm-wlm-basic-plugins
-      openmpi-bin libopenmpi-dev mpich libmpich-dev libpmix2 libpmix-dev libpmix-bin libpmi2-0 libpmi2-0-dev make)
+      openmpi-bin libopenmpi-dev mpich libmpich-dev libpmix2 libpmix-dev libpmix-bin libpmi2-0 libpmi2-0-dev make
+      # The image gateway: PostgreSQL (ci/postgres.sh), POSIX ACLs on published images, a browser for its page,
+      # a load generator for its lookup figures.
+      postgresql acl chromium chromium-driver wrk)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -29,8 +29,14 @@ import java.util.function.Consumer;
  * tree in memory: per path its type and metadata, and for regular files which layer entry supplies the
  * content (an "inode" shared by hard links). Pass 2 emits the directories (parents first), then streams
  * the layers again and hands each surviving file to the sink as its content comes by (only layers that
- * still supply something are read), then symlinks and special files, then hard links. A gzip layer that pass 1
- * inflated whole (see {@link LayerStreams}) is kept in memory for pass 2 while room allows, so it is inflated once.
+ * still supply something are read), then symlinks and special files, then hard links.
+ *
+ * <p>Each layer is decompressed once: pass 1 keeps what it inflated for pass 2, in memory while room allows and
+ * otherwise in a spool on disk (see {@link LayerStreams} and {@link Spool}); only without a spool directory, or
+ * when the spool has no room, is a layer inflated again. Why not one pass: where an upper layer's entry lands, and
+ * whether it hides a lower file, depends on the symbolic links and directories of every layer below it (an entry
+ * {@code lib/x} over {@code lib -> usr/lib}), so no file's fate is known before all headers are applied, and the
+ * sink must see the files in the same order (lowest layer first, tar order) for the image to be the same bytes.
  *
  * <p>Parent links: when an entry's parent path goes through a symbolic link of the tree built so far
  * (lower layers and earlier entries of the same layer), the entry goes where the link leads, as umoci
@@ -58,6 +64,7 @@ public final class Flattener {
     private final Limits limits;
     private final Consumer<String> warnings;
     private final int threads;
+    private final java.nio.file.Path spoolDir;
 
     private final Dir root = new Dir(IMPLICIT_DIR, -1);
     private long nodes;
@@ -73,10 +80,20 @@ public final class Flattener {
 
     /** {@code threads}: how many layers pass 1 may decompress at once (their headers are still applied in order). */
     public Flattener(List<LayerSource> layers, Limits limits, Consumer<String> warnings, int threads) {
+        this(layers, limits, warnings, threads, null);
+    }
+
+    /**
+     * {@code spoolDir}: where layers the headers pass inflated may be written for the content pass when they do not
+     * stay in memory (unlinked temporary files, at most half the free space), so that no layer is inflated twice;
+     * null: such layers are inflated again.
+     */
+    public Flattener(List<LayerSource> layers, Limits limits, Consumer<String> warnings, int threads, java.nio.file.Path spoolDir) {
         this.layers = List.copyOf(layers);
         this.limits = limits;
         this.warnings = warnings;
         this.threads = Math.max(1, threads);
+        this.spoolDir = spoolDir;
     }
 
     /** Flattens {@code layers} (lowest first) into {@code sink} and calls {@link TreeSink#finish()}. */
@@ -88,8 +105,14 @@ public final class Flattener {
         return new Flattener(layers, limits, warnings, threads).run(sink);
     }
 
+    /** As above, each layer inflated once: those that do not stay in memory are spooled in {@code spoolDir}. */
+    public static Stats flatten(List<LayerSource> layers, TreeSink sink, Limits limits, Consumer<String> warnings, int threads,
+                                java.nio.file.Path spoolDir) throws IOException {
+        return new Flattener(layers, limits, warnings, threads, spoolDir).run(sink);
+    }
+
     public Stats run(TreeSink sink) throws IOException {
-        try (LayerStreams.Kept kept = new LayerStreams.Kept()) {
+        try (LayerStreams.Kept kept = new LayerStreams.Kept(spoolDir)) {
             return run(sink, kept);
         }
     }
@@ -193,6 +216,7 @@ public final class Flattener {
         try (InputStream in = LayerStreams.open(src, budget); TarArchiveInputStream tar = tar(in)) {
             long index = 0;
             for (TarArchiveEntry e; (e = nextEntry(tar, src)) != null; index++) apply(layer, index, e);
+            LayerStreams.finished(in);
         }
     }
 
@@ -253,6 +277,7 @@ public final class Flattener {
                     }
                 }
                 if (!batch.isEmpty()) q.put(batch);
+                LayerStreams.finished(in);
             }
             q.put(END);
         } catch (InterruptedException e) {

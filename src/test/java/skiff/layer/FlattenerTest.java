@@ -46,6 +46,23 @@ class FlattenerTest {
         }
         assertEquals(sink.order, jdk.order);
         assertEquals(sink.entries, jdk.entries);
+        // Layers spooled to disk by the headers pass for the content pass (as skiff convert runs): the same, in the same order.
+        for (boolean nativeInflate : new boolean[] {true, false}) {
+            Path spool = Files.createTempDirectory("skiff-spool-test");
+            RecordingSink spooled = new RecordingSink();
+            LayerStreams.nativeInflate = nativeInflate;
+            try {
+                Flattener.flatten(List.of(layers), spooled, Limits.defaults(), w -> {}, 2, spool);
+                try (var left = Files.list(spool)) {
+                    assertEquals(List.of(), left.toList(), "spool files left behind");
+                }
+            } finally {
+                LayerStreams.nativeInflate = LayerStreams.NATIVE_INFLATE;
+                Files.deleteIfExists(spool);
+            }
+            assertEquals(sink.order, spooled.order);
+            assertEquals(sink.entries, spooled.entries);
+        }
         return sink;
     }
 

@@ -150,6 +150,70 @@ class LayerStreamsTest {
     }
 
     @Test
+    void withASpoolEveryLayerIsReadOnceWhateverItsSizeOrInflater(@org.junit.jupiter.api.io.TempDir java.nio.file.Path spool) throws IOException {
+        byte[] text = new byte[3 << 20];
+        Random r = new Random(5);
+        for (int i = 0; i < text.length; i++) text[i] = (byte) ('a' + r.nextInt(4));
+        byte[][] tars = {new Tars().file("a", "one").file("big", new String(text, StandardCharsets.ISO_8859_1)).file("gone", "x").bytes(),
+                new Tars().file("b", "two").file(".wh.gone", "").hardlink("big2", "big").bytes(),
+                new Tars().file("c", "three").file("a", "replaced").bytes()};
+        Compression[] kinds = {Compression.GZIP, Compression.GZIP, Compression.ZSTD};
+        List<RecordingSink> sinks = new ArrayList<>();
+        for (long allowance : new long[] {LayerStreams.INFLATE_MEMORY, 1 << 20}) { // 1 MiB: the big layer cannot be inflated whole
+            for (boolean nativeInflate : new boolean[] {true, false}) {
+                for (boolean withSpool : new boolean[] {true, false}) {
+                    LayerStreams.memory = new LayerStreams.Memory(allowance);
+                    LayerStreams.nativeInflate = nativeInflate;
+                    java.util.concurrent.atomic.AtomicInteger opens = new java.util.concurrent.atomic.AtomicInteger();
+                    List<LayerSource> layers = new ArrayList<>();
+                    for (int i = 0; i < tars.length; i++) {
+                        byte[] blob = Tars.compress(tars[i], kinds[i]);
+                        layers.add(new LayerSource("l" + i, kinds[i], () -> {
+                            opens.incrementAndGet();
+                            return new ByteArrayInputStream(blob);
+                        }));
+                    }
+                    RecordingSink sink = new RecordingSink();
+                    Flattener.flatten(layers, sink, Limits.defaults(), w -> {}, 2, withSpool ? spool : null);
+                    sinks.add(sink);
+                    String how = "allowance " + allowance + ", native " + nativeInflate + ", spool " + withSpool;
+                    if (withSpool) assertEquals(3, opens.get(), "each layer read once: " + how);
+                    else assertTrue(opens.get() > 3, "without a spool, some layer is read twice: " + how);
+                    assertEquals(0, LayerStreams.inflateMemoryInUse(), how);
+                    try (var left = java.nio.file.Files.list(spool)) {
+                        assertEquals(List.of(), left.toList(), "spool files left behind: " + how);
+                    }
+                }
+            }
+        }
+        assertEquals(java.util.Set.of("", "a", "b", "c", "big", "big2"), sinks.getFirst().entries.keySet());
+        for (RecordingSink s : sinks) {
+            assertEquals(sinks.getFirst().order, s.order);
+            assertEquals(sinks.getFirst().entries, s.entries);
+        }
+    }
+
+    @Test
+    void aSpoolDirectoryThatCannotBeUsedOnlyMeansLayersAreInflatedAgain(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws IOException {
+        byte[] big = new byte[200_000];
+        new Random(8).nextBytes(big);
+        List<LayerSource> layers = List.of(
+                Tars.layer("l1", new Tars().file("a", "one").file("big", new String(big, StandardCharsets.ISO_8859_1)).bytes()),
+                Tars.layer("l2", new Tars().file(".wh.a", "").file("b", "two").bytes()));
+        RecordingSink plain = new RecordingSink();
+        Flattener.flatten(layers, plain, Limits.defaults(), w -> {}, 2);
+        java.nio.file.Path notADirectory = java.nio.file.Files.writeString(tmp.resolve("file"), "x");
+        for (java.nio.file.Path spool : List.of(tmp.resolve("missing"), notADirectory)) {
+            RecordingSink sink = new RecordingSink();
+            List<String> warnings = new ArrayList<>();
+            Flattener.flatten(layers, sink, Limits.defaults(), warnings::add, 2, spool);
+            assertEquals(plain.order, sink.order, spool.toString());
+            assertEquals(plain.entries, sink.entries, spool.toString());
+            assertEquals(List.of(), warnings);
+        }
+    }
+
+    @Test
     void aDamagedOrTruncatedLayerIsOneClearError() {
         byte[] payload = new byte[1 << 20];
         new Random(2).nextBytes(payload);
