@@ -139,6 +139,17 @@ final class GatewayDb implements AutoCloseable {
         });
     }
 
+    /** Deletes finished requests last updated before {@code beforeMs}; returns how many. */
+    int forgetRequests(long beforeMs) {
+        return with(c -> {
+            try (PreparedStatement p = c.prepareStatement("DELETE FROM requests WHERE state IN ('READY','FAILED','EXPIRED')"
+                    + " AND updated_ms < ?")) {
+                p.setLong(1, beforeMs);
+                return p.executeUpdate();
+            }
+        });
+    }
+
     /** This instance is alive. */
     void heartbeat(String instance, String host, long now) {
         with(c -> {

@@ -177,6 +177,8 @@ final class GatewayService implements AutoCloseable {
             try {
                 expire(cfg.expireAfter().toMillis());
                 gc(3_600_000);
+                // Finished requests are history: kept 30 days for their logs, then forgotten.
+                db.forgetRequests(System.currentTimeMillis() - TimeUnit.DAYS.toMillis(30));
             } catch (RuntimeException | IOException ignored) {
                 // the next round retries; an admin sees errors through the API calls
             }

@@ -133,6 +133,20 @@ class GatewayIT {
     }
 
     @Test
+    void aPullByDigestSharesTheFileOfItsTagAndIsNeverResolvedAgain() throws Exception {
+        JsonNode byTag = gw.await(gw.pull(ref("test/a:1")).json().get("id").asText());
+        String digest = byTag.get("digest").asText();
+        long conversions = gw.metric("skiff_gateway_conversions_total");
+        String pinned = registry.host() + "/test/a@" + digest;
+        JsonNode byDigest = gw.await(gw.pull(pinned).json().get("id").asText());
+        assertEquals("READY", byDigest.get("state").asText(), byDigest.toString());
+        assertEquals(digest, byDigest.get("digest").asText());
+        assertEquals(conversions, gw.metric("skiff_gateway_conversions_total"));
+        assertTrue(index().contains(pinned + "\tlinux/amd64\t" + digest), index());
+        assertEquals(200, gw.pull(pinned).status(), "published: answered at once");
+    }
+
+    @Test
     void deletingRemovesTheFileAndTheName() throws Exception {
         JsonNode r = gw.await(gw.pull(ref("test/del:1")).json().get("id").asText());
         String digest = r.get("digest").asText();
