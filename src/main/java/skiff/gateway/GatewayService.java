@@ -244,6 +244,7 @@ final class GatewayService implements AutoCloseable {
                 if (img.isPresent() && img.get().status() == State.READY && Files.exists(pub.sqfs(Digest.parse(img.get().digest())))) {
                     if (!visible(img.get(), caller))
                         throw ApiException.forbidden(name + " is published privately by another user: ask its owner (" + img.get().owner() + ") to add you");
+                    checkAccess(img.get(), acl, name);
                     Records.PullRequest done = new Records.PullRequest(newId(), name, plat, caller.user(), State.READY,
                             img.get().digest(), null, null, now, now, 0, 0,
                             line(now, "already published as " + img.get().digest() + " (resolved " + Instant.ofEpochMilli(n.get().resolvedMs()) + ")"));
@@ -339,6 +340,7 @@ final class GatewayService implements AutoCloseable {
                     if (!visible(have.get(), caller))
                         throw ApiException.forbidden(ref + " is published privately by another user: ask its owner ("
                                 + have.get().owner() + ") to add you");
+                    checkAccess(have.get(), acl, ref.toString());
                     log(l, "already published by an earlier request: sharing " + pub.sqfs(md).getFileName());
                 } else {
                     ImageManifest m = store.manifest(md);
@@ -399,6 +401,20 @@ final class GatewayService implements AutoCloseable {
             inflight.remove(key, l.row.id());
             live.remove(l.row.id());
         }
+    }
+
+    /**
+     * One file per digest means one set of permissions: a request asking for other limits than those the published
+     * file has is a conflict (409), said so, rather than silently getting a file readable by more or fewer people.
+     */
+    private static void checkAccess(Records.Image i, Acl acl, String name) {
+        if (acl.users().isEmpty() && acl.groups().isEmpty()) return; // no limits asked: the image as it is
+        if (!i.isPrivate())
+            throw new ApiException(409, "access_conflict", name + " is already published for everyone (" + i.digest()
+                    + "): it cannot be made private by another request");
+        if (!new HashSet<>(i.allowedUsers()).containsAll(acl.users()) || !new HashSet<>(i.allowedGroups()).containsAll(acl.groups()))
+            throw new ApiException(409, "access_conflict", name + " is already published for users " + i.allowedUsers()
+                    + " and groups " + i.allowedGroups() + ": ask its owner (" + i.owner() + ") or an admin to change that");
     }
 
     /** Why a request failed: a stable code and one line. */

@@ -75,6 +75,11 @@ class GatewayAuthIT {
         String shortLived = cred(Cmd.TEST_USER, "-t", "1");
         Thread.sleep(2500);
         assertError(gw.call("POST", "/api/v1/pulls", body(ref("test/pub:1")), shortLived), 401, "credential_expired", "expired");
+        // Once public, it cannot be made private by another request: one file, one set of permissions.
+        gw.await(gw.call("POST", "/api/v1/pulls", body(ref("test/pub:1")), cred(Cmd.TEST_USER)).json().get("id").asText());
+        GatewayFixture.Reply conflict = gw.call("POST", "/api/v1/pulls", "{\"reference\":\"" + ref("test/pub:1")
+                + "\",\"allowed_users\":[\"nobody\"]}", cred(Cmd.TEST_USER));
+        assertError(conflict, 409, "access_conflict", "already published for everyone");
         // Read-only routes answer without a credential (public images only).
         assertEquals(200, gw.call("GET", "/api/v1/images", null, null).status());
     }
