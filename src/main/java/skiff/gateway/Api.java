@@ -173,7 +173,14 @@ final class Api extends Handler.Abstract {
                 Optional<Records.Image> i = h.image();
                 if (i.isEmpty() || i.get().status() != State.READY || !visible(i.get(), c))
                     throw ApiException.notFound("no published image named " + name + " (request it with POST " + PREFIX + "/pulls)");
-                return Reply.json(200, image(i.get(), h.names()));
+                if (i.get().isPrivate()) return Reply.json(200, image(i.get(), h.names()));
+                // A public image's answer is the same for every caller: serialised once per cache entry.
+                byte[] body = h.json().get();
+                if (body == null) {
+                    body = Json.bytes(image(i.get(), h.names()));
+                    h.json().set(body);
+                }
+                return new Reply(200, "application/json", body);
             }
             case "GET /images/{digest}" -> {
                 Caller c = viewer(request);

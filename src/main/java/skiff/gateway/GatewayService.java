@@ -521,7 +521,11 @@ final class GatewayService implements AutoCloseable {
     }
 
     /** A lookup's answer: the image and all its names, or none; kept {@link #LOOKUP_TTL_MS} at most. */
-    record Hit(Optional<Records.Image> image, List<Records.Name> names, long atMs) {}
+    record Hit(Optional<Records.Image> image, List<Records.Name> names, long atMs, java.util.concurrent.atomic.AtomicReference<byte[]> json) {
+        Hit(Optional<Records.Image> image, List<Records.Name> names, long atMs) {
+            this(image, names, atMs, new java.util.concurrent.atomic.AtomicReference<>());
+        }
+    }
 
     /**
      * Lookups are the gateway's hot path (every job script may ask): answers are cached briefly, and the cache is
@@ -534,12 +538,13 @@ final class GatewayService implements AutoCloseable {
     /** The image NAME (a reference, normalised) resolves to on PLATFORM, if it is published, with its names. */
     Hit lookup(String name, String platform) {
         metrics.lookups.incrementAndGet();
-        Reference ref = parseReference(name);
-        String plat = platform == null || platform.isBlank() ? Platform.host().toString() : platform;
-        String key = key(ref.toString(), plat);
+        // Keyed by the name as asked: a hit skips parsing it (the cache holds only names that parsed).
+        String key = key(name, platform == null ? "" : platform);
         long now = System.currentTimeMillis();
         Hit h = lookups.get(key);
         if (h == null || now - h.atMs() > LOOKUP_TTL_MS) {
+            Reference ref = parseReference(name);
+            String plat = platform == null || platform.isBlank() ? Platform.host().toString() : platform;
             Optional<Records.Name> n = db.name(ref.toString(), plat);
             Optional<Records.Image> i = n.isEmpty() ? Optional.empty() : db.image(n.get().digest());
             h = new Hit(i, i.isEmpty() ? List.of() : db.namesOf(i.get().digest()), now);
