@@ -123,6 +123,15 @@ class GatewayAuthIT {
         assertEquals(404, gw.call("GET", "/api/v1/images/lookup?name=" + ref("test/priv:1"), null, cred("nobody")).status());
         assertFalse(gw.call("GET", "/api/v1/images", null, cred("nobody")).body().contains(digest));
         assertTrue(gw.call("GET", "/api/v1/images", null, cred("root")).body().contains(digest), "admins see everything");
+        // skiff run of it as another user, whose node finds the name in the index: one clear line, exit 3.
+        Path nobody = Files.createDirectories(work.resolve("nobody/config/skiff"));
+        Files.writeString(nobody.resolve("config.toml"), "[gateway]\nshared = \"" + gw.shared + "\"\n");
+        Cmd.of("chown", "-R", "nobody:", work.resolve("nobody").toString()).run().ok();
+        Cmd.Result run = Cmd.of("runuser", "-u", "nobody", "--", "env", "HOME=" + work.resolve("nobody"),
+                "XDG_CONFIG_HOME=" + work.resolve("nobody/config"), Cmd.skiffBin().toString(), "--storage",
+                work.resolve("nobody/storage").toString(), "run", "--rm", ref("test/priv:1"), "true").dir(Path.of("/")).run();
+        assertEquals(3, run.exit(), run.toString());
+        assertTrue(run.err().strip().lines().count() == 1 && run.err().contains("published by the gateway, but you may not read it"), run.err());
         // Another user asking for the same image is told it is private, not given a file they cannot read.
         GatewayFixture.Reply other = gw.call("POST", "/api/v1/pulls", body(ref("test/priv:1")), cred("nobody"));
         assertError(other, 403, "forbidden", "published privately by another user");
