@@ -32,7 +32,7 @@ class GatewayAuthIT {
         Files.setPosixFilePermissions(work, PosixFilePermissions.fromString("rwxr-xr-x"));
         registry = RegistryFixture.plain(work.resolve("registry"));
         int i = 0;
-        for (String repo : new String[] {"test/pub:1", "test/priv:1", "test/mine:1"})
+        for (String repo : new String[] {"test/pub:1", "test/priv:1", "test/mine:1", "test/grp:1"})
             registry.push(GatewayIT.randomImage(work.resolve("img" + i), "latest", 1, 40_000, 20 + i++).skopeoRef(), repo);
         Path config = work.resolve("gateway.toml");
         Files.writeString(config, "shared = \"" + work.resolve("shared") + "\"\nauth = \"munge\"\nadmins = [\"root\"]\n");
@@ -82,6 +82,21 @@ class GatewayAuthIT {
         assertError(conflict, 409, "access_conflict", "already published for everyone");
         // Read-only routes answer without a credential (public images only).
         assertEquals(200, gw.call("GET", "/api/v1/images", null, null).status());
+    }
+
+    @Test
+    void aGroupLimitedImageIsReadableByTheGroupOnly() throws Exception {
+        // root (an admin) publishes for the group nogroup: nobody is in it, daemon is not.
+        JsonNode r = gw.await(gw.call("POST", "/api/v1/pulls", "{\"reference\":\"" + ref("test/grp:1")
+                + "\",\"allowed_groups\":[\"nogroup\"]}", cred("root")).json().get("id").asText());
+        assertEquals("READY", r.get("state").asText(), r.toString());
+        String digest = r.get("digest").asText();
+        Path sqfs = gw.shared.resolve("images/" + digest.replace(':', '-') + ".sqfs");
+        assertTrue(Cmd.of("getfacl", "-p", sqfs.toString()).run().ok().out().contains("group:nogroup:r--"));
+        assertEquals(0, Cmd.of("runuser", "-u", "nobody", "--", "head", "-c", "4", sqfs.toString()).run().exit());
+        assertNotEquals(0, Cmd.of("runuser", "-u", "daemon", "--", "head", "-c", "4", sqfs.toString()).run().exit());
+        assertEquals(200, gw.call("GET", "/api/v1/images/" + digest, null, cred("nobody")).status());
+        assertEquals(404, gw.call("GET", "/api/v1/images/" + digest, null, cred("daemon")).status());
     }
 
     @Test
