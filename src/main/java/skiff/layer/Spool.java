@@ -33,11 +33,21 @@ final class Spool {
         this.cap = cap;
     }
 
-    /** A spool in {@code dir}, or null when there is no directory or too little room in it. */
+    /**
+     * File systems reached over the network (HPC home and scratch directories often are): a gigabyte of spool would
+     * cross the network twice, which costs more than inflating the layer again on the node.
+     */
+    private static final java.util.Set<String> NETWORK = java.util.Set.of("nfs", "nfs4", "lustre", "gpfs", "beegfs", "cifs",
+            "smb3", "smbfs", "ceph", "glusterfs", "fuse.glusterfs", "fuse.sshfs", "fuse.ceph", "9p", "afs", "pvfs2", "orangefs",
+            "panfs", "wekafs", "fuse.beegfs");
+
+    /** A spool in {@code dir}, or null when there is no directory, too little room in it, or it is on the network. */
     static Spool in(Path dir) {
         if (dir == null) return null;
         try {
-            long free = Files.getFileStore(dir).getUsableSpace();
+            java.nio.file.FileStore fs = Files.getFileStore(dir);
+            if (NETWORK.contains(fs.type())) return null;
+            long free = fs.getUsableSpace();
             return free < MIN_FREE ? null : new Spool(dir, free / 2);
         } catch (IOException | SecurityException e) {
             return null; // no spool: layers are inflated again, as without one
