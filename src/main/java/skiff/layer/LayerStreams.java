@@ -166,11 +166,6 @@ final class LayerStreams {
             return spooled.remove(layer);
         }
 
-        /** Bytes spooled now (tests). */
-        long spooledBytes() {
-            return spool == null ? 0 : spool.used();
-        }
-
         /** Keeps {@code data} if there is room; false: the caller closes it. */
         synchronized boolean offer(LayerSource layer, LibdeflateGunzip.Inflated data) {
             if (layers.containsKey(layer) || bytes + data.size() > memory.limit / 2) return false;
@@ -255,11 +250,17 @@ final class LayerStreams {
             }
         }
         Counting raw = new Counting(source);
-        InputStream decompressed = switch (c) {
-            case GZIP -> new JdkGunzip(raw, layer.name());
-            case ZSTD -> new ZstdInputStream(raw);
-            case NONE -> raw;
-        };
+        InputStream decompressed;
+        try {
+            decompressed = switch (c) {
+                case GZIP -> new JdkGunzip(raw, layer.name());
+                case ZSTD -> new ZstdInputStream(raw);
+                case NONE -> raw;
+            };
+        } catch (IOException | RuntimeException e) {
+            if (spool != null) spool.abandon();
+            throw e;
+        }
         Guard guard = new Guard(c == MediaTypes.Compression.NONE ? decompressed : new BufferedInputStream(decompressed, BUFFER),
                 raw, layer.name(), budget);
         return spool == null ? guard : new Tee(guard, spool, raw, layer, budget.kept);
