@@ -95,6 +95,23 @@ public final class Stage2 {
             Path planFile = Path.of(argv[0]);
             plan = LaunchPlan.read(planFile);
             Files.deleteIfExists(planFile);
+        } catch (IOException e) {
+            fail(plan, LAUNCH, "cannot start the container: " + describe(e));
+        } catch (RuntimeException e) {
+            fail(plan, LAUNCH, "cannot start the container: " + e.getMessage());
+        }
+        execute(plan, InheritedFds.parse(Env.get(InheritedFds.ENV)));
+    }
+
+    /**
+     * The container from {@code plan}, in this process, which runs in the new namespaces with their capabilities:
+     * the mount tree, the pivot, the hooks, then the payload's exec (or with --pid, this process as its init).
+     * Never returns: the payload replaces this process, or it halts with the status of docs/errors.md.
+     *
+     * @param keep descriptors the payload inherits (skiff's caller passed them on)
+     */
+    static void execute(LaunchPlan plan, int[] keep) {
+        try {
             boolean hooks = !plan.hooks().hooks().isEmpty();
             if (hooks) StageHooks.prepare(plan);
             buildRoot(plan);
@@ -117,7 +134,7 @@ public final class Stage2 {
                 halt(Init.run(exe, plan.args(), plan.env()));
             }
             Fds.closeOnExecAbove2();
-            Fds.keepOnExec(InheritedFds.parse(Env.get(InheritedFds.ENV)));
+            Fds.keepOnExec(keep);
             System.out.flush();
             try {
                 Exec.execve(exe, plan.args(), plan.env());
