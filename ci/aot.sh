@@ -42,7 +42,7 @@ warm_aot=$PWD/target/skiff-warm.aot
 rm -f "$warm_aot" "$warm_aot.tmp" "$warm_aot.tmp.config"
 if [ -d "$scratch/storage/dir" ]; then
   "${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin/java" -XX:AOTCacheOutput="$warm_aot.tmp" -Xlog:aot=off -Xlog:cds=off \
-    -XX:+UseSerialGC -Xint -XX:-UsePerfData -Xss2m --enable-native-access=ALL-UNNAMED -cp "$PWD/target/skiff.jar" \
+    -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xss2m --enable-native-access=ALL-UNNAMED -cp "$PWD/target/skiff.jar" \
     skiff.cli.WarmTraining "$scratch/storage" >/dev/null 2>&1 || echo "ci/aot.sh: the warm run training failed" >&2
 fi
 if [ -f "$warm_aot.tmp" ]; then

@@ -56,8 +56,7 @@ public final class WarmRun {
             if (c == null) throw new SkiffException(ExitCode.INTERNAL, "bin/skiff took a command line for the warm path"
                     + " that skiff run cannot parse: " + String.join(" ", args));
             debug = c.main.debug;
-            long[] groups = a[5].isBlank() ? new long[0]
-                    : Arrays.stream(a[5].trim().split("\\s+")).mapToLong(Long::parseLong).toArray();
+            long[] groups = groups(a[5]);
             Prepared p = prepare(c, Path.of(a[0]), Path.of(a[1]), Integer.parseInt(a[2]), Integer.parseInt(a[3]),
                     Integer.parseInt(a[4]), groups);
             Trace.mark("warm: launch plan ready; mounts, pivot and exec follow");
@@ -73,6 +72,15 @@ public final class WarmRun {
             status = ExitCode.INTERNAL.code;
         }
         System.exit(status);
+    }
+
+    /** The "Groups:" field of /proc/self/status as bin/skiff passes it: gids separated by blanks. */
+    static long[] groups(String field) {
+        String[] parts = field.trim().split("\\s+");
+        if (parts.length == 1 && parts[0].isEmpty()) return new long[0];
+        long[] out = new long[parts.length];
+        for (int i = 0; i < parts.length; i++) out[i] = Long.parseLong(parts[i]);
+        return out;
     }
 
     /** The container to execute, and the descriptors its payload keeps. */
@@ -127,9 +135,12 @@ public final class WarmRun {
         releaseLock(lockFd);
         Trace.mark("warm: registered with the shared mount");
         RunCommand.Built b = c.build(env, id, r.name(), r.manifest(), format, null, Launcher.NATIVE);
-        List<Integer> keep = InheritedFds.captured().stream().filter(fd -> fd != lockFd).toList();
+        List<Integer> inherited = InheritedFds.captured();
+        int[] keep = new int[inherited.size()];
+        int n = 0;
+        for (int fd : inherited) if (fd != lockFd) keep[n++] = fd;
         return new Prepared(Engine.prepareHere(root, config, b.options(), policy, b.request(), env, id),
-                keep.stream().mapToInt(Integer::intValue).toArray());
+                Arrays.copyOf(keep, n));
     }
 
     /**
