@@ -70,12 +70,13 @@ python3 - "$out/start.json" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))["results"]
 med = {x["command"]: x["median"] for x in r}
+cpu = {x["command"]: x["user"] + x["system"] for x in r}
 ch = next(v for k, v in med.items() if k.startswith("ch-run") and ".sqfs" in k)
 pod = next((v for k, v in med.items() if k.startswith("podman")), None)
-print("| command | median ms | × ch-run sqfs | × podman |\n|---|---:|---:|---:|")
+print("| command | median wall ms | mean CPU ms (user+sys) | wall × ch-run sqfs | wall × podman |\n|---|---:|---:|---:|---:|")
 for k, v in med.items():
     name = k.replace(sys.argv[1].rsplit("/out/", 1)[0], "…")
-    print(f"| `{name}` | {v*1000:.1f} | {v/ch:.2f} | {v/pod:.2f} |" if pod else f"| `{name}` | {v*1000:.1f} | {v/ch:.2f} | – |")
+    print(f"| `{name}` | {v*1000:.1f} | {cpu[k]*1000:.0f} | {v/ch:.2f} | " + (f"{v/pod:.2f} |" if pod else "– |"))
 EOF
 [ $podman_ok = yes ] || { echo; echo "podman: could not run here: $(tail -3 "$out/podman.log" | tr '\n' ' ')"; }
 
@@ -93,13 +94,11 @@ echo "### where the warm start's time goes (SKIFF_TRACE=1, one run; -Xlog:startu
 as_user env SKIFF_MOUNT_IDLE=600 "$skiff" run bb /bin/true >/dev/null 2>&1
 as_user env SKIFF_MOUNT_IDLE=600 SKIFF_TRACE=1 "$skiff" run bb /bin/true 2>&1 | grep skiff-trace || true
 as_user env SKIFF_MOUNT_IDLE=600 JAVA_TOOL_OPTIONS=-Xlog:startuptime "$skiff" run bb /bin/true 2>&1 | grep -E "startuptime" | head -12 || true
-echo "unshare + /bin/true alone, and an empty JVM (-version), hyperfine medians:"
-as_user hyperfine -N --warmup 3 --runs "$runs" --export-json "$out/parts.json" \
+echo "unshare + /bin/true alone, and an empty JVM with the warm path's flags (-version):"
+as_user hyperfine -N --warmup 3 --runs "$runs" --export-markdown "$out/parts.md" \
   "unshare --user --map-current-user --keep-caps --mount -- /bin/true" \
-  "$JAVA_HOME/bin/java -XX:+UseSerialGC -Xint -XX:-UsePerfData -Xshare:auto -version" >/dev/null 2>&1
-python3 -c "
-import json
-for x in json.load(open('$out/parts.json'))['results']: print(f\"| \`{x['command']}\` | {x['median']*1000:.1f} ms |\")"
+  "$JAVA_HOME/bin/java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -version" >/dev/null 2>&1 || true
+cat "$out/parts.md" 2>/dev/null || echo "(failed)"
 
 echo
 echo "### peak RSS of the exec chain up to the payload (/usr/bin/time -v)"
@@ -113,12 +112,16 @@ wait
 
 echo
 echo "### 50 concurrent warm starts of one image (wall time, all must exit 0)"
-for what in skiff ch-run; do
+for what in skiff skiff-full ch-run; do
   start=$(date +%s.%N)
   fails=0
   pids=()
   for i in $(seq 50); do
-    if [ $what = skiff ]; then as_user env SKIFF_MOUNT_IDLE=600 "$skiff" run bb /bin/true & else as_user ch-run "$store/sqfs/$hexbb.sqfs" -- /bin/true & fi
+    case $what in
+      skiff) as_user env SKIFF_MOUNT_IDLE=600 "$skiff" run bb /bin/true & ;;
+      skiff-full) as_user env SKIFF_MOUNT_IDLE=600 SKIFF_WARM=off "$skiff" run bb /bin/true & ;;
+      *) as_user ch-run "$store/sqfs/$hexbb.sqfs" -- /bin/true & ;;
+    esac
     pids+=($!)
   done
   for p in "${pids[@]}"; do wait "$p" || fails=$((fails + 1)); done

@@ -106,12 +106,15 @@ public final class WarmRun {
             throw wrongGuess(recordFile, "the runtime directory is " + runtime + ", not " + runtimeArg);
         Store store = Store.open(storage);
         ImageConfig.Config config = r.config();
-        if (!RunRecord.stamp(store.layout().resolve("index.json")).equals(r.indexStamp())) {
+        String stamp = RunRecord.stamp(store.layout().resolve("index.json"));
+        if (!stamp.equals(r.indexStamp())) {
             // index.json changed within the second the shell's -nt cannot tell apart: resolve the name again.
             RunInputs.Resolved now = RunInputs.resolve(store, r.name());
             if (now == null || !now.manifest().equals(r.manifest()))
                 throw wrongGuess(recordFile, "image " + r.name() + " changed in the store since its last run");
             config = now.config() == null ? null : now.config().config();
+            // Still this image: the record says so for the new index, and the next start reads no JSON again.
+            RunRecord.write(storage, c.image, new RunRecord(r.name(), r.digested(), r.manifest(), r.dirRoot(), stamp, config));
         }
         if (Files.exists(Containers.open(storage).dir().resolve(c.image), LinkOption.NOFOLLOW_LINKS))
             throw wrongGuess(recordFile, "'" + c.image + "' is now a persistent container");

@@ -444,10 +444,13 @@ class RunIT {
         Path logs = Files.createDirectories(fx.base.resolve("class-load-warm"));
         Path noConfig = Files.createDirectories(fx.base.resolve("no-config-warm"));
         Cmd.of("chmod", "777", logs.toString(), noConfig.toString()).run().ok();
-        // The first run of this test may be the image's first: it takes the full path and writes the record.
-        Cmd.skiff(fx.storage, "run", "bb", "/bin/true").env("XDG_RUNTIME_DIR", fx.xdg.toString())
-                .env("SKIFF_MOUNT_IDLE", "30").env("XDG_CONFIG_HOME", noConfig.toString())
-                .asTestUser().dir(Path.of("/")).run().ok();
+        // The first run of this test may be the image's first: it takes the full path and writes the record. The
+        // second brings the record up to date should index.json have changed within the second of an earlier run
+        // (the shell cannot tell; the JVM resolves the name once more and rewrites the record).
+        for (int i = 0; i < 2; i++)
+            Cmd.skiff(fx.storage, "run", "bb", "/bin/true").env("XDG_RUNTIME_DIR", fx.xdg.toString())
+                    .env("SKIFF_MOUNT_IDLE", "30").env("XDG_CONFIG_HOME", noConfig.toString())
+                    .asTestUser().dir(Path.of("/")).run().ok();
         assertTrue(Files.isRegularFile(fx.storage.resolve("run-records/bb")), "no run record written");
         Cmd.Result r = Cmd.skiff(fx.storage, "run", "bb", "sh", "-c", "cat /proc/$PPID/comm; id -u")
                 .env("XDG_RUNTIME_DIR", fx.xdg.toString()).env("SKIFF_MOUNT_IDLE", "30")
