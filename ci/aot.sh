@@ -40,7 +40,8 @@ bash ci/aot-stage2.sh >/dev/null 2>&1 || true
 # path must be those bin/skiff gives WarmRun, or the JVM ignores the cache.
 warm_aot=$PWD/target/skiff-warm.aot
 rm -f "$warm_aot" "$warm_aot.tmp" "$warm_aot.tmp.config"
-if [ -d "$scratch/storage/dir" ]; then
+if [ -d "$scratch/storage/dir" ] && "${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin/java" -cp "$PWD/target/skiff.jar" \
+     skiff.cli.WarmTraining --record "$scratch/storage" >/dev/null 2>&1; then
   "${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin/java" -XX:AOTCacheOutput="$warm_aot.tmp" -Xlog:aot=off -Xlog:cds=off \
     -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xss2m --enable-native-access=ALL-UNNAMED -cp "$PWD/target/skiff.jar" \
     skiff.cli.WarmTraining "$scratch/storage" >/dev/null 2>&1 || echo "ci/aot.sh: the warm run training failed" >&2

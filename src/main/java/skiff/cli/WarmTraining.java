@@ -20,21 +20,28 @@ import java.util.Map;
  * Nothing is mounted and nothing exec'd, so the JVM exits normally and writes the cache; the engine has no
  * training switch: it is simply not asked to execute the plan.
  *
- * <p>Arguments: STORAGE (holding training:1, converted to a directory).
+ * <p>Arguments: {@code --record STORAGE} first (in a JVM of its own: writes training:1's run record), then STORAGE
+ * (holding training:1, converted to a directory) for the training run itself.
  */
 public final class WarmTraining {
     private WarmTraining() {}
 
     public static void main(String[] a) throws Exception {
-        Path storage = Path.of(a[0]).toAbsolutePath();
         String image = "training:1";
-        Store store = Store.open(storage);
-        String name = Reference.parse(image).toString();
-        RunInputs.Resolved r = RunInputs.resolve(store, name);
-        if (r == null) throw new IllegalStateException(image + " is not in " + storage);
-        ImageConfig.Config cfg = r.config() == null ? null : r.config().config();
-        RunRecord.write(storage, image, new RunRecord(name, false, r.manifest(),
-                Rootfs.path(store, r.manifest(), Rootfs.Format.DIR), RunRecord.stamp(store.layout().resolve("index.json")), cfg));
+        if (a.length == 2 && a[0].equals("--record")) {
+            // Run by ci/aot.sh in a JVM of its own first, as a full run would: the name resolved through the store's
+            // JSON, whose classes must stay out of the cache (every cached class is loaded at start).
+            Path storage = Path.of(a[1]).toAbsolutePath();
+            Store store = Store.open(storage);
+            String name = Reference.parse(image).toString();
+            RunInputs.Resolved r = RunInputs.resolve(store, name);
+            if (r == null) throw new IllegalStateException(image + " is not in " + storage);
+            ImageConfig.Config cfg = r.config() == null ? null : r.config().config();
+            RunRecord.write(storage, image, new RunRecord(name, false, r.manifest(),
+                    Rootfs.path(store, r.manifest(), Rootfs.Format.DIR), RunRecord.stamp(store.layout().resolve("index.json")), cfg));
+            return;
+        }
+        Path storage = Path.of(a[0]).toAbsolutePath();
         Map<String, String> env = Env.process();
         UnixSystem u = new UnixSystem();
         int uid = (int) u.getUid(), gid = (int) u.getGid();
