@@ -193,21 +193,25 @@ public final class RunCommand implements Callable<Integer> {
             }).orElse(null);
             RunInputs.Resolved fast = pinned == null ? RunInputs.resolve(store, imageName)
                     : MediaTypes.isManifest(pinned.mediaType()) ? RunInputs.manifest(store, pinned.digest()) : null;
+            Descriptor indexed;
             if (fast != null) {
                 manifestDigest = fast.manifest();
                 config = fast.config();
+                indexed = pinned != null ? pinned : fast.indexed();
             } else {
                 Descriptor d = pinned != null ? pinned : store.resolve(ref.toString()).orElseThrow(() -> new SkiffException(ExitCode.IMAGE,
                         "image " + ref + " is not in the store: pull it first with 'skiff pull " + image + "'"));
                 manifestDigest = manifestFor(store, d);
                 config = store.config(store.manifest(manifestDigest));
+                indexed = d;
             }
             policy.checkImage(imageName, ref.digest() != null);
             // The next run of this name can take the warm path (bin/skiff, WarmRun): natively, where nothing of
             // a job's pin differs from what the index says now.
             if (launcher.launcher() == Launcher.NATIVE && (pinned == null || pinned.digest().equals(indexed(store, imageName))))
                 RunRecord.write(main.storageDir(), image, new RunRecord(imageName, ref.digest() != null, manifestDigest,
-                        Rootfs.path(store, manifestDigest, Rootfs.Format.DIR), indexStamp, config == null ? null : config.config()));
+                        Rootfs.path(store, manifestDigest, Rootfs.Format.DIR), indexStamp, config == null ? null : config.config(),
+                        indexed));
         }
 
         Trace.mark("run: image resolved, config read");

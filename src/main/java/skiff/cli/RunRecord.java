@@ -1,5 +1,6 @@
 package skiff.cli;
 
+import skiff.image.Descriptor;
 import skiff.image.Digest;
 import skiff.image.ImageConfig;
 import skiff.util.AtomicFiles;
@@ -34,10 +35,13 @@ import java.util.Map;
  * @param dirRoot    where the directory rootfs of the image is (or would be)
  * @param indexStamp index.json's modification time (ns) and size when the name was resolved
  * @param config     the image config fields run uses (SpecBuilder: Entrypoint, Cmd, Env, WorkingDir; User, Labels)
+ * @param indexed    what index.json gives the name (an image index or the manifest): a batch job pins it (JobPins);
+ *                   null when unknown (then a run in a job takes the full path)
  */
-record RunRecord(String name, boolean digested, Digest manifest, Path dirRoot, String indexStamp, ImageConfig.Config config) {
+record RunRecord(String name, boolean digested, Digest manifest, Path dirRoot, String indexStamp, ImageConfig.Config config,
+                 Descriptor indexed) {
 
-    static final String TAG = "skiff-run-record 1";
+    static final String TAG = "skiff-run-record 2";
 
     /** The record's file name for an image argument, or null when the shell could not form it the same way. */
     static String key(String image) {
@@ -64,6 +68,8 @@ record RunRecord(String name, boolean digested, Digest manifest, Path dirRoot, S
         String key = key(image);
         if (key == null || r.dirRoot().toString().indexOf('\n') >= 0 || r.indexStamp().isEmpty()) return;
         List<String> t = new ArrayList<>(List.of(r.name, r.digested ? "1" : "0", r.indexStamp, r.manifest.toString()));
+        if (r.indexed == null) t.add("-");
+        else t.addAll(List.of(r.indexed.mediaType(), r.indexed.digest().toString(), Long.toString(r.indexed.size())));
         ImageConfig.Config c = r.config;
         t.add(c == null ? "0" : "1");
         if (c != null) {
@@ -116,6 +122,8 @@ record RunRecord(String name, boolean digested, Digest manifest, Path dirRoot, S
             String stamp = it.next();
             Digest manifest = Digest.parse(it.next());
             if (!manifest.hex().equals(head[1])) throw new IllegalArgumentException("the manifest lines differ");
+            String mt = it.next();
+            Descriptor indexed = mt.equals("-") ? null : Descriptor.of(mt, Digest.parse(it.next()), Long.parseLong(it.next()));
             ImageConfig.Config cfg = null;
             if (it.next().equals("1")) {
                 String user = nullable(it), wd = nullable(it), stop = nullable(it);
@@ -127,7 +135,7 @@ record RunRecord(String name, boolean digested, Digest manifest, Path dirRoot, S
                 }
                 cfg = new ImageConfig.Config(user, null, env, ep, cmd, null, wd, labels, stop);
             }
-            return new RunRecord(name, digested, manifest, Path.of(head[2]), stamp, cfg);
+            return new RunRecord(name, digested, manifest, Path.of(head[2]), stamp, cfg, indexed);
         } catch (RuntimeException e) {
             throw new IOException(file + " is not a valid run record: " + e);
         }

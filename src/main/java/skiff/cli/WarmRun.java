@@ -4,13 +4,16 @@ import skiff.container.Containers;
 import skiff.engine.Engine;
 import skiff.engine.Identity;
 import skiff.engine.InheritedFds;
+import skiff.engine.JoinGroup;
 import skiff.engine.LaunchPlan;
 import skiff.engine.Launcher;
 import skiff.engine.RuntimeDir;
 import skiff.engine.SharedMount;
+import skiff.image.Descriptor;
 import skiff.image.ImageConfig;
 import skiff.policy.Policy;
 import skiff.rootfs.Rootfs;
+import skiff.store.JobPins;
 import skiff.store.Store;
 import skiff.sys.Fds;
 import skiff.sys.SysException;
@@ -26,6 +29,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * The warm path of {@code skiff run}: the one JVM between bin/skiff and the payload. bin/skiff saw a run record
@@ -114,10 +118,28 @@ public final class WarmRun {
                 throw wrongGuess(recordFile, "image " + r.name() + " changed in the store since its last run");
             config = now.config() == null ? null : now.config().config();
             // Still this image: the record says so for the new index, and the next start reads no JSON again.
-            RunRecord.write(storage, c.image, new RunRecord(r.name(), r.digested(), r.manifest(), r.dirRoot(), stamp, config));
+            RunRecord.write(storage, c.image, new RunRecord(r.name(), r.digested(), r.manifest(), r.dirRoot(), stamp, config,
+                    now.indexed()));
         }
         if (Files.exists(Containers.open(storage).dir().resolve(c.image), LinkOption.NOFOLLOW_LINKS))
             throw wrongGuess(recordFile, "'" + c.image + "' is now a persistent container");
+        // srun's tasks share a container, which the full path makes; bin/skiff lets none through (a check, not a path).
+        if (JoinGroup.of(env, null, null, c.noJoin) != null)
+            throw wrongGuess(null, "this run shares a container with the other tasks of its Slurm step");
+        // In a batch job a tag means what it meant at the job's first resolution of it (JobPins), as on the full path.
+        Optional<String> job = r.digested() ? Optional.empty() : JobPins.job(env);
+        if (job.isPresent()) {
+            if (r.indexed() == null) throw wrongGuess(recordFile, "the run record does not say what the job would pin");
+            Descriptor pinned;
+            try {
+                pinned = JobPins.resolve(store, job.get(), r.name(), () -> Optional.of(r.indexed())).orElse(r.indexed());
+            } catch (IOException e) {
+                throw new SkiffException(ExitCode.STORAGE, "cannot read or write the job's image pins in " + storage + ": " + e.getMessage());
+            }
+            if (!pinned.digest().equals(r.indexed().digest()))
+                throw wrongGuess(recordFile, "job " + job.get() + " pinned " + r.name() + " to " + pinned.digest()
+                        + ", which is not what the name means now");
+        }
         Policy policy = Policy.load(env);
         String engine = policy.engine();
         if (engine != null && !engine.equals("native") && !engine.equals(Launcher.AUTO))

@@ -38,7 +38,8 @@ public final class WarmTraining {
             if (r == null) throw new IllegalStateException(image + " is not in " + storage);
             ImageConfig.Config cfg = r.config() == null ? null : r.config().config();
             RunRecord.write(storage, image, new RunRecord(name, false, r.manifest(),
-                    Rootfs.path(store, r.manifest(), Rootfs.Format.DIR), RunRecord.stamp(store.layout().resolve("index.json")), cfg));
+                    Rootfs.path(store, r.manifest(), Rootfs.Format.DIR), RunRecord.stamp(store.layout().resolve("index.json")), cfg,
+                    r.indexed()));
             return;
         }
         Path storage = Path.of(a[0]).toAbsolutePath();

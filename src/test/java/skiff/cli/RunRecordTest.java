@@ -31,13 +31,14 @@ class RunRecordTest {
         labels.put("b", "");
         ImageConfig.Config c = new ImageConfig.Config("1000:1000", null, List.of("PATH=/bin", "X=line1\nline2"),
                 null, List.of(), null, "/w", labels, null);
-        RunRecord r = new RunRecord("docker.io/library/bb:latest", false, D, dir.resolve("dir/x"), "stamp 1", c);
+        RunRecord r = new RunRecord("docker.io/library/bb:latest", false, D, dir.resolve("dir/x"), "stamp 1", c,
+                skiff.image.Descriptor.of("application/vnd.oci.image.index.v1+json", D, 123));
         RunRecord.write(dir, "localhost:5000/a/bb:1", r);
         Path f = dir.resolve("run-records/localhost:5000+a+bb:1");
         List<String> head = Files.readString(f).lines().limit(3).toList();
         assertEquals(List.of(RunRecord.TAG, D.hex(), dir.resolve("dir/x").toString()), head);
         assertEquals(r, RunRecord.read(f));
-        RunRecord none = new RunRecord("n", true, D, dir, "s", null);
+        RunRecord none = new RunRecord("n", true, D, dir, "s", null, null);
         RunRecord.write(dir, "n", none);
         assertNull(RunRecord.read(dir.resolve("run-records/n")).config());
     }
@@ -48,7 +49,7 @@ class RunRecordTest {
         assertNull(RunRecord.key(".hidden"));
         assertNull(RunRecord.key("a b"));
         assertNull(RunRecord.key(""));
-        RunRecord.write(dir, "a b", new RunRecord("n", false, D, dir, "s", null));
+        RunRecord.write(dir, "a b", new RunRecord("n", false, D, dir, "s", null, null));
         assertFalse(Files.exists(dir.resolve("run-records")));
         Files.createDirectories(dir.resolve("run-records"));
         Files.writeString(dir.resolve("run-records/x"), "something else\n");

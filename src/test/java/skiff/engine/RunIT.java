@@ -504,6 +504,30 @@ class RunIT {
         assertTrue(Files.readString(rec).contains(hex), "the full path writes the record again");
     }
 
+    /**
+     * In a batch job (SLURM_JOB_ID, no step) the warm path runs and pins the tag for the job as the full path does;
+     * in an srun step, whose tasks share a container, bin/skiff leaves the run to the full path.
+     */
+    @Test
+    void aBatchJobTakesTheWarmPathAndPinsTheTagWhileAnSrunStepDoesNot() throws Exception {
+        // the directory tree: no shared mount whose 1 s idle period (in these tests) could end between the runs
+        run("run", "--rootfs-format", "dir", "ep").ok();
+        Path logs = Files.createDirectories(fx.base.resolve("class-load-job"));
+        Cmd.of("chmod", "777", logs.toString()).run().ok();
+        assertEquals("ep c1 c2\n", fx.skiff("run", "--rootfs-format", "dir", "ep").env("SLURM_JOB_ID", "4242")
+                .env("JAVA_TOOL_OPTIONS", "-Xlog:class+load=info:file=" + logs + "/batch-%p.log").run().ok().out());
+        assertEquals("ep c1 c2\n", fx.skiff("run", "--rootfs-format", "dir", "ep").env("SLURM_JOB_ID", "4242").env("SLURM_STEP_ID", "0")
+                .env("JAVA_TOOL_OPTIONS", "-Xlog:class+load=info:file=" + logs + "/step-%p.log").run().ok().out());
+        List<String> batch = new java.util.ArrayList<>(), step = new java.util.ArrayList<>();
+        try (var l = Files.list(logs)) {
+            for (Path f : l.toList()) (f.getFileName().toString().startsWith("batch") ? batch : step).addAll(Files.readAllLines(f));
+        }
+        assertTrue(batch.stream().anyMatch(x -> x.contains("skiff.cli.WarmRun ")), "the batch job's run was not warm");
+        assertTrue(step.stream().noneMatch(x -> x.contains("skiff.cli.WarmRun ")), "an srun task must take the full path");
+        String pins = Files.readString(fx.storage.resolve("jobs/slurm-cluster-4242"));
+        assertTrue(pins.startsWith("docker.io/library/ep:latest\t"), pins);
+    }
+
     /** Rewrites the test user's run record (newer than index.json, as one the full path writes). */
     private static void forge(Path rec, String text) throws IOException {
         Files.writeString(rec, text);
