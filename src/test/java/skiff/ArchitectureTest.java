@@ -122,6 +122,29 @@ class ArchitectureTest {
         return v;
     }
 
+    /**
+     * The warm path of skiff run (bin/skiff, then one JVM: cli.WarmRun) refers to no picocli or Jackson class in the
+     * classes it is made of: their start-up cost is what the path avoids (RunIT checks the classes a warm start
+     * actually loads; this catches a direct reference at build time).
+     */
+    @Test
+    void theWarmPathsOwnClassesReferNoPicocliOrJackson() throws IOException {
+        List<String> warm = List.of("skiff/cli/WarmRun", "skiff/cli/RunRecord", "skiff/cli/RunFastPath",
+                "skiff/engine/Stage2", "skiff/engine/MountTree", "skiff/engine/PidInit", "skiff/engine/MountOptions",
+                "skiff/engine/LaunchPlan", "skiff/engine/SharedMount", "skiff/engine/Underlay", "skiff/engine/StageHooks");
+        List<String> bad = new ArrayList<>();
+        for (String c : warm) {
+            Path f = CLASSES.resolve(c + ".class");
+            assertTrue(Files.isRegularFile(f), f + " missing");
+            for (String used : referencedPackages(ClassFile.of().parse(Files.readAllBytes(f))))
+                if (used.startsWith("picocli") || used.startsWith("com.fasterxml")) bad.add(c + " -> " + used);
+        }
+        assertEquals(List.of(), bad);
+        // the check sees such a reference where there is one: the CLI's picocli entry point
+        assertTrue(referencedPackages(ClassFile.of().parse(Files.readAllBytes(CLASSES.resolve("skiff/cli/Main.class"))))
+                .contains("picocli"));
+    }
+
     @Test
     void everyPackageIsAKnownStage() throws IOException {
         Set<String> unknown = new TreeSet<>();

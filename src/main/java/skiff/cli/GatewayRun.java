@@ -46,7 +46,7 @@ final class GatewayRun {
         RunInputs.Resolved r = RunInputs.config(e.digest(), config);
         if (r == null) {
             try {
-                r = new RunInputs.Resolved(e.digest(), skiff.util.Json.read(config, ImageConfig.class));
+                r = new RunInputs.Resolved(e.digest(), skiff.util.Json.read(config, ImageConfig.class), null);
             } catch (IOException x) {
                 throw new SkiffException(ExitCode.IMAGE, "image " + name + ": its config " + e.config() + " is not valid: " + x.getMessage());
             }

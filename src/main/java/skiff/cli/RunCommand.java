@@ -36,6 +36,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 
@@ -132,12 +133,7 @@ public final class RunCommand implements Callable<Integer> {
         // --writable-tmpfs overlays the directory tree by default: it belongs to the user, so any file can be copied
         // up and changed. Over the SquashFS mount, files keep the image's owners (root, unmapped in the namespace),
         // which overlayfs cannot copy up, and root-owned directories refuse new entries.
-        String fmt = rootfsFormat != null ? rootfsFormat : writableTmpfs ? "dir" : "squashfs";
-        Rootfs.Format format = switch (fmt) {
-            case "squashfs" -> Rootfs.Format.SQUASHFS;
-            case "dir" -> Rootfs.Format.DIR;
-            default -> throw new SkiffException(ExitCode.USAGE, "--rootfs-format must be squashfs or dir, not " + rootfsFormat);
-        };
+        Rootfs.Format format = format();
         Store store = main.store();
         // A conversion this run needs (first run of an image, --writable-tmpfs, --name) runs in a JVM tuned for
         // bulk work; in this one only when bin/skiff cannot be found. Either way it shows progress.
@@ -169,6 +165,7 @@ public final class RunCommand implements Callable<Integer> {
             target = name;
         }
         String imageName;
+        String indexStamp = "";
         Digest manifestDigest;
         ImageConfig config;
         if (container.isPresent()) {
@@ -184,6 +181,7 @@ public final class RunCommand implements Callable<Integer> {
                 throw new SkiffException(ExitCode.IMAGE, "'" + image + "' is neither a container nor a valid image name: " + e.getMessage());
             }
             imageName = ref.toString();
+            indexStamp = RunRecord.stamp(store.layout().resolve("index.json"));
             // In a batch job a tag means what it meant the first time the job resolved it (JobPins).
             Optional<String> job = ref.digest() == null ? JobPins.job(hostEnv) : Optional.empty();
             Descriptor pinned = job.isEmpty() ? null : JobPins.resolve(store, job.get(), imageName, () -> {
@@ -196,20 +194,71 @@ public final class RunCommand implements Callable<Integer> {
             RunInputs.Resolved fast = pinned == null ? RunInputs.resolve(store, imageName)
                     : MediaTypes.isManifest(pinned.mediaType()) ? RunInputs.manifest(store, pinned.digest()) : null;
             // Not in the store as a single-platform image: the image gateway's shared index, when [gateway] shared is set.
-            if (fast == null && pinned == null) fast = GatewayRun.resolve(policy, imageName);
+            boolean published = false;
+            if (fast == null && pinned == null) {
+                fast = GatewayRun.resolve(policy, imageName);
+                published = fast != null;
+            }
+            Descriptor indexed;
             if (fast != null) {
                 manifestDigest = fast.manifest();
                 config = fast.config();
+                indexed = pinned != null ? pinned : fast.indexed();
             } else {
                 Descriptor d = pinned != null ? pinned : store.resolve(ref.toString()).orElseThrow(() -> new SkiffException(ExitCode.IMAGE,
                         "image " + ref + " is not in the store: pull it first with 'skiff pull " + image + "'"));
                 manifestDigest = manifestFor(store, d);
                 config = store.config(store.manifest(manifestDigest));
+                indexed = d;
             }
             policy.checkImage(imageName, ref.digest() != null);
+            // The next run of this name can take the warm path (bin/skiff, WarmRun): natively, where nothing of
+            // a job's pin differs from what the index says now. Not for a gateway image: bin/skiff's check compares
+            // the record with the store's index.json only, so a tag the gateway moves would go on running the old file.
+            if (launcher.launcher() == Launcher.NATIVE && !published && (pinned == null || pinned.digest().equals(indexed(store, imageName))))
+                RunRecord.write(main.storageDir(), image, new RunRecord(imageName, ref.digest() != null, manifestDigest,
+                        Rootfs.path(store, manifestDigest, Rootfs.Format.DIR), indexStamp, config == null ? null : config.config(),
+                        indexed));
         }
 
         Trace.mark("run: image resolved, config read");
+        Built b = build(hostEnv, id, imageName, manifestDigest, format, container.map(Container::rootfs).orElse(null),
+                launcher.launcher());
+        RunRequest request = b.request();
+        Engine.Options options = b.options();
+        if (rm && container.isPresent() && joinGroup != null) refuseWithJoin(joinGroup, "--rm");
+        // The payload keeps this pid: 'skiff rm' and 'skiff ps' see the container run as long as it does.
+        if (container.isPresent()) containers.markRunning(target, ProcessHandle.current().pid());
+        if (rm && container.isPresent()) {
+            // The one case where skiff must outlive the payload: to remove the container afterwards.
+            int status = Engine.runAndWait(store, manifestDigest, config, options, policy, request, hostEnv, id);
+            containers.unmarkRunning(target, ProcessHandle.current().pid());
+            containers.remove(target);
+            return status;
+        }
+        if (joinGroup != null) {
+            Trace.mark("run: engine starts (joining " + joinGroup.key() + ")");
+            return Engine.runJoined(store, manifestDigest, config, options, policy, request, hostEnv, id, joinGroup);
+        }
+        Trace.mark("run: engine starts");
+        // Returns only with --pid (this JVM then waited, passing signals on), else the payload replaced it.
+        return Engine.run(store, manifestDigest, config, options, policy, request, hostEnv, id);
+    }
+
+    Rootfs.Format format() {
+        String fmt = rootfsFormat != null ? rootfsFormat : writableTmpfs ? "dir" : "squashfs";
+        return switch (fmt) {
+            case "squashfs" -> Rootfs.Format.SQUASHFS;
+            case "dir" -> Rootfs.Format.DIR;
+            default -> throw new SkiffException(ExitCode.USAGE, "--rootfs-format must be squashfs or dir, not " + rootfsFormat);
+        };
+    }
+
+    /** What the engine is given besides the image: as the full path and the warm path ({@link WarmRun}) build it. */
+    record Built(RunRequest request, Engine.Options options) {}
+
+    Built build(Map<String, String> hostEnv, Identity id, String imageName, Digest manifestDigest, Rootfs.Format format,
+                Path containerRoot, Launcher launcher) {
         List<Mount> userMounts = new ArrayList<>();
         for (String v : volumes) userMounts.add(parseVolume(v));
         List<String> envFile = new ArrayList<>();
@@ -231,25 +280,8 @@ public final class RunCommand implements Callable<Integer> {
                 // -w names where to start: then the current directory is neither needed nor bound.
                 .withCwd(noCwd || workdir != null ? null : System.getProperty("user.dir"))
                 .withMpi(policyOptions.mpiChoice());
-        Engine.Options options = new Engine.Options(settings, userMounts, noHome, hostAuth, writableTmpfs, pid, format,
-                container.map(Container::rootfs).orElse(null), launcher.launcher());
-        if (rm && container.isPresent() && joinGroup != null) refuseWithJoin(joinGroup, "--rm");
-        // The payload keeps this pid: 'skiff rm' and 'skiff ps' see the container run as long as it does.
-        if (container.isPresent()) containers.markRunning(target, ProcessHandle.current().pid());
-        if (rm && container.isPresent()) {
-            // The one case where skiff must outlive the payload: to remove the container afterwards.
-            int status = Engine.runAndWait(store, manifestDigest, config, options, policy, request, hostEnv, id);
-            containers.unmarkRunning(target, ProcessHandle.current().pid());
-            containers.remove(target);
-            return status;
-        }
-        if (joinGroup != null) {
-            Trace.mark("run: engine starts (joining " + joinGroup.key() + ")");
-            return Engine.runJoined(store, manifestDigest, config, options, policy, request, hostEnv, id, joinGroup);
-        }
-        Trace.mark("run: engine starts");
-        // Returns only with --pid (this JVM then waited, passing signals on), else the payload replaced it.
-        return Engine.run(store, manifestDigest, config, options, policy, request, hostEnv, id);
+        return new Built(request, new Engine.Options(settings, userMounts, noHome, hostAuth, writableTmpfs, pid, format,
+                containerRoot, launcher));
     }
 
     /** Options a shared container cannot honour: one line, before anything starts. */
@@ -268,6 +300,15 @@ public final class RunCommand implements Callable<Integer> {
         throw new SkiffException(ExitCode.USAGE, with + " cannot be used in a container shared by several ranks ("
                 + g.origin() + "): " + why + "; " + (g.origin().startsWith("--join") ? "drop --join" : "add --no-join")
                 + " to give each rank a container of its own");
+    }
+
+    /** The digest the store's index gives {@code name} now, or null. */
+    private static Digest indexed(Store store, String name) {
+        try {
+            return store.resolve(name).map(Descriptor::digest).orElse(null);
+        } catch (IOException e) {
+            return null;
+        }
     }
 
     private static Digest manifestFor(Store store, Descriptor d) throws IOException {

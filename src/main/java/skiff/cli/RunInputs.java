@@ -1,5 +1,6 @@
 package skiff.cli;
 
+import skiff.image.Descriptor;
 import skiff.image.Digest;
 import skiff.image.ImageConfig;
 import skiff.image.MediaTypes;
@@ -22,7 +23,12 @@ import java.util.Map;
 final class RunInputs {
     private RunInputs() {}
 
-    record Resolved(Digest manifest, ImageConfig config) {}
+    /** @param indexed what index.json gives the name (null when resolved from a manifest digest) */
+    record Resolved(Digest manifest, ImageConfig config, Descriptor indexed) {
+        Resolved withIndexed(Descriptor d) {
+            return new Resolved(manifest, config, d);
+        }
+    }
 
     private static final int MAX_INDEX = 16 << 20;
 
@@ -44,7 +50,9 @@ final class RunInputs {
             if (hit == null) return null;
             String mt = (String) hit.get("mediaType");
             if (!(MediaTypes.OCI_MANIFEST.equals(mt) || MediaTypes.DOCKER_MANIFEST.equals(mt))) return null;
-            return manifest(store, Digest.parse((String) hit.get("digest")));
+            Digest digest = Digest.parse((String) hit.get("digest"));
+            Resolved r = manifest(store, digest);
+            return r == null ? null : r.withIndexed(Descriptor.of(mt, digest, ((Number) hit.get("size")).longValue()));
         } catch (Exception e) {
             return null; // any surprise: the Jackson path decides, and reports errors as it always did
         }
@@ -82,7 +90,7 @@ final class RunInputs {
             }
             // history is not used by run; Jackson would fill it, this reader leaves it out
             return new Resolved(md, new ImageConfig(str(c, "created"), str(c, "author"), str(c, "architecture"),
-                    str(c, "os"), str(c, "variant"), cfg, rootfs, null));
+                    str(c, "os"), str(c, "variant"), cfg, rootfs, null), null);
         } catch (Exception e) {
             return null; // any surprise: the Jackson path decides, and reports errors as it always did
         }

@@ -110,20 +110,8 @@ public final class Engine {
         };
         Path runDir = newRunDir(runtime, pid);
         try {
-            List<Mount> standard = standardMounts(root, runDir, id, o);
-            ImageConfig.Config cfg = config == null ? null : config.config();
-            Spec spec = SpecBuilder.build(cfg, s, root.toString(), standard, o.pid());
-            // The image root lets policy resolve bind destinations through the image's own symlinks.
-            spec = policy.apply(spec, request.withRootfs(root));
-            if (!o.pid() && !Stage.POSTSTOP.of(spec.hooks()).isEmpty())
-                Warnings.print(Stage.POSTSTOP.of(spec.hooks()).size()
-                        + " poststop hook(s) will not run: skiff execs the payload and keeps no process to run them (use --pid)");
-            String cwd = spec.process().cwd();
-            // No request cwd: -w (already the spec's) or --no-cwd (the image's WorkingDir).
-            if (request.cwd() != null) {
-                String visible = SpecBuilder.visibleCwd(spec.mounts(), request.cwd());
-                if (visible != null) cwd = visible;
-            }
+            Spec spec = spec(root, runDir, config == null ? null : config.config(), o, policy, request, id);
+            String cwd = cwd(spec, request);
             if (proot) return Proot.launch(spec, root, runDir, runtime, o, cwd, wait);
             LaunchPlan plan = plan(spec, root, runDir, o, cwd).withHooks(planHooks(spec, root, pid, o.pid()));
             Path planFile = runDir.resolve("plan");
@@ -152,6 +140,80 @@ public final class Engine {
             cleanup(runDir);
             throw e;
         }
+    }
+
+    /**
+     * The warm path of skiff run (skiff.cli.WarmRun): this JVM was started by unshare(1) in the new user and mount
+     * namespaces, and {@code root} (the image's shared mount, copied into this namespace, or its directory tree) is
+     * ready. The container as one launch plan, for {@link #execute} in this same JVM: one JVM from bin/skiff to
+     * the payload. Writes the run directory (the generated passwd and group), nothing else.
+     */
+    public static LaunchPlan prepareHere(Path root, ImageConfig.Config config, Options o, Policy policy, RunRequest request,
+                                         Map<String, String> env, Identity id) {
+        if (o.pid() || o.launcher() != Launcher.NATIVE || o.containerRoot() != null)
+            throw new IllegalArgumentException("the warm path runs images natively without --pid");
+        Path runtime = RuntimeDir.resolve(env, id.uid());
+        long pid = ProcessHandle.current().pid();
+        Path runDir = newRunDir(runtime, pid);
+        try {
+            Spec spec = spec(root, runDir, config, o, policy, request, id);
+            return plan(spec, root, runDir, o, cwd(spec, request)).withHooks(planHooks(spec, root, pid, false));
+        } catch (IOException e) {
+            cleanup(runDir);
+            throw new SkiffException(ExitCode.LAUNCH, "cannot prepare the container: " + e.getMessage());
+        } catch (RuntimeException e) {
+            cleanup(runDir);
+            throw e;
+        }
+    }
+
+    /**
+     * Carries out {@code plan} in this process, which must run in the new namespaces with their capabilities (see
+     * {@link #prepareHere}): the mount tree, the pivot, the hooks, the exec. Never returns.
+     *
+     * @param keep descriptors the payload inherits
+     */
+    public static void execute(LaunchPlan plan, int[] keep) {
+        System.out.flush();
+        System.err.flush();
+        Stage2.execute(plan, keep);
+    }
+
+    /**
+     * Loads and links what {@link #execute} uses (the mount, pivot and exec calls' downcall handles included)
+     * without executing anything: for the AOT training run of the warm path (skiff.cli.WarmTraining).
+     */
+    public static void loadExecutionPath() {
+        Stage2.train();
+    }
+
+    /** Removes the run directory of a plan that will not be executed (AOT training). */
+    public static void discard(LaunchPlan plan) {
+        cleanup(Path.of(plan.runDir()));
+    }
+
+    /** The final spec: the image's config, the run settings, the standard mounts, then policy. */
+    private static Spec spec(Path root, Path runDir, ImageConfig.Config cfg, Options o, Policy policy,
+                             RunRequest request, Identity id) throws IOException {
+        List<Mount> standard = standardMounts(root, runDir, id, o);
+        Spec spec = SpecBuilder.build(cfg, o.settings(), root.toString(), standard, o.pid());
+        // The image root lets policy resolve bind destinations through the image's own symlinks.
+        spec = policy.apply(spec, request.withRootfs(root));
+        if (!o.pid() && !Stage.POSTSTOP.of(spec.hooks()).isEmpty())
+            Warnings.print(Stage.POSTSTOP.of(spec.hooks()).size()
+                    + " poststop hook(s) will not run: skiff execs the payload and keeps no process to run them (use --pid)");
+        return spec;
+    }
+
+    /** Where the payload starts: the current directory where the container shows it, else the spec's. */
+    private static String cwd(Spec spec, RunRequest request) {
+        String cwd = spec.process().cwd();
+        // No request cwd: -w (already the spec's) or --no-cwd (the image's WorkingDir).
+        if (request.cwd() != null) {
+            String visible = SpecBuilder.visibleCwd(spec.mounts(), request.cwd());
+            if (visible != null) cwd = visible;
+        }
+        return cwd;
     }
 
     /**
@@ -323,9 +385,9 @@ public final class Engine {
                 throw new SkiffException(ExitCode.LAUNCH, (user ? "-v " : "bind ") + m.source() + ":" + dst
                         + ": " + m.source() + " does not exist on the host");
             boolean file = kind.equals("bind") && !Files.isDirectory(Path.of(m.source()));
-            mounts.add(new LaunchPlan.PlanMount(kind, m.source(), dst, opt.contains("ro"),
-                    !opt.contains("bind") || opt.contains("rbind"), opt.contains("nosuid"), opt.contains("nodev"),
-                    opt.contains("noexec"), file, user));
+            MountOptions.Parsed p = MountOptions.parse(opt, Policy.USER_MOUNT_OPTION, dst);
+            mounts.add(new LaunchPlan.PlanMount(kind, m.source(), dst, p.readOnly(), p.recursive(), p.nosuid(), p.nodev(),
+                    p.noexec(), file, user));
         }
         // Device nodes cannot be created in a user namespace: the host's node is bound (policy says which).
         if (spec.linux() != null) {

@@ -16,9 +16,19 @@ public record Identity(int uid, int gid, String name, String home, String gecos,
 
     public static Identity current(Map<String, String> env) {
         UnixSystem u = new UnixSystem();
-        int uid = (int) u.getUid();
-        int gid = (int) u.getGid();
-        String name = u.getUsername();
+        return of((int) u.getUid(), (int) u.getGid(), u.getUsername(), u.getGroups(), env);
+    }
+
+    /**
+     * As {@link #current}, with the ids the host gave: the warm path of skiff run starts in a user namespace, where
+     * getgroups(2) shows every supplementary group unmapped (65534); bin/skiff read them from /proc/self/status
+     * before entering it.
+     */
+    public static Identity of(int uid, int gid, long[] supplementary, Map<String, String> env) {
+        return of(uid, gid, new UnixSystem().getUsername(), supplementary, env);
+    }
+
+    private static Identity of(int uid, int gid, String name, long[] supplementary, Map<String, String> env) {
         String home = env.getOrDefault("HOME", System.getProperty("user.home"));
         String gecos = "";
         String shell = "/bin/sh";
@@ -39,7 +49,7 @@ public record Identity(int uid, int gid, String name, String home, String gecos,
         Map<Integer, String> groups = new LinkedHashMap<>();
         List<Long> gids = new ArrayList<>();
         gids.add((long) gid);
-        if (u.getGroups() != null) for (long g : u.getGroups()) if (!gids.contains(g)) gids.add(g);
+        if (supplementary != null) for (long g : supplementary) if (!gids.contains(g)) gids.add(g);
         Map<String, String> byGid = new LinkedHashMap<>();
         try {
             for (String line : Files.readAllLines(Path.of("/etc/group"))) {

@@ -46,7 +46,7 @@ final class JoinHolder {
             Files.deleteIfExists(planFile);
             boolean hooks = !plan.hooks().hooks().isEmpty();
             if (hooks) StageHooks.prepare(plan);
-            Stage2.buildRoot(plan);
+            MountTree.build(plan);
             long hostPid = hooks ? StageHooks.hostPid() : 0;
             if (hooks) StageHooks.run(plan, "created", hostPid, "prestart", "createRuntime", "createContainer");
             Stage2.removeTree(Path.of(plan.runDir()));

@@ -3,6 +3,7 @@ package skiff.engine;
 import skiff.engine.fuse.FuseLauncher;
 import skiff.sys.Flock;
 import skiff.sys.SysException;
+import skiff.util.AtomicFiles;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
 import skiff.util.Warnings;
@@ -79,7 +80,12 @@ public final class SharedMount {
                         if (mounted(mnt)) throw new IOException("the dead mount at " + mnt + " cannot be removed: " + err);
                     }
                     Files.createDirectories(mnt);
-                    mount(image, mnt, base.resolve(hex + ".log"), base.resolve(hex + ".server.log"), mounter);
+                    Files.deleteIfExists(base.resolve(hex + ".server"));
+                    long server = mount(image, mnt, base.resolve(hex + ".log"), base.resolve(hex + ".server.log"), mounter);
+                    // For bin/skiff's warm check: a dead server leaves a mount that the kernel's caches still
+                    // answer for a while (a listing, a stat), but no process.
+                    if (server > 0) AtomicFiles.write(base.resolve(hex + ".server"),
+                            (server + " " + startTime(server) + "\n").getBytes(StandardCharsets.UTF_8));
                 }
                 if (!reaperAlive(pidfile, mnt)) startReaper(mnt, users, lock, pidfile, idle(env));
                 Files.writeString(users.resolve(Long.toString(pid)), startTime(pid) + "\n");
@@ -87,6 +93,24 @@ public final class SharedMount {
             return mnt;
         } catch (SysException | IOException e) {
             throw new SkiffException(ExitCode.LAUNCH, "cannot mount " + image + " at " + mnt + ": " + e.getMessage());
+        }
+    }
+
+    /**
+     * The warm path's part of {@link #acquire}: this process already runs in its own mount namespace, a copy of the
+     * host's taken by unshare(1) while bin/skiff held MNT/HEX.lock shared (so the reaper could not unmount in
+     * between). If the copy holds a live mount of the image, registers {@code pid} as its user and returns the
+     * mount point; otherwise (the server died since bin/skiff looked) returns null.
+     */
+    public static Path join(Path runtimeDir, String hex, long pid) {
+        Path base = runtimeDir.resolve("mnt");
+        Path mnt = base.resolve(hex);
+        try {
+            if (!usable(mnt)) return null;
+            Files.writeString(base.resolve(hex + ".users").resolve(Long.toString(pid)), startTime(pid) + "\n");
+            return mnt;
+        } catch (IOException e) {
+            return null;
         }
     }
 
@@ -132,11 +156,11 @@ public final class SharedMount {
      * skiff's server unless squashfuse is asked for; if it cannot start, squashfuse with a warning: the run
      * should not fail because the faster path is unavailable (e.g. a JVM without the memory for a second one).
      */
-    private static void mount(Path image, Path mnt, Path log, Path serverLog, Mounter mounter) throws IOException {
+    /** Returns the server's pid where it is known (skiff's own server), else -1. */
+    private static long mount(Path image, Path mnt, Path log, Path serverLog, Mounter mounter) throws IOException {
         if (mounter == Mounter.SKIFF) {
             try {
-                FuseLauncher.start(HostTools.find("setsid"), image, mnt, HostTools.find("fusermount3"), serverLog);
-                return;
+                return FuseLauncher.start(HostTools.find("setsid"), image, mnt, HostTools.find("fusermount3"), serverLog);
             } catch (IOException | SkiffException e) {
                 Warnings.print("skiff's SquashFS server could not mount " + image + " (" + e.getMessage()
                         + "): using squashfuse; see " + serverLog);
@@ -144,6 +168,7 @@ public final class SharedMount {
             }
         }
         squashfuse(image, mnt, log);
+        return -1;
     }
 
     /**

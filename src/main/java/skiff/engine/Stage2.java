@@ -6,7 +6,6 @@ import skiff.sys.Exec;
 import skiff.sys.Fds;
 import skiff.sys.Mounts;
 import skiff.sys.PivotRoot;
-import skiff.sys.Processes;
 import skiff.sys.SysException;
 import skiff.util.Warnings;
 import skiff.util.Env;
@@ -19,18 +18,12 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.stream.Stream;
 
-import static skiff.sys.Mounts.MS_BIND;
-import static skiff.sys.Mounts.MS_NODEV;
-import static skiff.sys.Mounts.MS_NOEXEC;
-import static skiff.sys.Mounts.MS_NOSUID;
-import static skiff.sys.Mounts.MS_PRIVATE;
-import static skiff.sys.Mounts.MS_RDONLY;
-import static skiff.sys.Mounts.MS_REC;
 
 /**
- * Stage 2, run by unshare(1) inside the new user and mount namespaces with the namespace's capabilities:
- * builds the container's mount tree, pivots into it, drops every privilege and execs the payload, so the
- * payload keeps the pid of {@code skiff run}. Only java.base and skiff.sys on this path: it must start fast.
+ * Stage 2, run inside the new user and mount namespaces with the namespace's capabilities (by unshare(1) as a
+ * JVM of its own on the full path, or in the warm path's one JVM through Engine.execute): the mount tree
+ * ({@link MountTree}), the pivot, the hooks, every privilege dropped and the payload's exec, so the payload keeps
+ * the pid of {@code skiff run}; with --pid this process stays as the payload's init ({@link PidInit}). Only java.base and skiff.sys on this path: it must start fast.
  * Exit status 125 for a launch failure, 126/127 for a command that cannot run or does not exist.
  */
 public final class Stage2 {
@@ -95,12 +88,29 @@ public final class Stage2 {
             Path planFile = Path.of(argv[0]);
             plan = LaunchPlan.read(planFile);
             Files.deleteIfExists(planFile);
+        } catch (IOException e) {
+            fail(plan, LAUNCH, "cannot start the container: " + describe(e));
+        } catch (RuntimeException e) {
+            fail(plan, LAUNCH, "cannot start the container: " + e.getMessage());
+        }
+        execute(plan, InheritedFds.parse(Env.get(InheritedFds.ENV)));
+    }
+
+    /**
+     * The container from {@code plan}, in this process, which runs in the new namespaces with their capabilities:
+     * the mount tree, the pivot, the hooks, then the payload's exec (or with --pid, this process as its init).
+     * Never returns: the payload replaces this process, or it halts with the status of docs/errors.md.
+     *
+     * @param keep descriptors the payload inherits (skiff's caller passed them on)
+     */
+    static void execute(LaunchPlan plan, int[] keep) {
+        try {
             boolean hooks = !plan.hooks().hooks().isEmpty();
             if (hooks) StageHooks.prepare(plan);
-            buildRoot(plan);
+            MountTree.build(plan);
             long hostPid = hooks ? StageHooks.hostPid() : 0;
             if (hooks) StageHooks.run(plan, "created", hostPid, "prestart", "createRuntime", "createContainer");
-            if (plan.pidInit()) Init.warmUp();
+            if (plan.pidInit()) PidInit.warmUp();
             removeTree(Path.of(plan.runDir()));
             PivotRoot.into(plan.root());
             enterWorkingDir(plan);
@@ -114,10 +124,10 @@ public final class Stage2 {
             if (plan.pidInit()) {
                 poststop = plan;
                 poststopPid = hostPid;
-                halt(Init.run(exe, plan.args(), plan.env()));
+                halt(PidInit.run(exe, plan.args(), plan.env()));
             }
             Fds.closeOnExecAbove2();
-            Fds.keepOnExec(InheritedFds.parse(Env.get(InheritedFds.ENV)));
+            Fds.keepOnExec(keep);
             System.out.flush();
             try {
                 Exec.execve(exe, plan.args(), plan.env());
@@ -148,7 +158,7 @@ public final class Stage2 {
             RootPath.resolve(dir, "/a/../b/c");
             resolveCommand(q.args().get(0), pathOf(q.env()));
             Mounts.flags(dir.toString());
-            for (Class<?> c : List.of(PivotRoot.class, Capabilities.class, Fds.class, Exec.class, Errno.class, Underlay.class,
+            for (Class<?> c : List.of(MountTree.class, PidInit.class, PivotRoot.class, Capabilities.class, Fds.class, Exec.class, Errno.class, Underlay.class,
                     InheritedFds.class, JoinHolder.class, JoinFiles.class, JoinFiles.Rank.class,
                     skiff.sys.Flock.class))
                 Class.forName(c.getName(), true, Stage2.class.getClassLoader());
@@ -209,73 +219,6 @@ public final class Stage2 {
         halt(status);
     }
 
-    static void buildRoot(LaunchPlan plan) throws SysException, IOException, Failure {
-        // Nothing we mount may propagate back to the host (shared_subtree, systemd makes / shared).
-        Mounts.mount(null, "/", null, MS_REC | MS_PRIVATE, null);
-        String root = plan.root();
-        Path rootPath = Path.of(root);
-        if (plan.overlay()) {
-            Path scratch = Path.of(plan.runDir(), "ovl");
-            Files.createDirectories(scratch);
-            Mounts.mount("tmpfs", scratch.toString(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
-            Files.createDirectory(scratch.resolve("upper"));
-            Files.createDirectory(scratch.resolve("work"));
-            for (String p : List.of(root, scratch.toString()))
-                if (p.contains(",") || p.contains(":") || p.contains("\\"))
-                    throw new Failure(LAUNCH, "cannot use an overlay: the path " + p + " contains ',', ':' or '\\'");
-            Mounts.mount("overlay", root, "overlay", MS_NOSUID | MS_NODEV, "lowerdir=" + root + ",upperdir="
-                    + scratch.resolve("upper") + ",workdir=" + scratch.resolve("work"));
-            // The overlay holds its own references to upper and work: the scratch mount can leave the tree.
-            Mounts.umount(scratch.toString(), Mounts.MNT_DETACH);
-        } else {
-            Mounts.mount(root, root, null, MS_BIND | MS_REC, null);
-            // writable without an overlay: a persistent container's own tree
-            Mounts.restrict(root, (plan.writable() ? 0 : MS_RDONLY) | MS_NOSUID | MS_NODEV);
-        }
-        Underlay underlay = new Underlay(Path.of(plan.runDir()));
-        for (LaunchPlan.PlanMount m : plan.mounts()) mountOne(plan, rootPath, m, underlay);
-        underlay.seal(!plan.writable());
-    }
-
-    private static void mountOne(LaunchPlan plan, Path root, LaunchPlan.PlanMount m, Underlay underlay)
-            throws SysException, IOException, Failure {
-        Path target = RootPath.resolve(root, m.destination());
-        if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
-            // Also a device node under a new name (--device A:/dev/B, CDI hostPath): /dev is the host's, rbound;
-            // the underlay keeps every other node and adds the new mount point.
-            Underlay.HostUnderlay u = underlay.create(root, target, m.file());
-            if (u != null && m.user()) {
-                String at = "/" + root.relativize(u.at());
-                Path missing = u.at().relativize(target);
-                Warnings.print("mount point " + m.destination() + ": " + at + " is the host's "
-                        + u.hostDir() + ", which lacks " + missing.getName(0) + " and cannot be written here, so "
-                        + at + " takes no new entries in this run (create " + Path.of(u.hostDir()).resolve(missing)
-                        + " to avoid this)");
-            }
-        }
-        String t = target.toString();
-        switch (m.kind()) {
-            case "bind" -> {
-                if (!Files.exists(Path.of(m.source())))
-                    throw new Failure(LAUNCH, "bind source " + m.source() + " does not exist");
-                Mounts.mount(m.source(), t, null, MS_BIND | (m.recursive() ? MS_REC : 0), null);
-                long add = (m.readOnly() ? MS_RDONLY : 0) | (m.nosuid() ? MS_NOSUID : 0) | (m.nodev() ? MS_NODEV : 0)
-                        | (m.noexec() ? MS_NOEXEC : 0);
-                if (add != 0) Mounts.restrict(t, add);
-                if (!m.file()) underlay.mounted(target, m.source());
-            }
-            case "proc" -> {
-                Mounts.mount("proc", t, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, null);
-                underlay.mounted(target, "/proc");
-            }
-            case "tmpfs" -> {
-                Mounts.mount("tmpfs", t, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
-                underlay.mounted(target, null);
-            }
-            default -> throw new Failure(LAUNCH, "unsupported mount type " + m.kind() + " on " + m.destination());
-        }
-    }
-
     private static void enterWorkingDir(LaunchPlan plan) throws Failure, IOException {
         String cwd = plan.cwd();
         try {
@@ -329,81 +272,4 @@ public final class Stage2 {
         }
     }
 
-    /** The minimal init of --pid: starts the payload, forwards signals to it, reaps orphans, exits with its status. */
-    static final class Init {
-        private Init() {}
-
-        /**
-         * Loads what ProcessBuilder needs while the JDK's files are still reachable: after pivot_root its first
-         * use would look up a System.Logger backend in the runtime image and fail.
-         */
-        static void warmUp() {
-            System.getLogger("java.lang.ProcessBuilder").isLoggable(System.Logger.Level.DEBUG);
-            if (Files.isExecutable(Path.of("/bin/true"))) {
-                try {
-                    new ProcessBuilder("/bin/true").start().waitFor();
-                } catch (IOException e) {
-                    // only a warm-up
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }
-        }
-
-        static int run(String exe, List<String> args, List<String> env) throws IOException {
-            List<String> cmd = new java.util.ArrayList<>(args);
-            cmd.set(0, exe);
-            ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
-            pb.environment().clear();
-            for (String e : env) {
-                int eq = e.indexOf('=');
-                if (eq > 0) pb.environment().put(e.substring(0, eq), e.substring(eq + 1));
-            }
-            Process p = pb.start();
-            long pid = p.pid();
-            for (String sig : List.of("TERM", "INT", "HUP", "USR1", "USR2", "CONT", "WINCH")) {
-                try {
-                    sun.misc.Signal.handle(new sun.misc.Signal(sig), s -> Processes.kill(pid, s.getNumber()));
-                } catch (IllegalArgumentException used) {
-                    // the JVM reserves this one on this platform: it is not forwarded
-                }
-            }
-            // Two reapers race for the payload: this loop (which must also reap orphans) and the JDK's. When this
-            // loop wins, the JDK's waitpid fails with ECHILD and reports status 0: then the status recorded here
-            // is the true one (RunIT's SIGTERM forwarding saw exit 0 instead of 44 under load).
-            Thread waiter = Thread.ofPlatform().daemon().start(() -> {
-                try {
-                    int s = p.waitFor();
-                    // (bounded, and short when the loop finds no child left: then the JDK's 0 is the real one)
-                    for (int i = 0; s == 0 && reaped < 0 && !noChildren && i < 200; i++) Thread.sleep(1);
-                    halt(reaped >= 0 ? reaped : s);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            });
-            while (true) {
-                int[] r = Processes.waitAny();
-                if (r[0] == pid) return reaped = decode(r[1]);
-                if (r[0] == -Errno.ECHILD) {
-                    noChildren = true;
-                    break;
-                }
-            }
-            try {
-                waiter.join();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            return LAUNCH;
-        }
-
-        /** The payload's exit status once this init's own loop has reaped it, else -1. */
-        private static volatile int reaped = -1;
-        private static volatile boolean noChildren;
-
-        private static int decode(int status) {
-            int sig = status & 0x7f;
-            return sig == 0 ? (status >> 8) & 0xff : 128 + sig;
-        }
-    }
 }

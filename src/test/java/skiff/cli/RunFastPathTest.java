@@ -102,4 +102,36 @@ class RunFastPathTest {
         assertEquals(2, Main.run("run", "--bogus", "img"));
         assertEquals(2, Main.run("run"));
     }
+
+    /**
+     * bin/skiff's warm path decides which command lines WarmRun gets, and WarmRun parses them with this parser alone
+     * (it runs in the namespaces: picocli could not take over): every option the shell lets through must parse.
+     */
+    @Test
+    void everyOptionBinSkiffSendsToTheWarmPathParsesHere() throws java.io.IOException {
+        String sh = java.nio.file.Files.readString(Path.of("bin/skiff"));
+        String flags = line(sh, "--cleanenv|"), valued = line(sh, "-e|--env|");
+        int n = 0;
+        for (String f : flags.split("\\|")) {
+            assertNotNull(RunFastPath.parse(new String[] {"run", f, "img", "true"}), f);
+            n++;
+        }
+        for (String v : valued.split("\\|")) {
+            assertNotNull(RunFastPath.parse(new String[] {"run", v, "x=/y", "img", "true"}), v);
+            if (v.startsWith("--")) assertNotNull(RunFastPath.parse(new String[] {"run", v + "=x=/y", "img", "true"}), v);
+            n++;
+        }
+        assertNotNull(RunFastPath.parse(new String[] {"--debug", "--storage", "/s", "run", "--rootfs-format", "dir", "img"}));
+        assertNotNull(RunFastPath.parse(new String[] {"--storage=/s", "run", "--rootfs-format=squashfs", "img"}));
+        assertEquals(true, n > 20, "the option lists were not found in bin/skiff");
+    }
+
+    /** The case pattern of bin/skiff's warm_check that starts with {@code start}, without its closing parenthesis. */
+    private static String line(String sh, String start) {
+        for (String l : sh.lines().toList()) {
+            String t = l.strip();
+            if (t.startsWith(start)) return t.substring(0, t.indexOf(')'));
+        }
+        throw new AssertionError("no case pattern " + start + " in bin/skiff");
+    }
 }

@@ -7,6 +7,7 @@ import skiff.testing.Cmd;
 import skiff.testing.ImageBuilder;
 
 import java.nio.charset.StandardCharsets;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -430,5 +431,106 @@ class RunIT {
         }
         assertTrue(loaded.stream().anyMatch(l -> l.contains("skiff.cli.RunFastPath ")), "no class log of the launcher: " + loaded.size() + " lines");
         assertEquals(List.of(), loaded.stream().filter(l -> l.contains(" picocli.") || l.contains(" com.fasterxml.")).toList());
+    }
+
+    /**
+     * The warm path (issue #12): once an image has run, bin/skiff finds its run record and live mount, enters the
+     * namespaces with unshare(1) and starts one JVM (skiff.cli.WarmRun), which builds the container and execs the
+     * payload: one class log for the whole start, no picocli or Jackson class in it, and the payload's parent is
+     * what started skiff (runuser here), not a skiff process left waiting.
+     */
+    @Test
+    void aWarmStartIsOneJvmAndExecsThePayloadInItsPlace() throws Exception {
+        Path logs = Files.createDirectories(fx.base.resolve("class-load-warm"));
+        Path noConfig = Files.createDirectories(fx.base.resolve("no-config-warm"));
+        Cmd.of("chmod", "777", logs.toString(), noConfig.toString()).run().ok();
+        // The first run of this test may be the image's first: it takes the full path and writes the record. The
+        // second brings the record up to date should index.json have changed within the second of an earlier run
+        // (the shell cannot tell; the JVM resolves the name once more and rewrites the record).
+        for (int i = 0; i < 2; i++)
+            Cmd.skiff(fx.storage, "run", "bb", "/bin/true").env("XDG_RUNTIME_DIR", fx.xdg.toString())
+                    .env("SKIFF_MOUNT_IDLE", "30").env("XDG_CONFIG_HOME", noConfig.toString())
+                    .asTestUser().dir(Path.of("/")).run().ok();
+        assertTrue(Files.isRegularFile(fx.storage.resolve("run-records/bb")), "no run record written");
+        Cmd.Result r = Cmd.skiff(fx.storage, "run", "bb", "sh", "-c", "cat /proc/$PPID/comm; id -u")
+                .env("XDG_RUNTIME_DIR", fx.xdg.toString()).env("SKIFF_MOUNT_IDLE", "30")
+                .env("XDG_CONFIG_HOME", noConfig.toString())
+                .env("JAVA_TOOL_OPTIONS", "-Xlog:class+load=info:file=" + logs + "/%p.log")
+                .asTestUser().dir(Path.of("/")).run().ok();
+        assertEquals(List.of("runuser", "1500"), r.out().lines().toList(), r.toString());
+        List<Path> files;
+        try (var l = Files.list(logs)) {
+            files = l.toList();
+        }
+        assertEquals(1, files.size(), "a warm start must run exactly one JVM: " + files);
+        List<String> loaded = Files.readAllLines(files.getFirst());
+        assertTrue(loaded.stream().anyMatch(l -> l.contains("skiff.cli.WarmRun ")), "the warm path was not taken");
+        assertEquals(List.of(), loaded.stream().filter(l -> l.contains(" picocli.") || l.contains(" com.fasterxml.")
+                || l.contains("skiff.image.ImageIndex") || l.contains("skiff.cli.RunInputs$Reader")).toList());
+    }
+
+    /**
+     * bin/skiff's guess is checked by the JVM: a record whose index stamp is stale is resolved again (and runs when
+     * the name still means the same image); a record naming another image than the store does fails with 125 and
+     * one line, and is removed, so the next run takes the full path and works.
+     */
+    @Test
+    void aStaleRunRecordIsCheckedAndAWrongOneFailsOnceWithOneLine() throws Exception {
+        run("run", "bb", "/bin/true").ok();
+        run("run", "none", "/bin/true").ok();
+        Path rec = fx.storage.resolve("run-records/none");
+        String good = Files.readString(rec);
+        String bbHex = Files.readString(fx.storage.resolve("run-records/bb")).lines().skip(1).findFirst().orElseThrow();
+        String hex = good.lines().skip(1).findFirst().orElseThrow();
+        String[] body = good.split("\n", 4)[3].split("\0", -1);
+        String stale = good.replace(body[2], "2000-01-01T00:00:00Z 1");
+        forge(rec, stale);
+        assertEquals("ok\n", run("run", "none", "/bin/echo", "ok").ok().out());
+        forge(rec, stale.replace(hex, bbHex));
+        // bb's mount stays alive meanwhile (the reaper's idle period is 1 s here), so the shell's guess passes.
+        Process hold = fx.skiff("run", "bb", "sh", "-c", "echo ready; sleep 30").start();
+        Cmd.Result r;
+        try {
+            assertEquals("ready", new java.io.BufferedReader(new java.io.InputStreamReader(hold.getInputStream())).readLine());
+            r = run("run", "none", "/bin/echo", "ok");
+        } finally {
+            hold.toHandle().descendants().forEach(ProcessHandle::destroy);
+            hold.destroy();
+        }
+        assertEquals(125, r.exit(), r.toString());
+        assertTrue(r.err().matches("skiff: the quick start-up found its guess wrong \\(image docker.io/library/none:latest changed in the store since its last run\\); run the command again: it then prepares the image the full way\n"), r.err());
+        assertFalse(Files.exists(rec), "the wrong record must go");
+        assertEquals("ok\n", run("run", "none", "/bin/echo", "ok").ok().out());
+        assertTrue(Files.readString(rec).contains(hex), "the full path writes the record again");
+    }
+
+    /**
+     * In a batch job (SLURM_JOB_ID, no step) the warm path runs and pins the tag for the job as the full path does;
+     * in an srun step, whose tasks share a container, bin/skiff leaves the run to the full path.
+     */
+    @Test
+    void aBatchJobTakesTheWarmPathAndPinsTheTagWhileAnSrunStepDoesNot() throws Exception {
+        // the directory tree: no shared mount whose 1 s idle period (in these tests) could end between the runs
+        run("run", "--rootfs-format", "dir", "ep").ok();
+        Path logs = Files.createDirectories(fx.base.resolve("class-load-job"));
+        Cmd.of("chmod", "777", logs.toString()).run().ok();
+        assertEquals("ep c1 c2\n", fx.skiff("run", "--rootfs-format", "dir", "ep").env("SLURM_JOB_ID", "4242")
+                .env("JAVA_TOOL_OPTIONS", "-Xlog:class+load=info:file=" + logs + "/batch-%p.log").run().ok().out());
+        assertEquals("ep c1 c2\n", fx.skiff("run", "--rootfs-format", "dir", "ep").env("SLURM_JOB_ID", "4242").env("SLURM_STEP_ID", "0")
+                .env("JAVA_TOOL_OPTIONS", "-Xlog:class+load=info:file=" + logs + "/step-%p.log").run().ok().out());
+        List<String> batch = new java.util.ArrayList<>(), step = new java.util.ArrayList<>();
+        try (var l = Files.list(logs)) {
+            for (Path f : l.toList()) (f.getFileName().toString().startsWith("batch") ? batch : step).addAll(Files.readAllLines(f));
+        }
+        assertTrue(batch.stream().anyMatch(x -> x.contains("skiff.cli.WarmRun ")), "the batch job's run was not warm");
+        assertTrue(step.stream().noneMatch(x -> x.contains("skiff.cli.WarmRun ")), "an srun task must take the full path");
+        String pins = Files.readString(fx.storage.resolve("jobs/slurm-cluster-4242"));
+        assertTrue(pins.startsWith("docker.io/library/ep:latest\t"), pins);
+    }
+
+    /** Rewrites the test user's run record (newer than index.json, as one the full path writes). */
+    private static void forge(Path rec, String text) throws IOException {
+        Files.writeString(rec, text);
+        Cmd.of("chown", Cmd.TEST_USER + ":", rec.toString()).run().ok();
     }
 }

@@ -36,7 +36,8 @@ public final class FuseLauncher {
      * of the time; the run then fell back to squashfuse). A shell in front of the JVM writes its pid first (exec
      * keeps it), so a server that dies before "ready" is noticed at once instead of at the timeout.
      */
-    public static void start(Path setsid, Path image, Path mnt, Path fusermount, Path log) throws IOException {
+    /** Returns the server's pid (its JVM's: the shell in front of it execs it). */
+    public static long start(Path setsid, Path image, Path mnt, Path fusermount, Path log) throws IOException {
         Path status = log.resolveSibling(log.getFileName() + ".status");
         List<String> cmd = new ArrayList<>(List.of(setsid.toString(), "-f", "/bin/sh", "-c", "echo $$; exec \"$@\"", "skiff-fuse",
                 Path.of(System.getProperty("java.home"), "bin", "java").toString()));
@@ -53,12 +54,13 @@ public final class FuseLauncher {
             long t0 = System.nanoTime();
             while (true) {
                 List<String> lines = Files.readAllLines(status, StandardCharsets.UTF_8);
-                if (lines.contains("ready")) return;
+                if (pid < 0 && !lines.isEmpty() && lines.getFirst().matches("[0-9]+")) pid = Long.parseLong(lines.getFirst());
+                if (lines.contains("ready")) return pid;
                 if (pid < 0 && !lines.isEmpty() && lines.getFirst().matches("[0-9]+")) pid = Long.parseLong(lines.getFirst());
                 long waited = (System.nanoTime() - t0) / 1_000_000;
                 if (pid > 0 && !Procs.running(pid)) {
                     // It may have said "ready" just before exiting (an unmount right away): read once more.
-                    if (Files.readAllLines(status, StandardCharsets.UTF_8).contains("ready")) return;
+                    if (Files.readAllLines(status, StandardCharsets.UTF_8).contains("ready")) return pid;
                     throw new IOException(reason(log));
                 }
                 if (pid < 0 && waited > 10_000) throw new IOException("the server's shell did not start within 10 s");

@@ -1,0 +1,130 @@
+#!/bin/bash
+# Figures for the warm path of `skiff run` (issue #12; RESULTS.md, section "Start-up: one JVM on the warm path").
+# Run as root from the repository root after `mvn -B -q -DskipTests package`; the measurements run as skiffuser.
+#   bench/warm.sh [RUNS]     RUNS: hyperfine runs per command (default 20)
+# The busybox image of bench/run.sh (bench/images.sh), SquashFS with gzip so skiff's own FUSE server serves it.
+# Rows side by side in one hyperfine run: skiff warm (SquashFS, directory), skiff's full path (SKIFF_WARM=off:
+# the two JVMs of before), ch-run on the same SquashFS and directory, podman (runc). Then the cold start, the
+# time breakdown, peak RSS, what stays resident with --pid, and 50 concurrent starts against 50 ch-run.
+set -euo pipefail
+runs=${1:-20}
+bash "$(dirname "$0")/../ci/aot.sh"
+user=skiffuser
+here=$(cd "$(dirname "$0")/.." && pwd)
+skiff=$here/bin/skiff
+export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
+work=$(mktemp -d /tmp/skiff-bench-warm.XXXXXX)
+chmod 755 "$work"
+trap 'sleep 3; rm -rf "$work" 2>/dev/null || true' EXIT
+store=$work/storage
+xdg=$work/xdg
+out=$work/out
+mkdir -p "$store" "$xdg" "$out"
+chown $user: "$out"
+as_user() { runuser -u $user -- env HOME=/home/$user USER=$user SKIFF_STORAGE="$store" XDG_RUNTIME_DIR="$xdg" "$@"; }
+
+# bb only (images.sh also builds the python image, which these figures do not need)
+install_image() {
+  local name=$1 tree=$2 lay=$work/lay-$1
+  tar --numeric-owner -C "$tree" -cf "$work/$name.tar" .
+  umoci init --layout "$lay" >/dev/null
+  umoci new --image "$lay:latest"
+  umoci raw add-layer --image "$lay:latest" "$work/$name.tar"
+  umoci config --image "$lay:latest" --config.cmd /bin/sh
+  [ -f "$store/oci/oci-layout" ] || { mkdir -p "$store/oci"; umoci init --layout "$store/oci"; }
+  skopeo copy --quiet "oci:$lay:latest" "oci:$store/oci:docker.io/library/$name:latest"
+  local hex
+  hex=$(python3 -c "import json,sys; i=json.load(open('$store/oci/index.json')); print([m['digest'] for m in i['manifests'] if m['annotations']['org.opencontainers.image.ref.name']=='docker.io/library/$name:latest'][0].split(':')[1])")
+  mkdir -p "$store/sqfs" "$store/dir"
+  umoci raw unpack --image "$lay:latest" "$store/dir/$hex" >/dev/null 2>&1
+  mksquashfs "$store/dir/$hex" "$store/sqfs/$hex.sqfs" -comp gzip -noappend -quiet >/dev/null
+  echo "$hex"
+}
+bb=$work/tree-bb
+mkdir -p "$bb"/{bin,etc,tmp,root,proc,sys,dev,home}
+cp /bin/busybox "$bb/bin/"
+for c in sh true ls cat sleep; do ln -s busybox "$bb/bin/$c"; done
+echo 'root:x:0:0:root:/root:/bin/sh' > "$bb/etc/passwd"; echo 'root:x:0:' > "$bb/etc/group"
+touch "$bb/etc/hosts" "$bb/etc/resolv.conf"
+hexbb=$(install_image bb "$bb")
+chown -R $user: "$store/oci" "$store/sqfs" "$xdg"
+chown $user: "$store" "$store/dir"
+chmod 700 "$xdg"
+
+echo "## skiff run warm path: $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$here" rev-parse --short HEAD), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+as_user env SKIFF_MOUNT_IDLE=600 "$skiff" run bb /bin/true                         # full path: mounts, writes the record
+as_user env SKIFF_MOUNT_IDLE=600 "$skiff" run --rootfs-format dir bb /bin/true
+echo "### warm start of /bin/true (hyperfine, $runs runs, median)"
+cmds=("$skiff run bb /bin/true" "$skiff run --rootfs-format dir bb /bin/true"
+      "env SKIFF_WARM=off $skiff run bb /bin/true"
+      "ch-run $store/sqfs/$hexbb.sqfs -- /bin/true" "ch-run $store/dir/$hexbb -- /bin/true")
+podman_ok=no
+chmod -R a+rX "$work/lay-bb"
+if as_user skopeo copy --quiet "oci:$work/lay-bb:latest" containers-storage:localhost/skiffbench-bb:latest >"$out/podman.log" 2>&1 \
+   && as_user podman --runtime runc run --rm --network=host localhost/skiffbench-bb:latest /bin/true >>"$out/podman.log" 2>&1; then
+  podman_ok=yes
+  cmds+=("podman --runtime runc run --rm --network=host localhost/skiffbench-bb:latest /bin/true")
+fi
+as_user env SKIFF_MOUNT_IDLE=600 hyperfine -N --warmup 3 --runs "$runs" --export-json "$out/start.json" "${cmds[@]}" >/dev/null 2>&1
+python3 - "$out/start.json" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+med = {x["command"]: x["median"] for x in r}
+cpu = {x["command"]: x["user"] + x["system"] for x in r}
+ch = next(v for k, v in med.items() if k.startswith("ch-run") and ".sqfs" in k)
+pod = next((v for k, v in med.items() if k.startswith("podman")), None)
+print("| command | median wall ms | mean CPU ms (user+sys) | wall × ch-run sqfs | wall × podman |\n|---|---:|---:|---:|---:|")
+for k, v in med.items():
+    name = k.replace(sys.argv[1].rsplit("/out/", 1)[0], "…")
+    print(f"| `{name}` | {v*1000:.1f} | {cpu[k]*1000:.0f} | {v/ch:.2f} | " + (f"{v/pod:.2f} |" if pod else "– |"))
+EOF
+[ $podman_ok = yes ] || { echo; echo "podman: could not run here: $(tail -3 "$out/podman.log" | tr '\n' ' ')"; }
+
+echo
+echo "### cold start: first run after conversion, no mount yet (the reaper unmounts after 1 s idle; 5 runs)"
+# The prepare step waits out the reaper, so every run mounts the image again.
+as_user env SKIFF_MOUNT_IDLE=1 hyperfine -N --runs 5 --prepare "sleep 3" --export-json "$out/cold.json" \
+  "$skiff run bb /bin/true" "env SKIFF_WARM=off $skiff run bb /bin/true" >/dev/null 2>&1
+python3 -c "
+import json,sys
+for x in json.load(open('$out/cold.json'))['results']: print(f\"| \`{x['command'].replace('$here/','')}\` | {x['median']*1000:.0f} ms |\")"
+
+echo
+echo "### where the warm start's time goes (SKIFF_TRACE=1, one run; -Xlog:startuptime for the JVM's own phases)"
+as_user env SKIFF_MOUNT_IDLE=600 "$skiff" run bb /bin/true >/dev/null 2>&1
+as_user env SKIFF_MOUNT_IDLE=600 SKIFF_TRACE=1 "$skiff" run bb /bin/true 2>&1 | grep skiff-trace || true
+as_user env SKIFF_MOUNT_IDLE=600 JAVA_TOOL_OPTIONS=-Xlog:startuptime "$skiff" run bb /bin/true 2>&1 | grep -E "startuptime" | head -12 || true
+echo "unshare + /bin/true alone, and an empty JVM with the warm path's flags (-version):"
+as_user hyperfine -N --warmup 3 --runs "$runs" --export-markdown "$out/parts.md" \
+  "unshare --user --map-current-user --keep-caps --mount -- /bin/true" \
+  "$JAVA_HOME/bin/java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -version" >/dev/null 2>&1 || true
+cat "$out/parts.md" 2>/dev/null || echo "(failed)"
+
+echo
+echo "### peak RSS of the exec chain up to the payload (/usr/bin/time -v)"
+echo "warm: $(as_user env SKIFF_MOUNT_IDLE=600 /usr/bin/time -v "$skiff" run bb /bin/true 2>&1 | grep -E 'Maximum resident' | awk '{print $NF}') kB"
+echo "full path (SKIFF_WARM=off): $(as_user env SKIFF_MOUNT_IDLE=600 SKIFF_WARM=off /usr/bin/time -v "$skiff" run bb /bin/true 2>&1 | grep -E 'Maximum resident' | awk '{print $NF}') kB"
+echo "resident while a --pid payload runs (the CLI's JVM, which forwards signals, and the init's JVM):"
+as_user env SKIFF_MOUNT_IDLE=600 "$skiff" run --pid bb sleep 3 &
+sleep 2
+ps -u $user -o rss=,args= | grep -E "[j]ava .*(skiff.jar|Stage2)" | grep -v FuseMain | awk '{printf "  %d kB  %s\n", $1, substr($0, index($0,$2), 90)}'
+wait
+
+echo
+echo "### 50 concurrent warm starts of one image (wall time, all must exit 0)"
+for what in skiff skiff-full ch-run; do
+  start=$(date +%s.%N)
+  fails=0
+  pids=()
+  for i in $(seq 50); do
+    case $what in
+      skiff) as_user env SKIFF_MOUNT_IDLE=600 "$skiff" run bb /bin/true & ;;
+      skiff-full) as_user env SKIFF_MOUNT_IDLE=600 SKIFF_WARM=off "$skiff" run bb /bin/true & ;;
+      *) as_user ch-run "$store/sqfs/$hexbb.sqfs" -- /bin/true & ;;
+    esac
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p" || fails=$((fails + 1)); done
+  end=$(date +%s.%N)
+  echo "| 50 × $what | $(python3 -c "print(f'{$end-$start:.2f}')") s | failures: $fails |"
+done
