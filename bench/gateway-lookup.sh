@@ -85,7 +85,7 @@ for db in $DBS; do
       runuser -u postgres -- "$pgbin/createdb" -h 127.0.0.1 -p "$pgport" -U skiff skiff
       printf 'listen = "127.0.0.1:0"\nshared = "%s"\ndatabase = "jdbc:postgresql://127.0.0.1:%s/skiff"\ndatabase_user = "skiff"\n' \
         "$work/shared-pg" "$pgport" > "$work/pg.toml"
-      for b in $BINS; do runuser -u postgres -- "$pgbin/psql" -q -h 127.0.0.1 -p "$pgport" -U skiff -c "drop schema public cascade; create schema public" skiff; rm -rf "$work/shared-pg"; run "postgresql-${b%%=*}" "$work/pg.toml" "${b#*=}"; done ;;
+      for b in $BINS; do PGOPTIONS="-c client_min_messages=warning" runuser -u postgres -- "$pgbin/psql" -q -h 127.0.0.1 -p "$pgport" -U skiff -c "drop schema public cascade; create schema public" skiff; rm -rf "$work/shared-pg"; run "postgresql-${b%%=*}" "$work/pg.toml" "${b#*=}"; done ;;
   esac
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
