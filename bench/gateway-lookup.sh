@@ -61,10 +61,11 @@ run() { # $1 label, $2 config file, $3 bin/skiff to run
     local t=${row%%:*} c=${row##*:}
     [ -f "$work/gc-$1.log" ] && : > "$work/gc-$1.log"
     echo "== $1: wrk -t$t -c$c -d${RUN}s --latency GET /api/v1/images/lookup${PIN:+ (PIN=$PIN)}; load average $(cut -d' ' -f1-3 /proc/loadavg)"
-    "${cli[@]}" wrk -t"$t" -c"$c" -d"${RUN}s" --latency "$u" | grep -E "Requests/sec|Non-2xx|^ +(50|90|99)%|Latency "
+    "${cli[@]}" wrk -t"$t" -c"$c" -d"${RUN}s" --latency "$u" | grep -E "requests in|Requests/sec|Non-2xx|^ +(50|90|99)%|Latency "
     if [ -f "$work/gc-$1.log" ]; then
       # -Xlog:gc lines end in "... 12M->3M(64M) 1.234ms": count the pauses and sum them over the run
-      awk '/Pause/ {n++; v=$NF; sub("ms","",v); v+=0; s+=v; if (v>m) m=v} END {printf "   GC pauses: %d, total %.1f ms, longest %.1f ms\n", n, s, m} /Pause/ && $NF+0 > 20 {print "   " $0}' "$work/gc-$1.log"
+      awk '/Pause/ {n++; v=$NF; sub("ms","",v); v+=0; s+=v; if (v>m) m=v; for (i = 1; i <= NF; i++) if ($i ~ /M->/) {split($i, a, "->"); c+=a[1]-a[2]}}
+        END {printf "   GC pauses: %d, total %.1f ms, longest %.1f ms; %d MB collected\n", n, s, m, c} /Pause/ && $NF+0 > 20 {print "   " $0}' "$work/gc-$1.log"
     fi
   done
   echo "   load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
