@@ -521,18 +521,21 @@ final class GatewayService implements AutoCloseable {
     }
 
     /** A lookup's answer: the image and all its names, or none; kept {@link #LOOKUP_TTL_MS} at most. */
-    record Hit(Optional<Records.Image> image, List<Records.Name> names, long atMs, java.util.concurrent.atomic.AtomicReference<byte[]> json) {
+    record Hit(Optional<Records.Image> image, List<Records.Name> names, long atMs, java.util.concurrent.atomic.AtomicReference<byte[]> json,
+               java.util.concurrent.atomic.AtomicBoolean refreshing) {
         Hit(Optional<Records.Image> image, List<Records.Name> names, long atMs) {
-            this(image, names, atMs, new java.util.concurrent.atomic.AtomicReference<>());
+            this(image, names, atMs, new java.util.concurrent.atomic.AtomicReference<>(), new java.util.concurrent.atomic.AtomicBoolean());
         }
     }
 
     /**
      * Lookups are the gateway's hot path (every job script may ask): answers are cached briefly, and the cache is
      * emptied whenever this gateway changes what a name means (publish, delete, expire). Another gateway instance
-     * sharing a PostgreSQL database is seen within the TTL.
+     * sharing a PostgreSQL database is seen within the TTL (plus one query's time).
      */
     static final long LOOKUP_TTL_MS = 1000;
+    /** Past this age an entry is never answered, even while another caller refreshes it (the database may be away). */
+    static final long LOOKUP_STALE_MAX_MS = 5 * LOOKUP_TTL_MS;
     private final ConcurrentHashMap<String, Hit> lookups = new ConcurrentHashMap<>();
 
     /** The image NAME (a reference, normalised) resolves to on PLATFORM, if it is published, with its names. */
@@ -543,12 +546,24 @@ final class GatewayService implements AutoCloseable {
         long now = System.currentTimeMillis();
         Hit h = lookups.get(key);
         if (h == null || now - h.atMs() > LOOKUP_TTL_MS) {
-            Reference ref = parseReference(name);
-            String plat = platform == null || platform.isBlank() ? Platform.host().toString() : platform;
-            Optional<Records.Name> n = db.name(ref.toString(), plat);
-            Optional<Records.Image> i = n.isEmpty() ? Optional.empty() : db.image(n.get().digest());
-            h = new Hit(i, i.isEmpty() ? List.of() : db.namesOf(i.get().digest()), now);
-            lookups.put(key, h);
+            // One caller refreshes an expired entry; the others answer from it meanwhile. Without this, every
+            // connection asked the database at once each second (50 under bench/gateway-lookup.sh, queued on
+            // a pool of 8): that wave was the p99.
+            boolean refresher = h == null || now - h.atMs() > LOOKUP_STALE_MAX_MS || h.refreshing().compareAndSet(false, true);
+            if (refresher) {
+                try {
+                    Reference ref = parseReference(name);
+                    String plat = platform == null || platform.isBlank() ? Platform.host().toString() : platform;
+                    Optional<Records.Name> n = db.name(ref.toString(), plat);
+                    Optional<Records.Image> i = n.isEmpty() ? Optional.empty() : db.image(n.get().digest());
+                    h = new Hit(i, i.isEmpty() ? List.of() : db.namesOf(i.get().digest()), now);
+                    lookups.put(key, h);
+                } catch (RuntimeException e) {
+                    Hit old = lookups.get(key);
+                    if (old != null) old.refreshing().set(false); // the next caller tries again
+                    throw e;
+                }
+            }
         }
         if (h.image().isPresent() && h.image().get().status() == State.READY) used(h.image().get().digest());
         return h;
