@@ -36,7 +36,6 @@ public final class AotTraining {
         if (args.length == 2 && args[0].equals("--run-only")) {
             Path dir = Files.createTempDirectory("skiff-aot-run-");
             try {
-                System.setProperty(Engine.AOT_TRAINING, "true");
                 runs(args[1], dir);
             } finally {
                 skiff.util.FileTrees.delete(dir);
@@ -75,7 +74,6 @@ public final class AotTraining {
                     {"pull", "--help"},
                     {"completion"},
             };
-            System.setProperty(Engine.AOT_TRAINING, "true");
             pulls(st);
             for (String[] r : first) Main.run(r);
             runs(st, dir);
@@ -87,10 +85,12 @@ public final class AotTraining {
         }
     }
 
+    /** Where training aims skiff run's execve: a path that cannot exist, so the exec fails and this JVM stays. */
+    static final Path NOWHERE = Path.of("/nonexistent/skiff-aot-training");
+
     /**
-     * skiff run up to and through its execve, which training aims at a path that does not exist
-     * (Engine.AOT_TRAINING): store, policy, spec, launch plan, FFM downcalls. Directory rootfs: no squashfuse mount
-     * to leave behind. {@code scratch} is a directory to bind.
+     * skiff run up to and through its execve: store, policy, spec, launch plan, FFM downcalls. Directory rootfs: no
+     * squashfuse mount to leave behind. {@code scratch} is a directory to bind.
      */
     private static void runs(String st, Path scratch) {
         String[][] runs = {
@@ -101,7 +101,23 @@ public final class AotTraining {
                 // an MPI rank's options (the join itself is not trained: it would start a holder)
                 {"--storage", st, "run", "--rootfs-format", "dir", "--join", "training", "--join-size", "2", "training:1", "/bin/true"},
         };
-        for (String[] r : runs) Main.run(r);
+        for (String[] r : runs) rehearse(r);
+    }
+
+    /**
+     * skiff run's command line as a user's run goes (the fast path's parse, {@link RunCommand#prepare}), then the
+     * engine's exec step aimed at {@link #NOWHERE} instead of {@link Engine#start}. Returns the exit status a user
+     * would see up to that point (0 when everything before the exec went through).
+     */
+    static int rehearse(String... args) {
+        RunCommand cmd = RunFastPath.parse(args);
+        if (cmd == null) throw new IllegalArgumentException("not a command line skiff run's fast path takes: " + String.join(" ", args));
+        try {
+            Engine.rehearse(cmd.prepare().launch(), NOWHERE);
+            return 0;
+        } catch (Exception e) {
+            return Main.handle(e, cmd.main.debug, new java.io.PrintWriter(System.err, true));
+        }
     }
 
     /**

@@ -125,6 +125,24 @@ public final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        Prepared p = prepare();
+        int status = Engine.start(p.launch());
+        p.after().run();
+        return status;
+    }
+
+    /**
+     * The launch this command makes, ready for {@link Engine#start} (which AOT training, {@link AotTraining}, leaves
+     * out), and what to do once the payload ends if this JVM waits for it (removing a --rm container).
+     */
+    record Prepared(Engine.Launch launch, After after) {}
+
+    /** Work after the payload ended (only when this JVM waited for it). */
+    interface After {
+        void run() throws IOException;
+    }
+
+    Prepared prepare() throws IOException {
         Trace.mark("run: options parsed");
         var hostEnv = main.env();
         JoinGroup group = JoinGroup.of(hostEnv, join, joinSize, noJoin);
@@ -231,18 +249,22 @@ public final class RunCommand implements Callable<Integer> {
         if (container.isPresent()) containers.markRunning(target, ProcessHandle.current().pid());
         if (rm && container.isPresent()) {
             // The one case where skiff must outlive the payload: to remove the container afterwards.
-            int status = Engine.runAndWait(store, manifestDigest, config, options, policy, request, hostEnv, id);
-            containers.unmarkRunning(target, ProcessHandle.current().pid());
-            containers.remove(target);
-            return status;
+            String kept = target;
+            return new Prepared(Engine.prepare(store, manifestDigest, config, options, policy, request, hostEnv, id,
+                    Engine.Ending.WAIT, null), () -> {
+                containers.unmarkRunning(kept, ProcessHandle.current().pid());
+                containers.remove(kept);
+            });
         }
         if (joinGroup != null) {
             Trace.mark("run: engine starts (joining " + joinGroup.key() + ")");
-            return Engine.runJoined(store, manifestDigest, config, options, policy, request, hostEnv, id, joinGroup);
+            return new Prepared(Engine.prepare(store, manifestDigest, config, options, policy, request, hostEnv, id,
+                    Engine.Ending.REPLACE, joinGroup), () -> {});
         }
         Trace.mark("run: engine starts");
         // Returns only with --pid (this JVM then waited, passing signals on), else the payload replaced it.
-        return Engine.run(store, manifestDigest, config, options, policy, request, hostEnv, id);
+        return new Prepared(Engine.prepare(store, manifestDigest, config, options, policy, request, hostEnv, id,
+                Engine.Ending.REPLACE, null), () -> {});
     }
 
     Rootfs.Format format() {

@@ -39,9 +39,6 @@ import java.util.Map;
 public final class Engine {
     private Engine() {}
 
-    /** System property set only by the AOT training run: execve is aimed at a path that does not exist. */
-    public static final String AOT_TRAINING = "skiff.aot.training";
-
     /**
      * The engine's options beyond the spec settings.
      *
@@ -69,35 +66,48 @@ public final class Engine {
     }
 
     /**
-     * Everything up to the exec, which replaces this JVM; returns only with {@code --pid}, with the payload's exit
-     * status: then this JVM stays to pass signals on (see {@link #waitFor}).
+     * How a prepared launch ends: {@code REPLACE} execs over this JVM (returns only with --pid, which waits),
+     * {@code WAIT} runs it as a child and returns its exit status (skiff run --rm on a persistent container, which
+     * must be removed afterwards).
      */
-    public static int run(Store store, Digest manifest, ImageConfig config, Options o, Policy policy,
-                          RunRequest request, Map<String, String> env, Identity id) {
-        return launch(store, manifest, config, o, policy, request, env, id, o.pid(), null);
-    }
+    public enum Ending { REPLACE, WAIT }
 
     /**
-     * As {@link #run}, in the container this node's ranks of {@code join} share (see {@link JoinGroup}); never
-     * returns normally: the payload replaces this JVM, or a SkiffException says why it could not.
+     * A container ready to start: everything done but the process-replacing step, which {@link #start} takes and
+     * an AOT training run ({@link #rehearse}) does not.
+     *
+     * @param executable unshare(1), or proot(1)
+     * @param argv       its command line
+     * @param env        its environment
+     * @param waits      run as a child and return its exit status
+     * @param viaInit    signals go to the child's child (--pid's init)
+     * @param runDir     the run directory (the plan for stage 2), removed if the start fails; null for proot,
+     *                   which keeps none
+     * @param join       the shared container to enter first (--join), or null
      */
-    public static int runJoined(Store store, Digest manifest, ImageConfig config, Options o, Policy policy,
-                                RunRequest request, Map<String, String> env, Identity id, JoinGroup join) {
-        return launch(store, manifest, config, o, policy, request, env, id, false, join);
+    public record Launch(Path executable, List<String> argv, List<String> env, boolean waits, boolean viaInit,
+                         Path runDir, Join join) {
+        public Launch {
+            argv = List.copyOf(argv);
+            env = List.copyOf(env);
+        }
+
+        boolean proot() {
+            return runDir == null;
+        }
     }
+
+    /** What {@link JoinLaunch#enter} needs: this node's ranks of {@code group} share one container. */
+    record Join(Path runtime, JoinGroup group, LaunchPlan plan, Path planFile, Map<String, String> hostEnv) {}
 
     /**
-     * As {@link #run}, but as a child process, waiting for it and returning its exit status (skiff run --rm on a
-     * persistent container, which must be removed afterwards). Interrupt and termination reach the payload
-     * directly (same process group); this JVM ignores nothing and simply waits.
+     * The container skiff run asks for, ready to {@link #start}: root filesystem (mounted if need be), spec, policy,
+     * launch plan written to the run directory; in {@code join}'s shared container when that is not null (never
+     * returns normally then: the payload replaces this JVM, or a SkiffException says why it could not).
      */
-    public static int runAndWait(Store store, Digest manifest, ImageConfig config, Options o, Policy policy,
-                                 RunRequest request, Map<String, String> env, Identity id) {
-        return launch(store, manifest, config, o, policy, request, env, id, true, null);
-    }
-
-    private static int launch(Store store, Digest manifest, ImageConfig config, Options o, Policy policy,
-                              RunRequest request, Map<String, String> env, Identity id, boolean wait, JoinGroup join) {
+    public static Launch prepare(Store store, Digest manifest, ImageConfig config, Options o, Policy policy,
+                                 RunRequest request, Map<String, String> env, Identity id, Ending ending, JoinGroup join) {
+        boolean wait = ending == Ending.WAIT || (o.pid() && join == null);
         RunSettings s = o.settings();
         Path runtime = RuntimeDir.resolve(env, id.uid());
         boolean proot = o.launcher() == Launcher.PROOT;
@@ -112,33 +122,66 @@ public final class Engine {
         try {
             Spec spec = spec(root, runDir, config == null ? null : config.config(), o, policy, request, id);
             String cwd = cwd(spec, request);
-            if (proot) return Proot.launch(spec, root, runDir, runtime, o, cwd, wait);
+            if (proot) return Proot.prepare(spec, root, runDir, runtime, o, cwd, wait);
             LaunchPlan plan = plan(spec, root, runDir, o, cwd).withHooks(planHooks(spec, root, pid, o.pid()));
             Path planFile = runDir.resolve("plan");
             plan.write(planFile);
             List<String> argv = unshareArgv(unshare, s.fakeroot(), o.pid(), planFile);
-            System.out.flush();
-            System.err.flush();
-            boolean training = Boolean.getBoolean(AOT_TRAINING);
-            if (join != null && !training) {
-                List<String> holder = new ArrayList<>(argv.subList(0, argv.size() - 1)); // all but the plan
-                JoinLaunch.enter(runtime, join, plan, planFile, holder, stage2Env(env), env);
-            }
-            if (wait && !training) return waitFor(argv, stage2Env(env), o.pid());
-            // AOT training (the CLI's AotTraining): the very same execve, of a path that cannot exist, so the whole
-            // run path up to and through the downcall is recorded while this JVM stays.
-            Exec.execve(training ? "/nonexistent/skiff-aot-training" : unshare.toString(), argv,
-                    stage2Env(env));
-            throw new SkiffException(ExitCode.LAUNCH, "execve returned");
+            return new Launch(unshare, argv, stage2Env(env), wait && join == null, o.pid(), runDir,
+                    join == null ? null : new Join(runtime, join, plan, planFile, env));
         } catch (IOException e) {
             cleanup(runDir);
             throw new SkiffException(ExitCode.LAUNCH, "cannot prepare the container: " + e.getMessage());
-        } catch (SysException e) {
-            cleanup(runDir);
-            throw new SkiffException(ExitCode.LAUNCH, "cannot start the container: " + e.getMessage());
         } catch (RuntimeException e) {
             cleanup(runDir);
             throw e;
+        }
+    }
+
+    /**
+     * Starts a prepared launch: execs over this JVM, or with {@link Launch#waits} runs it as a child and returns its
+     * exit status. Never returns otherwise.
+     */
+    public static int start(Launch l) {
+        System.out.flush();
+        System.err.flush();
+        if (l.proot()) return Proot.start(l);
+        try {
+            if (l.join() != null) {
+                Join j = l.join();
+                List<String> holder = new ArrayList<>(l.argv().subList(0, l.argv().size() - 1)); // all but the plan
+                JoinLaunch.enter(j.runtime(), j.group(), j.plan(), j.planFile(), holder, l.env(), j.hostEnv());
+            }
+            if (l.waits()) return waitFor(l.argv(), l.env(), l.viaInit());
+            Exec.execve(l.executable().toString(), l.argv(), l.env());
+            throw new SkiffException(ExitCode.LAUNCH, "execve returned");
+        } catch (IOException e) {
+            cleanup(l.runDir());
+            throw new SkiffException(ExitCode.LAUNCH, "cannot start the container: " + e.getMessage());
+        } catch (SysException e) {
+            cleanup(l.runDir());
+            throw new SkiffException(ExitCode.LAUNCH, "cannot start the container: " + e.getMessage());
+        } catch (RuntimeException e) {
+            cleanup(l.runDir());
+            throw e;
+        }
+    }
+
+    /**
+     * For AOT training entry points only (skiff.cli.AotTraining): {@link #start}'s exec step, downcall included, aimed
+     * at {@code nowhere} (a path that must not exist) so that it fails and this JVM stays; then the launch is
+     * discarded (run directory removed). Nothing is started.
+     */
+    public static void rehearse(Launch l, Path nowhere) {
+        try {
+            if (Files.exists(nowhere, LinkOption.NOFOLLOW_LINKS))
+                throw new IllegalArgumentException("rehearsal target exists: " + nowhere);
+            if (l.proot()) Proot.rehearse(l, nowhere);
+            else Exec.execve(nowhere.toString(), l.argv(), l.env());
+        } catch (SysException expected) {
+            // the path does not exist: the JVM goes on
+        } finally {
+            if (!l.proot()) cleanup(l.runDir());
         }
     }
 

@@ -59,12 +59,12 @@ public final class Proot {
     }
 
     /**
-     * Runs {@code spec} under proot: replaces this process (or, with {@code wait}, runs it as a child and returns
-     * its exit status). {@code runDir} is removed first: the identity files it holds are moved to content-named
-     * files under the runtime directory, because no stage 2 keeps them alive through a mount.
+     * {@code spec} under proot, ready for {@link Engine#start}: proot's command line and environment (with
+     * {@code wait}, to be run as a child). {@code runDir} is removed here: the identity files it holds are moved to
+     * content-named files under the runtime directory, because no stage 2 keeps them alive through a mount.
      */
-    static int launch(Spec spec, Path root, Path runDir, Path runtime, Engine.Options o, String cwd,
-                      boolean wait) throws IOException {
+    static Engine.Launch prepare(Spec spec, Path root, Path runDir, Path runtime, Engine.Options o, String cwd,
+                                 boolean wait) throws IOException {
         Path proot = HostTools.find("proot");
         for (Stage st : Stage.values())
             if (!st.of(spec.hooks()).isEmpty())
@@ -88,17 +88,30 @@ public final class Proot {
             throw new SkiffException(ExitCode.NOT_FOUND, "no command: the image has no Entrypoint or Cmd; name one after the image");
         String exe = resolveCommand(root, binds, cwd, args.get(0), Stage2.pathOf(spec.process().env()));
         List<String> argv = argv(proot, root.toString(), binds, cwd, o.settings().fakeroot(), exe, args.subList(1, args.size()));
-        System.out.flush();
-        System.err.flush();
         // proot's own environment is the payload's: it passes it on unchanged.
-        List<String> env = spec.process().env();
-        if (Boolean.getBoolean(Engine.AOT_TRAINING)) {
-            execve("/nonexistent/skiff-aot-training", argv, env);
-            return 0;
+        return new Engine.Launch(proot, argv, spec.process().env(), wait, false, null, null);
+    }
+
+    /** Starts a launch {@link #prepare} made: replaces this process, or with {@code wait} returns the child's status. */
+    static int start(Engine.Launch l) {
+        if (l.waits()) {
+            try {
+                return Engine.waitFor(l.argv(), l.env(), false);
+            } catch (IOException e) {
+                throw new SkiffException(ExitCode.LAUNCH, "cannot start proot (" + l.executable() + "): " + e.getMessage());
+            }
         }
-        if (wait) return Engine.waitFor(argv, env, false);
-        execve(proot.toString(), argv, env);
+        try {
+            execve(l.executable().toString(), l.argv(), l.env());
+        } catch (SysException e) {
+            throw new SkiffException(ExitCode.LAUNCH, "cannot start proot (" + l.executable() + "): " + e.getMessage());
+        }
         throw new SkiffException(ExitCode.LAUNCH, "execve returned");
+    }
+
+    /** {@link Engine#rehearse}: the descriptor steps and the execve, aimed at {@code nowhere}, which fails. */
+    static void rehearse(Engine.Launch l, Path nowhere) throws SysException {
+        execve(nowhere.toString(), l.argv(), l.env());
     }
 
     /**
@@ -106,15 +119,10 @@ public final class Proot {
      * passed on reach proot and the payload, not the JVM's own (its runtime image and jars, opened without
      * O_CLOEXEC).
      */
-    private static void execve(String path, List<String> argv, List<String> env) {
-        try {
-            Fds.closeOnExecAbove2();
-            Fds.keepOnExec(InheritedFds.captured().stream().mapToInt(Integer::intValue).toArray());
-            Exec.execve(path, argv, env);
-        } catch (SysException e) {
-            if (Boolean.getBoolean(Engine.AOT_TRAINING)) return;
-            throw new SkiffException(ExitCode.LAUNCH, "cannot start proot (" + path + "): " + e.getMessage());
-        }
+    private static void execve(String path, List<String> argv, List<String> env) throws SysException {
+        Fds.closeOnExecAbove2();
+        Fds.keepOnExec(InheritedFds.captured().stream().mapToInt(Integer::intValue).toArray());
+        Exec.execve(path, argv, env);
     }
 
     /** proot's command line: quiet (its warnings would mix with the payload's output), root, binds, directory, command. */
