@@ -15,7 +15,7 @@ REPS=${1:-3} WORK=${WORK:-/var/tmp/skiff-convert-layers}
 [ -f "$WORK/img/.complete" ] || GZIP9=0 bench/convert-layers.sh 0 >/dev/null
 run=$(mktemp -d /var/tmp/skiff-bench-pullconv.XXXXXX)
 reg_pid=
-cleanup() { [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null; wait 2>/dev/null; umount "$run/pr/overlay" 2>/dev/null; rm -rf "$run"; }
+cleanup() { [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null; wait 2>/dev/null; while umount "$run/pr/overlay" 2>/dev/null; do :; done; rm -rf "$run"; }
 trap cleanup EXIT
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -39,7 +39,7 @@ timed() {
 }
 # podman's overlay driver bind-mounts its own directory: unmount it before removing the store.
 fresh() {
-  umount "$run/pr/overlay" 2>/dev/null || true
+  while umount "$run/pr/overlay" 2>/dev/null; do :; done # it may be stacked
   rm -rf "$run/s" "$run/pr" "$run/prr" 2>/dev/null || { sleep 1; rm -rf "$run/s" "$run/pr" "$run/prr"; }
 }
 one() {

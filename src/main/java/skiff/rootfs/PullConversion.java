@@ -61,7 +61,9 @@ public final class PullConversion implements Puller.Listener {
         List<LayerSource> sources = layers.stream().map(this::arriving).toList();
         long bytes = layers.stream().mapToLong(d -> Math.max(0, d.size())).sum();
         Runtime.getRuntime().addShutdownHook(onShutdown);
-        worker = Thread.ofPlatform().name("skiff-convert").start(() -> {
+        // A daemon: an error path of the command that skips finish/abort must not keep the JVM waiting for layers;
+        // the shutdown hook still stops it and waits for its temporary output to be removed.
+        worker = Thread.ofPlatform().daemon().name("skiff-convert").start(() -> {
             try {
                 result.complete(Rootfs.ensureArriving(store, storedManifest, sources, bytes, settings.format(), settings, warnings,
                         this::awaitPulled));
