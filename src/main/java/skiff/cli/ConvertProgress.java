@@ -41,6 +41,8 @@ final class ConvertProgress implements ConversionWatcher, Progress {
     private volatile long holder = Long.MIN_VALUE; // the pid waited for; MIN_VALUE while not waiting
     private volatile long start, phaseStart, phaseBase;
     private Thread painter;
+    /** Not drawing yet: see {@link #install(String, boolean, boolean)}. */
+    private volatile boolean held;
     /** Frames are drawn (a terminal); otherwise only the final line is printed. */
     private final boolean live;
     private boolean drawn;
@@ -76,11 +78,29 @@ final class ConvertProgress implements ConversionWatcher, Progress {
      * says that (and how long) the image was converted.
      */
     static ConvertProgress install(String label, boolean quiet) {
+        return install(label, quiet, false);
+    }
+
+    /**
+     * As {@link #install(String, boolean)}; {@code held}: nothing is drawn until {@link #release()} (a conversion
+     * overlapping a download whose own display is still on the terminal), though the counts run from the start.
+     */
+    static ConvertProgress install(String label, boolean quiet, boolean held) {
         if (quiet) return null;
         ConvertProgress p = PullCommand.stderrIsTerminal() ? onStderr(label)
                 : new ConvertProgress(System.err, label, () -> 80, System::nanoTime, false, false);
+        p.held = held;
         Rootfs.watchWith(p);
         return p;
+    }
+
+    /** Starts drawing a display installed held, if its conversion is running. */
+    void release() {
+        synchronized (this) {
+            if (!held) return;
+            held = false;
+        }
+        if (phase != null || holder != Long.MIN_VALUE) startPainting();
     }
 
     /** Prints a warning, making room on the display {@code p} when there is one. */
@@ -170,8 +190,8 @@ final class ConvertProgress implements ConversionWatcher, Progress {
 
     // ---------------------------------------------------------------- drawing
 
-    private void startPainting() {
-        if (!paintThread || painter != null) return;
+    private synchronized void startPainting() {
+        if (!paintThread || painter != null || held) return;
         paint(); // the first frame at once, however short the work
         painter = Thread.ofPlatform().daemon().name("skiff-convert-progress").start(() -> {
             while (!Thread.currentThread().isInterrupted()) {

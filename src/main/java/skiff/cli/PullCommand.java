@@ -11,6 +11,7 @@ import skiff.registry.RegistryClient;
 import skiff.registry.RegistryConfig;
 import skiff.policy.Policy;
 import skiff.rootfs.ConvertSettings;
+import skiff.rootfs.PullConversion;
 import skiff.rootfs.Rootfs;
 import skiff.store.Puller;
 import skiff.util.ExitCode;
@@ -89,10 +90,20 @@ public final class PullCommand implements Callable<Integer> {
                     if (!quiet) Warnings.print(message);
                 }
             };
-            Puller.Result res = new Puller(store, client, listener, PARALLEL).pull(r, wanted, platform != null);
+            // The conversion overlaps the download: it starts once the layers are known, reading each as it arrives.
+            // On a terminal its line waits until the download display is done (two displays would overwrite each other).
+            ConvertProgress shown = ConvertProgress.install(r.toString(), quiet, progress != null);
+            PullConversion overlap = conversion.format() == null ? null : new PullConversion(store, conversion, Warnings::print, listener);
+            Puller.Result res;
+            try {
+                res = new Puller(store, client, overlap != null ? overlap : listener, PARALLEL).pull(r, wanted, platform != null);
+            } catch (Throwable t) {
+                if (overlap != null) overlap.abort(t);
+                throw t;
+            }
             if (progress != null) progress.finish();
-            ConvertProgress.install(r.toString(), quiet);
-            Rootfs.afterPull(store, res.manifest().digest(), conversion);
+            if (shown != null) shown.release();
+            if (overlap != null) overlap.finish(res.manifest().digest());
             pinForJob(store, r);
             if (quiet) {
                 System.out.println(res.repoDigest());

@@ -180,6 +180,43 @@ public final class Rootfs {
         return Optional.of(ensure(store, manifest, s.format(), s, Rootfs::warn));
     }
 
+    /**
+     * As {@link #ensure(Store, Digest, Format, ConvertSettings, Consumer)} for an image whose manifest is not in the
+     * store yet: a pull still downloading it. {@code layers} are the manifest's layers in order, whose openers may
+     * block until their blob has arrived and been verified (and fail if the pull fails); {@code manifest} is the
+     * digest the store will name the image by. {@code beforePublish} runs just before the result is renamed into
+     * the cache and throws if the pull failed, so a failed pull never leaves a converted image behind. Same lock,
+     * same temporary names and same bytes as a conversion of the stored image. The store's gc lock is not taken:
+     * the pulling thread holds it (a second holder in one JVM would wait for the pull to end, undoing the overlap),
+     * and once the pull has released it the image is named, so 'skiff prune' keeps its layers.
+     */
+    public static Path ensureArriving(Store store, Digest manifest, List<LayerSource> layers, long layerBytes, Format format,
+                                      ConvertSettings settings, Consumer<String> warnings, Runnable beforePublish) {
+        Path target = path(store, manifest, format);
+        if (present(target, format)) return target;
+        Path lockFile = store.lockFile("convert-" + manifest.hex());
+        ConversionWatcher w = watcher;
+        synchronized (monitor(lockFile)) {
+            boolean[] waited = {false};
+            try (Locks.Held _ = Locks.exclusive(lockFile, pid -> {
+                waited[0] = true;
+                w.waiting(manifest, pid);
+            })) {
+                if (present(target, format)) {
+                    if (waited[0]) w.ended(manifest, target);
+                    return target;
+                }
+                removeLeftovers(store, manifest);
+                Files.createDirectories(target.getParent());
+                writeLayers(store, manifest, layers, layerBytes, format, settings, warnings, target, store.tmpDir(),
+                        "convert-" + manifest.hex() + "-", beforePublish, false);
+                return target;
+            } catch (IOException e) {
+                throw failed(manifest, format, e);
+            }
+        }
+    }
+
     /** The formats already converted for this image (for 'skiff images'). */
     public static Set<Format> formatsPresent(Store store, Digest manifest) {
         Set<Format> out = EnumSet.noneOf(Format.class);
@@ -234,17 +271,30 @@ public final class Rootfs {
         if (m == null || m.config() == null || m.config().digest() == null || (m.mediaType() != null && !skiff.image.MediaTypes.isManifest(m.mediaType())))
             throw new SkiffException(ExitCode.IMAGE, manifest + " is not an image manifest (an index, a config or another"
                     + " artifact): name the image, or the manifest of one platform");
+        List<LayerSource> layers = m.layers().stream().map(d -> LayerSource.of(store, d)).toList();
+        writeLayers(store, manifest, layers, m.layers().stream().mapToLong(d -> Math.max(0, d.size())).sum(), format, settings,
+                warnings, output, tmpParent, tmpPrefix, () -> {}, true);
+    }
+
+    /**
+     * Flattens {@code sources} into {@code output} through a temporary sibling; {@code beforePublish} runs just before
+     * the rename and may throw to stop it (an overlapped pull that failed after the last layer arrived).
+     */
+    private static void writeLayers(Store store, Digest manifest, List<LayerSource> sources, long layerBytes, Format format,
+                                    ConvertSettings settings, Consumer<String> warnings, Path output, Path tmpParent,
+                                    String tmpPrefix, Runnable beforePublish, boolean gcLock) throws IOException {
         ConversionWatcher watch = watcher;
-        Progress progress = watch.started(manifest, format, m.layers().stream().mapToLong(d -> Math.max(0, d.size())).sum());
-        List<LayerSource> layers = m.layers().stream().map(d -> Progress.counting(LayerSource.of(store, d), progress)).toList();
+        Progress progress = watch.started(manifest, format, layerBytes);
+        List<LayerSource> layers = sources.stream().map(l -> Progress.counting(l, progress)).toList();
         Path tmp = null;
         Path result = null;
-        try (AutoCloseable _ = gcShared(store)) {
+        try (AutoCloseable _ = gcLock ? gcShared(store) : () -> {}) {
             progress.phase(Progress.Phase.READING);
             if (format == Format.DIR) {
                 tmp = Files.createTempDirectory(tmpParent, tmpPrefix);
                 Flattener.flatten(layers, Progress.reporting(new DirectorySink(tmp, warnings), progress), settings.limits(),
                         warnings, settings.threads(), tmpParent);
+                beforePublish.run();
                 Files.move(tmp, output, StandardCopyOption.ATOMIC_MOVE);
             } else {
                 tmp = Files.createTempFile(tmpParent, tmpPrefix, ".sqfs");
@@ -255,6 +305,7 @@ public final class Rootfs {
                 try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
                     ch.force(true);
                 }
+                beforePublish.run();
                 Files.move(tmp, output, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             }
             tmp = null;

@@ -58,6 +58,13 @@ public final class Puller {
     public interface Listener {
         default void resolved(String name, Digest manifest, List<Descriptor> blobs) {}
 
+        /**
+         * Right after {@link #resolved}, before any layer is fetched: the image's layers in manifest order, and the
+         * digest the store will name its manifest by (an OCI rewrite of a Docker manifest has its own). Enough to
+         * start converting while the layers download: each is ready once {@link #blobDone} says so.
+         */
+        default void layers(Digest storedManifest, List<Descriptor> layers) {}
+
         default void blobStarted(Descriptor d) {}
 
         /** {@code bytes} is the total held so far for this blob (resumed parts included). */
@@ -127,6 +134,8 @@ public final class Puller {
             unique.remove(m.config().digest());
             blobs.addAll(unique.values());
             listener.resolved(ref.toString(), manifest.digest, blobs);
+            Metadata stored = ociManifest(manifest);
+            listener.layers(stored.digest, stored == manifest ? m.layers() : parse(stored, ImageManifest.class).layers());
 
             AtomicInteger count = new AtomicInteger();
             AtomicLong bytes = new AtomicLong();
@@ -140,7 +149,6 @@ public final class Puller {
 
             if (index != null) putMetadata(index);
             putMetadata(manifest);
-            Metadata stored = ociManifest(manifest);
             putMetadata(stored);
             Map<String, String> annotations = new TreeMap<>();
             annotations.put(REPO_DIGEST, repoDigest.toString());
