@@ -457,7 +457,11 @@ public final class Engine {
         if (pid) a.addAll(List.of("--pid", "--fork", "--kill-child"));
         a.add("--");
         a.addAll(Stage2Command.java());
-        if (pid) a.add("-Djdk.lang.Process.launchMechanism=FORK");
+        // Hooks after pivot_root (startContainer, poststart) and --pid's init start processes when the JDK's
+        // jspawnhelper is out of reach; the property must be set before ProcessImpl's class initialisation reads
+        // it, which StageHooks.prepare's System.setProperty did not always precede (SitePolicyIT's startContainer
+        // hook failed with posix_spawn ENOENT).
+        a.add("-Djdk.lang.Process.launchMechanism=FORK");
         a.addAll(List.of("-cp", Stage2Command.jar(), Stage2.class.getName(), plan.toString()));
         return a;
     }
