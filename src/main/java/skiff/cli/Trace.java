@@ -11,11 +11,20 @@ final class Trace {
 
     private static final boolean ON = Env.is("SKIFF_TRACE", "1");
     private static long last = System.nanoTime();
+    private static boolean first = true;
 
     static void mark(String what) {
         if (!ON) return;
         long now = System.nanoTime();
-        System.err.println("skiff-trace: +" + (now - last) / 1_000_000 + " ms " + what);
+        // The first mark also gives the wall clock (epoch microseconds), so that bench/warm.sh can place the JVM's
+        // own phases between the exec times strace records for the same run.
+        String at = "";
+        if (first) {
+            java.time.Instant i = java.time.Instant.now();
+            at = " at " + (i.getEpochSecond() * 1_000_000 + i.getNano() / 1_000);
+            first = false;
+        }
+        System.err.println("skiff-trace: +" + (now - last) / 1_000_000 + " ms " + what + at);
         last = now;
     }
 }
