@@ -1,6 +1,7 @@
-# Sourced by bench/run.sh and bench/proot.sh: the two test images of the run figures, built with umoci/skopeo
-# (never by skiff) and laid out where skiff's Rootfs expects them. Needs $work, $store; sets bb, py (their
-# trees) and hexbb, hexpy (their manifests).
+# Sourced by bench/run.sh, bench/proot.sh and bench/warm.sh: the test images of the run figures, built with
+# umoci/skopeo (never by skiff) and laid out where skiff's Rootfs expects them. Needs $work, $store; sets bb, py
+# (their trees) and hexbb, hexpy (their manifests). IMAGES_SQFS_COMP picks the SquashFS compressor (default
+# lz4); IMAGES_PY=0 skips the python image.
 # name TREE: image NAME from TREE, its manifest hex printed
 install_image() {
   local name=$1 tree=$2 lay=$work/lay-$1
@@ -16,7 +17,7 @@ install_image() {
   mkdir -p "$store/sqfs" "$store/dir"
   umoci raw unpack --image "$lay:latest" "$store/dir/$hex" >/dev/null
   # lz4: quick to build on a shared machine; skiff and ch-run read the very same file.
-  mksquashfs "$store/dir/$hex" "$store/sqfs/$hex.sqfs" -comp lz4 -noappend -quiet >/dev/null
+  mksquashfs "$store/dir/$hex" "$store/sqfs/$hex.sqfs" -comp "${IMAGES_SQFS_COMP:-lz4}" -noappend -quiet >/dev/null
   echo "$hex"
 }
 
@@ -24,10 +25,12 @@ install_image() {
 bb=$work/tree-bb
 mkdir -p "$bb"/{bin,etc,tmp,root,proc,sys,dev,home}
 cp /bin/busybox "$bb/bin/"
-for c in sh true ls cat find xargs; do ln -s busybox "$bb/bin/$c"; done
+for c in sh true ls cat find xargs sleep; do ln -s busybox "$bb/bin/$c"; done
 echo 'root:x:0:0:root:/root:/bin/sh' > "$bb/etc/passwd"; echo 'root:x:0:' > "$bb/etc/group"
 touch "$bb/etc/hosts" "$bb/etc/resolv.conf"
 hexbb=$(install_image bb "$bb")
+
+[ "${IMAGES_PY:-1}" = 0 ] && return 0
 
 # python image: this host's python3, its standard library and the libraries it links
 py=$work/tree-py

@@ -25,30 +25,9 @@ mkdir -p "$store" "$xdg" "$out"
 chown $user: "$out"
 as_user() { runuser -u $user -- env HOME=/home/$user USER=$user SKIFF_STORAGE="$store" XDG_RUNTIME_DIR="$xdg" "$@"; }
 
-# bb only (images.sh also builds the python image, which these figures do not need)
-install_image() {
-  local name=$1 tree=$2 lay=$work/lay-$1
-  tar --numeric-owner -C "$tree" -cf "$work/$name.tar" .
-  umoci init --layout "$lay" >/dev/null
-  umoci new --image "$lay:latest"
-  umoci raw add-layer --image "$lay:latest" "$work/$name.tar"
-  umoci config --image "$lay:latest" --config.cmd /bin/sh
-  [ -f "$store/oci/oci-layout" ] || { mkdir -p "$store/oci"; umoci init --layout "$store/oci"; }
-  skopeo copy --quiet "oci:$lay:latest" "oci:$store/oci:docker.io/library/$name:latest"
-  local hex
-  hex=$(python3 -c "import json,sys; i=json.load(open('$store/oci/index.json')); print([m['digest'] for m in i['manifests'] if m['annotations']['org.opencontainers.image.ref.name']=='docker.io/library/$name:latest'][0].split(':')[1])")
-  mkdir -p "$store/sqfs" "$store/dir"
-  umoci raw unpack --image "$lay:latest" "$store/dir/$hex" >/dev/null 2>&1
-  mksquashfs "$store/dir/$hex" "$store/sqfs/$hex.sqfs" -comp gzip -noappend -quiet >/dev/null
-  echo "$hex"
-}
-bb=$work/tree-bb
-mkdir -p "$bb"/{bin,etc,tmp,root,proc,sys,dev,home}
-cp /bin/busybox "$bb/bin/"
-for c in sh true ls cat sleep; do ln -s busybox "$bb/bin/$c"; done
-echo 'root:x:0:0:root:/root:/bin/sh' > "$bb/etc/passwd"; echo 'root:x:0:' > "$bb/etc/group"
-touch "$bb/etc/hosts" "$bb/etc/resolv.conf"
-hexbb=$(install_image bb "$bb")
+# The busybox image only, SquashFS with gzip: skiff's own FUSE server serves it (squashfuse would serve lz4).
+IMAGES_SQFS_COMP=gzip IMAGES_PY=0
+. "$here/bench/images.sh"
 . "$here/ci/debian-tree.sh"
 tree "$work/tree-debian" base-files coreutils bash libc-bin >/dev/null
 hexdeb=$(install_image debian "$work/tree-debian")
