@@ -34,7 +34,7 @@ public final class Engine {
     public enum Ending { REPLACE, WAIT }
 
     /** The OCI stage that runs after the payload ended: only an init that outlives it (--pid) can run it. */
-    public static final String POSTSTOP = "poststop";
+    static final String POSTSTOP = "poststop";
 
     /**
      * A container ready to start: everything done but the process-replacing step, which {@link #start} takes and
@@ -65,7 +65,7 @@ public final class Engine {
     record Join(Path runtime, JoinGroup group, LaunchPlan plan, Path planFile, Map<String, String> hostEnv) {}
 
     /**
-     * Options the engine chosen cannot honour, refused before the CLI mounts or converts anything for the run.
+     * Options the chosen engine cannot honour, refused before the CLI mounts or converts anything for the run.
      */
     public static void refuseEarly(Launcher launcher, boolean pid, boolean writableTmpfs, JoinGroup join) {
         if (launcher == Launcher.PROOT) Proot.refuseOptions(pid, writableTmpfs, join);
