@@ -35,6 +35,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
@@ -172,7 +173,13 @@ public final class Policy {
         }
 
         public boolean isUserBind(Mount m) {
-            return userBinds.contains(m);
+            // Field by field rather than Mount.equals: a record's equals is bound through an invokedynamic bootstrap
+            // on its first call, work the warm path's one JVM need not do for this.
+            for (Mount u : userBinds) {
+                if (u == m || (Objects.equals(u.destination(), m.destination()) && Objects.equals(u.source(), m.source())
+                        && Objects.equals(u.type(), m.type()) && u.options().equals(m.options()))) return true;
+            }
+            return false;
         }
     }
 
