@@ -131,7 +131,8 @@ class ArchitectureTest {
     void theWarmPathsOwnClassesReferNoPicocliOrJackson() throws IOException {
         List<String> warm = List.of("skiff/cli/WarmRun", "skiff/cli/RunRecord", "skiff/cli/RunFastPath",
                 "skiff/engine/Stage2", "skiff/engine/MountTree", "skiff/engine/PidInit", "skiff/engine/MountOptions",
-                "skiff/engine/LaunchPlan", "skiff/engine/SharedMount", "skiff/engine/Underlay", "skiff/engine/StageHooks");
+                "skiff/engine/LaunchPlan", "skiff/engine/SharedMount", "skiff/engine/Underlay", "skiff/engine/StageHooks",
+                "skiff/cli/LaunchRequests", "skiff/engine/LaunchRequest", "skiff/engine/StandardMounts", "skiff/engine/RunDir");
         List<String> bad = new ArrayList<>();
         for (String c : warm) {
             Path f = CLASSES.resolve(c + ".class");
@@ -160,6 +161,39 @@ class ArchitectureTest {
         List<String> violations = new ArrayList<>();
         for (Compiled c : classes()) violations.addAll(violations(c));
         assertEquals(List.of(), violations);
+    }
+
+    /**
+     * The engine only executes the launch request the CLI built (issue #12, as ch-run): it may use the spec, and
+     * nothing of images, stores, root filesystems, containers or policy, whose steps (mounting or converting the root
+     * filesystem, applying policy) the CLI does before. The one exception: skiff.engine.fuse is the SquashFS mount's
+     * server process, which reads the image file it serves (skiff.squashfs) — the mount is the engine's to make.
+     */
+    static final Set<String> NOT_FOR_THE_ENGINE = Set.of("image", "reference", "registry", "store", "layer", "squashfs",
+            "rootfs", "container", "policy");
+
+    static List<String> engineViolations(Compiled c) {
+        List<String> v = new ArrayList<>();
+        if (c.pkg() == null || !stage(c.pkg()).equals("engine")) return v;
+        for (String used : c.uses()) {
+            if (!used.startsWith("skiff.") || !NOT_FOR_THE_ENGINE.contains(stage(used))) continue;
+            if (c.pkg().equals("skiff.engine.fuse") && stage(used).equals("squashfs")) continue;
+            v.add(c.file() + ": the engine uses " + used + " (the CLI builds the launch request; see LaunchRequest)");
+        }
+        return v;
+    }
+
+    @Test
+    void theEngineOnlyExecutesALaunchRequest() throws IOException {
+        List<String> violations = new ArrayList<>();
+        for (Compiled c : classes()) violations.addAll(engineViolations(c));
+        assertEquals(List.of(), violations);
+        // the rule sees such a use where there is one: an engine class naming the store and policy
+        byte[] bytes = ClassFile.of().build(ClassDesc.of("skiff.engine.Backwards"), cb -> cb
+                .withField("store", ClassDesc.of("skiff.store.Store"), ClassFile.ACC_PRIVATE)
+                .withField("policy", ClassDesc.of("skiff.policy.Policy"), ClassFile.ACC_PRIVATE));
+        ClassModel cm = ClassFile.of().parse(bytes);
+        assertEquals(2, engineViolations(new Compiled(Path.of("Backwards.class"), "skiff.engine", referencedPackages(cm))).size());
     }
 
     @Test

@@ -242,29 +242,33 @@ public final class RunCommand implements Callable<Integer> {
         Trace.mark("run: image resolved, config read");
         Built b = build(hostEnv, id, imageName, manifestDigest, format, container.map(Container::rootfs).orElse(null),
                 launcher.launcher());
-        RunRequest request = b.request();
-        Engine.Options options = b.options();
+        LaunchRequests.Options options = b.options();
         if (rm && container.isPresent() && joinGroup != null) refuseWithJoin(joinGroup, "--rm");
+        // Before anything is mounted or converted: what the chosen engine cannot do at all.
+        Engine.refuseEarly(options.launcher(), options.pid(), options.writableTmpfs(), joinGroup);
         // The payload keeps this pid: 'skiff rm' and 'skiff ps' see the container run as long as it does.
         if (container.isPresent()) containers.markRunning(target, ProcessHandle.current().pid());
-        if (rm && container.isPresent()) {
-            // The one case where skiff must outlive the payload: to remove the container afterwards.
+        // The one case where skiff must outlive the payload: to remove the container afterwards.
+        boolean removeAfter = rm && container.isPresent();
+        Path root = ImageRoot.of(store, manifestDigest, options, policy, hostEnv, id);
+        ImageConfig.Config cfg = config == null ? null : config.config();
+        if (removeAfter) {
             String kept = target;
-            return new Prepared(Engine.prepare(store, manifestDigest, config, options, policy, request, hostEnv, id,
-                    Engine.Ending.WAIT, null), () -> {
+            return new Prepared(Engine.prepare(LaunchRequests.build(root, cfg, b, policy, hostEnv, id, Engine.Ending.WAIT,
+                    null)), () -> {
                 containers.unmarkRunning(kept, ProcessHandle.current().pid());
                 containers.remove(kept);
             });
         }
         if (joinGroup != null) {
             Trace.mark("run: engine starts (joining " + joinGroup.key() + ")");
-            return new Prepared(Engine.prepare(store, manifestDigest, config, options, policy, request, hostEnv, id,
-                    Engine.Ending.REPLACE, joinGroup), () -> {});
+            return new Prepared(Engine.prepare(LaunchRequests.build(root, cfg, b, policy, hostEnv, id, Engine.Ending.REPLACE,
+                    joinGroup)), () -> {});
         }
         Trace.mark("run: engine starts");
         // Returns only with --pid (this JVM then waited, passing signals on), else the payload replaced it.
-        return new Prepared(Engine.prepare(store, manifestDigest, config, options, policy, request, hostEnv, id,
-                Engine.Ending.REPLACE, null), () -> {});
+        return new Prepared(Engine.prepare(LaunchRequests.build(root, cfg, b, policy, hostEnv, id, Engine.Ending.REPLACE,
+                null)), () -> {});
     }
 
     Rootfs.Format format() {
@@ -277,7 +281,7 @@ public final class RunCommand implements Callable<Integer> {
     }
 
     /** What the engine is given besides the image: as the full path and the warm path ({@link WarmRun}) build it. */
-    record Built(RunRequest request, Engine.Options options) {}
+    record Built(RunRequest request, LaunchRequests.Options options) {}
 
     Built build(Map<String, String> hostEnv, Identity id, String imageName, Digest manifestDigest, Rootfs.Format format,
                 Path containerRoot, Launcher launcher) {
@@ -302,7 +306,7 @@ public final class RunCommand implements Callable<Integer> {
                 // -w names where to start: then the current directory is neither needed nor bound.
                 .withCwd(noCwd || workdir != null ? null : System.getProperty("user.dir"))
                 .withMpi(policyOptions.mpiChoice());
-        return new Built(request, new Engine.Options(settings, userMounts, noHome, hostAuth, writableTmpfs, pid, format,
+        return new Built(request, new LaunchRequests.Options(settings, noHome, hostAuth, writableTmpfs, pid, format,
                 containerRoot, launcher));
     }
 

@@ -36,7 +36,7 @@ import java.util.Optional;
  * for the image ({@link RunRecord}) and its shared mount alive, took the mount's lock shared and exec'd
  * {@code unshare --user --map-current-user --keep-caps --mount} with this class: the JVM starts inside the new
  * namespaces (a multithreaded process cannot enter a new user namespace itself), checks bin/skiff's guess,
- * registers with the shared mount, and hands the engine the container to build and exec here (Engine.runHere).
+ * registers with the shared mount, and hands the engine the launch request to plan and exec here (Engine.prepareHere, Engine.execute).
  * Nothing on this path loads picocli or Jackson (RunIT checks), nor parses the store's JSON.
  *
  * <p>Arguments: RUNTIME RECORD LOCKFD UID GID GROUPS -- the command line after bin/skiff. A guess that turns out
@@ -164,8 +164,8 @@ public final class WarmRun {
         int[] keep = new int[inherited.size()];
         int n = 0;
         for (int fd : inherited) if (fd != lockFd) keep[n++] = fd;
-        return new Prepared(Engine.prepareHere(root, config, b.options(), policy, b.request(), env, id),
-                Arrays.copyOf(keep, n));
+        return new Prepared(Engine.prepareHere(LaunchRequests.build(root, config, b, policy, env, id, Engine.Ending.REPLACE,
+                null)), Arrays.copyOf(keep, n));
     }
 
     /**

@@ -1,69 +1,30 @@
 package skiff.engine;
 
+import skiff.spec.Spec;
 import skiff.sys.Exec;
 import skiff.sys.Processes;
 import skiff.sys.SysException;
-import skiff.image.Digest;
-import skiff.image.ImageConfig;
-import skiff.policy.Policy;
-import skiff.policy.hooks.Stage;
-import skiff.policy.RunRequest;
-import skiff.rootfs.Rootfs;
-import skiff.policy.device.DeviceEdits;
-import skiff.spec.Hooks;
-import skiff.spec.Linux;
-import skiff.spec.Mount;
-import skiff.spec.RunSettings;
-import skiff.spec.Spec;
-import skiff.spec.SpecBuilder;
-import skiff.store.Store;
 import skiff.util.ExitCode;
 import skiff.util.SkiffException;
-import skiff.util.Warnings;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
- * Stage 1 of {@code skiff run} (the CLI's JVM): root filesystem, spec, policy, launch plan, then execve of
- * unshare(1), which execs stage 2 in the new namespaces, which execs the payload. Nothing stays resident: the
- * payload ends up with the pid the user started. Where user namespaces are unavailable the same spec is carried
- * out by proot instead ({@link Proot}, chosen by {@link Launcher}).
+ * Stage 1 of {@code skiff run} (the CLI's JVM), from the launch request the CLI built (root filesystem ready, final
+ * spec, typed mounts; see {@link LaunchRequest}): the launch plan, then execve of unshare(1), which execs stage 2 in
+ * the new namespaces, which execs the payload. Nothing stays resident: the payload ends up with the pid the user
+ * started. Where user namespaces are unavailable the same request is carried out by proot instead ({@link Proot},
+ * chosen by {@link Launcher}). The engine knows no store, image or policy (ArchitectureTest keeps it so).
  */
 public final class Engine {
     private Engine() {}
-
-    /**
-     * The engine's options beyond the spec settings.
-     *
-     * @param userMounts    -v binds, handed to policy (never added to the spec here)
-     * @param noHome        --no-home
-     * @param hostAuth      --hostauth: the host's /etc/passwd and /etc/group
-     * @param writableTmpfs --writable-tmpfs
-     * @param pid           --pid
-     * @param format        root filesystem format
-     * @param containerRoot a persistent container's writable rootfs (used instead of the image's), or null
-     * @param launcher      the engine that makes the container (see {@link Launcher#choose})
-     */
-    public record Options(RunSettings settings, List<Mount> userMounts, boolean noHome, boolean hostAuth,
-                          boolean writableTmpfs, boolean pid, Rootfs.Format format, Path containerRoot,
-                          Launcher launcher) {
-
-        public Options {
-            if (launcher == null) launcher = Launcher.NATIVE;
-        }
-
-        /** The root itself is writable: a persistent container (its tree belongs to the user). */
-        boolean writableRoot() {
-            return containerRoot != null;
-        }
-    }
 
     /**
      * How a prepared launch ends: {@code REPLACE} execs over this JVM (returns only with --pid, which waits),
@@ -71,6 +32,9 @@ public final class Engine {
      * must be removed afterwards).
      */
     public enum Ending { REPLACE, WAIT }
+
+    /** The OCI stage that runs after the payload ended: only an init that outlives it (--pid) can run it. */
+    static final String POSTSTOP = "poststop";
 
     /**
      * A container ready to start: everything done but the process-replacing step, which {@link #start} takes and
@@ -101,39 +65,35 @@ public final class Engine {
     record Join(Path runtime, JoinGroup group, LaunchPlan plan, Path planFile, Map<String, String> hostEnv) {}
 
     /**
-     * The container skiff run asks for, ready to {@link #start}: root filesystem (mounted if need be), spec, policy,
-     * launch plan written to the run directory; in {@code join}'s shared container when that is not null (never
-     * returns normally then: the payload replaces this JVM, or a SkiffException says why it could not).
+     * Options the chosen engine cannot honour, refused before the CLI mounts or converts anything for the run.
      */
-    public static Launch prepare(Store store, Digest manifest, ImageConfig config, Options o, Policy policy,
-                                 RunRequest request, Map<String, String> env, Identity id, Ending ending, JoinGroup join) {
-        boolean wait = ending == Ending.WAIT || (o.pid() && join == null);
-        RunSettings s = o.settings();
-        Path runtime = RuntimeDir.resolve(env, id.uid());
-        boolean proot = o.launcher() == Launcher.PROOT;
-        if (proot) Proot.refuseOptions(o, join);
-        Path unshare = proot ? null : HostTools.unshare(runtime, s.fakeroot());
-        long pid = ProcessHandle.current().pid();
-        Path root = o.containerRoot() != null ? o.containerRoot() : switch (o.format()) {
-            case SQUASHFS -> mountImage(store, manifest, runtime, pid, env, policy, proot);
-            case DIR -> Rootfs.ensure(store, manifest, Rootfs.Format.DIR);
-        };
-        Path runDir = newRunDir(runtime, pid);
+    public static void refuseEarly(Launcher launcher, boolean pid, boolean writableTmpfs, JoinGroup join) {
+        if (launcher == Launcher.PROOT) Proot.refuseOptions(pid, writableTmpfs, join);
+    }
+
+    /**
+     * The container of {@code r}, ready to {@link #start}: launch plan written to the run directory; in the request's
+     * shared container when it names one (never returns normally then: the payload replaces this JVM, or a
+     * SkiffException says why it could not). The run directory is removed if this fails.
+     */
+    public static Launch prepare(LaunchRequest r) {
+        boolean wait = r.ending() == Ending.WAIT || (r.pid() && r.join() == null);
         try {
-            Spec spec = spec(root, runDir, config == null ? null : config.config(), o, policy, request, id);
-            String cwd = cwd(spec, request);
-            if (proot) return Proot.prepare(spec, root, runDir, runtime, o, cwd, wait);
-            LaunchPlan plan = plan(spec, root, runDir, o, cwd).withHooks(planHooks(spec, root, pid, o.pid()));
-            Path planFile = runDir.resolve("plan");
+            refuseEarly(r.launcher(), r.pid(), r.writableTmpfs(), r.join());
+            if (r.launcher() == Launcher.PROOT) return Proot.prepare(r, wait);
+            Path unshare = HostTools.unshare(r.runtime(), r.fakeroot());
+            long pid = ProcessHandle.current().pid();
+            LaunchPlan plan = plan(r).withHooks(planHooks(r.hooks(), r.spec(), r.root(), pid, r.pid()));
+            Path planFile = r.runDir().resolve("plan");
             plan.write(planFile);
-            List<String> argv = unshareArgv(unshare, s.fakeroot(), o.pid(), planFile);
-            return new Launch(unshare, argv, stage2Env(env), wait && join == null, o.pid(), runDir,
-                    join == null ? null : new Join(runtime, join, plan, planFile, env));
+            List<String> argv = unshareArgv(unshare, r.fakeroot(), r.pid(), planFile);
+            return new Launch(unshare, argv, stage2Env(r.hostEnv()), wait && r.join() == null, r.pid(), r.runDir(),
+                    r.join() == null ? null : new Join(r.runtime(), r.join(), plan, planFile, r.hostEnv()));
         } catch (IOException e) {
-            cleanup(runDir);
+            cleanup(r.runDir());
             throw new SkiffException(ExitCode.LAUNCH, "cannot prepare the container: " + e.getMessage());
         } catch (RuntimeException e) {
-            cleanup(runDir);
+            cleanup(r.runDir());
             throw e;
         }
     }
@@ -187,25 +147,20 @@ public final class Engine {
 
     /**
      * The warm path of skiff run (skiff.cli.WarmRun): this JVM was started by unshare(1) in the new user and mount
-     * namespaces, and {@code root} (the image's shared mount, copied into this namespace, or its directory tree) is
-     * ready. The container as one launch plan, for {@link #execute} in this same JVM: one JVM from bin/skiff to
-     * the payload. Writes the run directory (the generated passwd and group), nothing else.
+     * namespaces, and the request's root (the image's shared mount, copied into this namespace, or its directory
+     * tree) is ready. The container as one launch plan, for {@link #execute} in this same JVM: one JVM from
+     * bin/skiff to the payload. The run directory is removed if this fails.
      */
-    public static LaunchPlan prepareHere(Path root, ImageConfig.Config config, Options o, Policy policy, RunRequest request,
-                                         Map<String, String> env, Identity id) {
-        if (o.pid() || o.launcher() != Launcher.NATIVE || o.containerRoot() != null)
+    public static LaunchPlan prepareHere(LaunchRequest r) {
+        if (r.pid() || r.launcher() != Launcher.NATIVE || r.writableRoot() || r.join() != null)
             throw new IllegalArgumentException("the warm path runs images natively without --pid");
-        Path runtime = RuntimeDir.resolve(env, id.uid());
-        long pid = ProcessHandle.current().pid();
-        Path runDir = newRunDir(runtime, pid);
         try {
-            Spec spec = spec(root, runDir, config, o, policy, request, id);
-            return plan(spec, root, runDir, o, cwd(spec, request)).withHooks(planHooks(spec, root, pid, false));
+            return plan(r).withHooks(planHooks(r.hooks(), r.spec(), r.root(), ProcessHandle.current().pid(), false));
         } catch (IOException e) {
-            cleanup(runDir);
+            cleanup(r.runDir());
             throw new SkiffException(ExitCode.LAUNCH, "cannot prepare the container: " + e.getMessage());
         } catch (RuntimeException e) {
-            cleanup(runDir);
+            cleanup(r.runDir());
             throw e;
         }
     }
@@ -235,46 +190,18 @@ public final class Engine {
         cleanup(Path.of(plan.runDir()));
     }
 
-    /** The final spec: the image's config, the run settings, the standard mounts, then policy. */
-    private static Spec spec(Path root, Path runDir, ImageConfig.Config cfg, Options o, Policy policy,
-                             RunRequest request, Identity id) throws IOException {
-        List<Mount> standard = standardMounts(root, runDir, id, o);
-        Spec spec = SpecBuilder.build(cfg, o.settings(), root.toString(), standard, o.pid());
-        // The image root lets policy resolve bind destinations through the image's own symlinks.
-        spec = policy.apply(spec, request.withRootfs(root));
-        if (!o.pid() && !Stage.POSTSTOP.of(spec.hooks()).isEmpty())
-            Warnings.print(Stage.POSTSTOP.of(spec.hooks()).size()
-                    + " poststop hook(s) will not run: skiff execs the payload and keeps no process to run them (use --pid)");
-        return spec;
-    }
-
-    /** Where the payload starts: the current directory where the container shows it, else the spec's. */
-    private static String cwd(Spec spec, RunRequest request) {
-        String cwd = spec.process().cwd();
-        // No request cwd: -w (already the spec's) or --no-cwd (the image's WorkingDir).
-        if (request.cwd() != null) {
-            String visible = SpecBuilder.visibleCwd(spec.mounts(), request.cwd());
-            if (visible != null) cwd = visible;
-        }
-        return cwd;
-    }
-
     /**
-     * The spec's OCI hooks for stage 2, which runs them (StageHooks says where each stage runs). Poststop hooks
-     * only with --pid: otherwise no skiff process outlives the payload (warned about above).
+     * The request's OCI hooks for stage 2, which runs them (StageHooks says where each stage runs), with what their
+     * state JSON needs: the container's id, its bundle (the root) and the spec's annotations. Poststop hooks only
+     * with --pid: otherwise no skiff process outlives the payload (the CLI warned).
      */
-    static LaunchPlan.PlanHooks planHooks(Spec spec, Path root, long pid, boolean pidInit) {
-        List<LaunchPlan.PlanHook> l = new ArrayList<>();
-        for (Stage st : Stage.values()) {
-            if (st == Stage.POSTSTOP && !pidInit) continue;
-            for (Hooks.Hook h : st.of(spec.hooks()))
-                l.add(new LaunchPlan.PlanHook(st.specName, h.path(), h.args() == null ? List.of() : h.args(),
-                        h.env() == null ? List.of() : h.env(), h.timeout() == null ? 0 : h.timeout()));
-        }
-        if (l.isEmpty()) return LaunchPlan.PlanHooks.NONE;
+    static LaunchPlan.PlanHooks planHooks(List<LaunchPlan.PlanHook> all, Spec spec, Path root, long pid, boolean pidInit) {
+        List<LaunchPlan.PlanHook> hooks = new ArrayList<>();
+        for (LaunchPlan.PlanHook h : all) if (pidInit || !h.stage().equals(POSTSTOP)) hooks.add(h);
+        if (hooks.isEmpty()) return LaunchPlan.PlanHooks.NONE;
         List<String> ann = new ArrayList<>();
-        new java.util.TreeMap<>(spec.annotations()).forEach((k, v) -> { ann.add(k); ann.add(v); });
-        return new LaunchPlan.PlanHooks(l, "skiff-" + pid, root.toString(), ann);
+        if (spec.annotations() != null) new TreeMap<>(spec.annotations()).forEach((k, v) -> { ann.add(k); ann.add(v); });
+        return new LaunchPlan.PlanHooks(hooks, "skiff-" + pid, root.toString(), ann);
     }
 
     /**
@@ -327,128 +254,46 @@ public final class Engine {
         Processes.kill(target, sig);
     }
 
-    private static Path newRunDir(Path runtime, long pid) {
-        try {
-            Path runs = Files.createDirectories(runtime.resolve("run"));
-            Path d = runs.resolve(Long.toString(pid));
-            if (Files.exists(d, LinkOption.NOFOLLOW_LINKS)) Stage2.removeTree(d); // left by a dead run with our pid
-            return Files.createDirectory(d, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-        } catch (IOException e) {
-            throw new SkiffException(ExitCode.LAUNCH, "cannot create a run directory under " + runtime + ": " + e.getMessage());
-        }
-    }
-
-    /**
-     * The image's SquashFS, mounted through FUSE on the host. The mount needs no user namespace (fusermount3 is
-     * setuid root), so proot uses it too; where FUSE is unavailable as well, proot has no read-only image to run.
-     */
-    private static Path mountImage(Store store, Digest manifest, Path runtime, long pid, Map<String, String> env,
-                                   Policy policy, boolean proot) {
-        Path image = Rootfs.ensure(store, manifest, Rootfs.Format.SQUASHFS);
-        try {
-            return SharedMount.acquire(runtime, image, manifest.hex(), pid, env, SharedMount.Mounter.of(policy.squashfsMounter()));
-        } catch (SkiffException e) {
-            if (!proot || e.exitCode() != ExitCode.LAUNCH) throw e;
-            throw new SkiffException(ExitCode.HOST, e.getMessage() + "; without user namespaces the image can only be"
-                    + " run from its SquashFS through FUSE: ask the administrators for FUSE (see 'skiff doctor'), or run"
-                    + " a persistent container of it ('skiff run --name NAME IMAGE')" + Proot.ENGINE);
-        }
-    }
-
-    static void cleanupRunDir(Path runDir) {
-        cleanup(runDir);
-    }
-
-    private static void cleanup(Path runDir) {
-        try {
-            Stage2.removeTree(runDir);
-        } catch (IOException ignored) {
-            // best effort: the next run with this pid removes it
-        }
-    }
-
-    /** /tmp, /proc, /sys, /dev, host name resolution, identity files, home, in that order. */
-    static List<Mount> standardMounts(Path root, Path runDir, Identity id, Options o) throws IOException {
-        List<Mount> m = new ArrayList<>();
-        // /tmp first: it must be recursive (the kernel refuses a non-recursive bind that would uncover what the
-        // host mounted below it, e.g. this user's image mounts when XDG_RUNTIME_DIR is unset), and before /proc,
-        // /sys and /dev exist under the root, so its copy of the tree stays small.
-        m.add(Mount.bind("/tmp", "/tmp", false));
-        m.add(o.pid() ? new Mount("/proc", "proc", "proc", List.of("nosuid", "nodev", "noexec"))
-                : new Mount("/proc", "bind", "/proc", List.of("rbind")));
-        m.add(Mount.bind("/sys", "/sys", true));
-        m.add(new Mount("/dev", "bind", "/dev", List.of("rbind", "nosuid")));
-        for (String f : List.of("/etc/hosts", "/etc/resolv.conf"))
-            if (Files.exists(Path.of(f))) m.add(new Mount(f, "bind", f, List.of("bind", "ro", "nosuid", "nodev")));
-        boolean fakeroot = o.settings().fakeroot();
-        if (o.hostAuth()) {
-            for (String f : List.of("/etc/passwd", "/etc/group"))
-                m.add(new Mount(f, "bind", f, List.of("bind", "ro", "nosuid", "nodev")));
-        } else {
-            Path pw = Files.writeString(runDir.resolve("passwd"), UserDb.passwd(root, id, fakeroot));
-            Path gr = Files.writeString(runDir.resolve("group"), UserDb.group(root, id, fakeroot));
-            m.add(new Mount("/etc/passwd", "bind", pw.toString(), List.of("bind", "ro", "nosuid", "nodev")));
-            m.add(new Mount("/etc/group", "bind", gr.toString(), List.of("bind", "ro", "nosuid", "nodev")));
-        }
-        if (!o.noHome() && id.home() != null && !id.home().equals("/") && Files.isDirectory(Path.of(id.home()))) {
-            // The real path as source: the current directory (always a real path) below a linked home is then
-            // recognised as visible, and not bound a second time.
-            String real;
-            try {
-                real = Path.of(id.home()).toRealPath().toString();
-            } catch (IOException e) {
-                real = id.home(); // bound as named, as before: only the current directory's recognition suffers
-            }
-            m.add(Mount.bind(real, id.home(), false));
-        }
-        return m;
+    static void cleanup(Path runDir) {
+        RunDir.remove(runDir);
     }
 
     /**
      * The spec as stage 2 executes it. Mount points the image lacks, the user's included, are created by stage 2
      * without writing to the image or to a bound host directory (see Underlay).
      */
-    static LaunchPlan plan(Spec spec, Path root, Path runDir, Options o, String cwd) throws IOException {
-        boolean overlay = o.writableTmpfs() && !o.writableRoot();
-        boolean creatable = o.writableTmpfs() || o.writableRoot();
+    static LaunchPlan plan(LaunchRequest r) throws IOException {
+        boolean overlay = r.writableTmpfs() && !r.writableRoot();
+        boolean creatable = r.writableTmpfs() || r.writableRoot();
         List<LaunchPlan.PlanMount> mounts = new ArrayList<>();
-        for (Mount m : spec.mounts()) {
-            boolean user = Policy.isUserMount(m);
-            String dst = m.destination();
-            if (dst == null || !dst.startsWith("/"))
-                throw new SkiffException(ExitCode.USAGE, "mount destination " + dst + " must be an absolute path");
-            String kind = switch (m.type() == null ? "bind" : m.type()) {
-                case "proc" -> "proc";
-                case "tmpfs" -> "tmpfs";
-                case "bind", "none" -> "bind";
-                default -> m.isBind() ? "bind" : throwUnsupported(m);
-            };
-            List<String> opt = m.options();
-            if (kind.equals("bind") && (m.source() == null || !Files.exists(Path.of(m.source()))))
-                throw new SkiffException(ExitCode.LAUNCH, (user ? "-v " : "bind ") + m.source() + ":" + dst
+        for (LaunchRequest.Mount m : r.mounts()) {
+            boolean bind = m.kind() == LaunchRequest.Kind.BIND;
+            if (bind && (m.source() == null || !Files.exists(Path.of(m.source()))))
+                throw new SkiffException(ExitCode.LAUNCH, (m.user() ? "-v " : "bind ") + m.source() + ":" + m.destination()
                         + ": " + m.source() + " does not exist on the host");
-            boolean file = kind.equals("bind") && !Files.isDirectory(Path.of(m.source()));
-            MountOptions.Parsed p = MountOptions.parse(opt, Policy.USER_MOUNT_OPTION, dst);
-            mounts.add(new LaunchPlan.PlanMount(kind, m.source(), dst, p.readOnly(), p.recursive(), p.nosuid(), p.nodev(),
-                    p.noexec(), file, user));
+            boolean file = bind && !Files.isDirectory(Path.of(m.source()));
+            mounts.add(new LaunchPlan.PlanMount(kindName(m.kind()), m.source(), m.destination(), m.readOnly(), m.recursive(),
+                    m.nosuid(), m.nodev(), m.noexec(), file, m.user()));
         }
-        // Device nodes cannot be created in a user namespace: the host's node is bound (policy says which).
-        if (spec.linux() != null) {
-            for (Linux.LinuxDevice dev : spec.linux().devices()) {
-                DeviceEdits.Source src = DeviceEdits.source(spec, dev);
-                if (!Files.exists(src.hostPath()))
-                    throw new SkiffException(ExitCode.LAUNCH, "device " + src.hostPath() + " does not exist on this host");
-                mounts.add(new LaunchPlan.PlanMount("bind", src.hostPath().toString(), dev.path(), !src.writable(), false,
-                        true, false, false, true, false));
-            }
+        // Device nodes cannot be created in a user namespace: the host's node is bound (policy said which).
+        for (LaunchRequest.Device dev : r.devices()) {
+            if (!Files.exists(dev.hostPath()))
+                throw new SkiffException(ExitCode.LAUNCH, "device " + dev.hostPath() + " does not exist on this host");
+            mounts.add(new LaunchPlan.PlanMount("bind", dev.hostPath().toString(), dev.path(), !dev.writable(), false,
+                    true, false, false, true, false));
         }
-        return new LaunchPlan(root.toString(), overlay, creatable, runDir.toString(), o.pid(), mounts,
-                spec.process().args(), spec.process().env(), cwd);
+        Spec spec = r.spec();
+        return new LaunchPlan(r.root().toString(), overlay, creatable, r.runDir().toString(), r.pid(), mounts,
+                spec.process().args(), spec.process().env(), r.cwd());
     }
 
-    private static String throwUnsupported(Mount m) {
-        throw new SkiffException(ExitCode.POLICY, "mount type " + m.type() + " on " + m.destination()
-                + " is not supported by the unprivileged engine (bind, proc and tmpfs are)");
+    /** The plan's name of a mount kind (stage 2 reads it: bind, proc, tmpfs). */
+    private static String kindName(LaunchRequest.Kind k) {
+        return switch (k) {
+            case BIND -> "bind";
+            case PROC -> "proc";
+            case TMPFS -> "tmpfs";
+        };
     }
 
     static List<String> unshareArgv(Path unshare, boolean fakeroot, boolean pid, Path plan) {

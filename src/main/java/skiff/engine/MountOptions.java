@@ -44,13 +44,14 @@ final class MountOptions {
     record Parsed(boolean readOnly, boolean recursive, boolean nosuid, boolean nodev, boolean noexec) {}
 
     /**
-     * @param ignore options that are skiff's own markers, never the kernel's (the user's bind marker)
-     * @param where  the mount's destination, for the message
+     * Every option is the kernel's or a runtime's: skiff's own facts about a mount (whose it is) travel typed in the
+     * launch request ({@link LaunchRequest.Mount#origin}), never as an option string decoded here.
+     *
+     * @param where the mount's destination, for the message
      */
-    static Parsed parse(List<String> options, String ignore, String where) {
+    static Parsed parse(List<String> options, String where) {
         boolean ro = false, rec = true, nosuid = false, nodev = false, noexec = false;
         for (String o : options) {
-            if (o.equals(ignore)) continue;
             Effect e = TABLE.get(o);
             if (e == null)
                 throw new SkiffException(ExitCode.POLICY, "mount option '" + o + "' on " + where

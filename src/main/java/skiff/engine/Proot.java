@@ -1,10 +1,5 @@
 package skiff.engine;
 
-import skiff.policy.Policy;
-import skiff.policy.device.DeviceEdits;
-import skiff.policy.hooks.Stage;
-import skiff.spec.Linux;
-import skiff.spec.Mount;
 import skiff.spec.Spec;
 import skiff.sys.Exec;
 import skiff.sys.Fds;
@@ -36,15 +31,16 @@ import java.util.List;
 public final class Proot {
     private Proot() {}
 
-    static final String ENGINE = " (engine proot)";
+    /** Ends every line that says what proot cannot do (the CLI's own such lines too). */
+    public static final String ENGINE = " (engine proot)";
 
     /** A host path shown at a container path. */
     record Bind(String host, String guest) {}
 
     /** Options refused before anything is mounted. */
-    static void refuseOptions(Engine.Options o, JoinGroup join) {
-        if (o.pid()) refuse("--pid: proot cannot make a PID namespace; run without --pid");
-        if (o.writableTmpfs()) refuse("--writable-tmpfs: proot cannot put an overlay over the image;"
+    static void refuseOptions(boolean pid, boolean writableTmpfs, JoinGroup join) {
+        if (pid) refuse("--pid: proot cannot make a PID namespace; run without --pid");
+        if (writableTmpfs) refuse("--writable-tmpfs: proot cannot put an overlay over the image;"
                 + " use a persistent container ('skiff run --name NAME IMAGE') for a writable root");
         if (join != null) refuse(join.origin() + ": ranks cannot share a container without namespaces; drop --join"
                 + " (each rank then runs in a container of its own)");
@@ -59,35 +55,36 @@ public final class Proot {
     }
 
     /**
-     * {@code spec} under proot, ready for {@link Engine#start}: proot's command line and environment (with
-     * {@code wait}, to be run as a child). {@code runDir} is removed here: the identity files it holds are moved to
-     * content-named files under the runtime directory, because no stage 2 keeps them alive through a mount.
+     * {@code r} under proot, ready for {@link Engine#start}: proot's command line and environment (with
+     * {@code wait}, to be run as a child). The run directory is removed here: the identity files it holds are moved
+     * to content-named files under the runtime directory, because no stage 2 keeps them alive through a mount.
      */
-    static Engine.Launch prepare(Spec spec, Path root, Path runDir, Path runtime, Engine.Options o, String cwd,
-                                 boolean wait) throws IOException {
+    static Engine.Launch prepare(LaunchRequest r, boolean wait) throws IOException {
         Path proot = HostTools.find("proot");
-        for (Stage st : Stage.values())
-            if (!st.of(spec.hooks()).isEmpty())
-                refuse("the site's OCI hooks (" + st.specName + ") expect the container's namespaces, which proot does not"
-                        + " make; ask the administrators, or run where user namespaces are available");
+        if (!r.hooks().isEmpty())
+            refuse("the site's OCI hooks (" + r.hooks().getFirst().stage() + ") expect the container's namespaces, which"
+                    + " proot does not make; ask the administrators, or run where user namespaces are available");
+        Path root = r.root();
         // The SquashFS mount is read-only by nature (and FUSE answers access(2) without asking the permissions);
         // a directory tree skiff converted belongs to the user.
-        if (!o.writableRoot() && o.format() == skiff.rootfs.Rootfs.Format.DIR && Files.isWritable(root))
+        if (r.rootKind() == LaunchRequest.RootKind.IMAGE_TREE && Files.isWritable(root))
             refuse("the image's directory tree " + root + " is yours, and proot cannot keep it read-only;"
                     + " run the image from SquashFS (the default), or as a persistent container ('skiff run --name NAME IMAGE')");
-        List<Bind> binds = binds(spec, runDir, runtime);
-        Engine.cleanupRunDir(runDir);
+        List<Bind> binds = binds(r, r.runDir(), r.runtime());
+        Engine.cleanup(r.runDir());
+        String cwd = r.cwd();
         String hostCwd = toHost(root, binds, cwd).toString();
         if (!Files.isDirectory(Path.of(hostCwd))) {
-            if (o.writableRoot() && !Files.exists(Path.of(hostCwd))) Files.createDirectories(Path.of(hostCwd));
+            if (r.writableRoot() && !Files.exists(Path.of(hostCwd))) Files.createDirectories(Path.of(hostCwd));
             else throw new SkiffException(ExitCode.LAUNCH, "working directory " + cwd + " in the container: "
                     + (Files.exists(Path.of(hostCwd)) ? "not a directory" : "no such file or directory"));
         }
+        Spec spec = r.spec();
         List<String> args = spec.process().args();
         if (args == null || args.isEmpty())
             throw new SkiffException(ExitCode.NOT_FOUND, "no command: the image has no Entrypoint or Cmd; name one after the image");
         String exe = resolveCommand(root, binds, cwd, args.get(0), Stage2.pathOf(spec.process().env()));
-        List<String> argv = argv(proot, root.toString(), binds, cwd, o.settings().fakeroot(), exe, args.subList(1, args.size()));
+        List<String> argv = argv(proot, root.toString(), binds, cwd, r.fakeroot(), exe, args.subList(1, args.size()));
         // proot's own environment is the payload's: it passes it on unchanged.
         return new Engine.Launch(proot, argv, spec.process().env(), wait, false, null, null);
     }
@@ -137,43 +134,36 @@ public final class Proot {
         return a;
     }
 
-    /** The spec's mounts and devices as proot binds, in mount order (a later bind wins, as a later mount does). */
-    static List<Bind> binds(Spec spec, Path runDir, Path runtime) throws IOException {
+    /** The request's mounts and devices as proot binds, in mount order (a later bind wins, as a later mount does). */
+    static List<Bind> binds(LaunchRequest r, Path runDir, Path runtime) throws IOException {
         List<Bind> out = new ArrayList<>();
-        for (Mount m : spec.mounts()) {
+        for (LaunchRequest.Mount m : r.mounts()) {
             String dst = m.destination();
-            if (dst == null || !dst.startsWith("/"))
-                throw new SkiffException(ExitCode.USAGE, "mount destination " + dst + " must be an absolute path");
-            String type = m.type() == null ? "bind" : m.type();
-            boolean user = Policy.isUserMount(m);
-            if (type.equals("proc")) {
+            boolean user = m.user();
+            if (m.kind() == LaunchRequest.Kind.PROC) {
                 out.add(new Bind("/proc", dst));
                 continue;
             }
-            if (!m.isBind() && !type.equals("bind") && !type.equals("none"))
-                refuse("mount type " + type + " on " + dst + ": proot can only bind host paths");
+            if (m.kind() != LaunchRequest.Kind.BIND) refuse("mount type tmpfs on " + dst + ": proot can only bind host paths");
             String src = m.source();
             if (src == null || !Files.exists(Path.of(src)))
                 throw new SkiffException(ExitCode.LAUNCH, (user ? "-v " : "bind ") + src + ":" + dst + ": " + src
                         + " does not exist on the host");
-            if (m.options().contains("noexec"))
+            if (m.noexec())
                 refuse((user ? "-v " : "bind ") + src + ":" + dst + ": proot cannot make a bind noexec");
             Path s = Path.of(src);
             if (s.startsWith(runDir)) s = keep(s, runtime); // generated identity files: the user's own anyway
-            else if (m.options().contains("ro") && Files.isWritable(s))
+            else if (m.readOnly() && Files.isWritable(s))
                 refuse((user ? "-v " : "bind ") + src + ":" + dst + ":ro: " + src + " is writable by you, and proot"
                         + " cannot make it read-only; bind it rw, or run where user namespaces are available");
             out.add(new Bind(s.toString(), dst));
         }
-        if (spec.linux() != null) {
-            for (Linux.LinuxDevice dev : spec.linux().devices()) {
-                DeviceEdits.Source src = DeviceEdits.source(spec, dev);
-                if (!Files.exists(src.hostPath()))
-                    throw new SkiffException(ExitCode.LAUNCH, "device " + src.hostPath() + " does not exist on this host");
-                if (!src.writable() && Files.isWritable(src.hostPath()))
-                    refuse("device " + src.hostPath() + " is allowed read-only, which proot cannot enforce on a node you may write");
-                out.add(new Bind(src.hostPath().toString(), dev.path()));
-            }
+        for (LaunchRequest.Device dev : r.devices()) {
+            if (!Files.exists(dev.hostPath()))
+                throw new SkiffException(ExitCode.LAUNCH, "device " + dev.hostPath() + " does not exist on this host");
+            if (!dev.writable() && Files.isWritable(dev.hostPath()))
+                refuse("device " + dev.hostPath() + " is allowed read-only, which proot cannot enforce on a node you may write");
+            out.add(new Bind(dev.hostPath().toString(), dev.path()));
         }
         return out;
     }

@@ -35,6 +35,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
@@ -156,7 +157,37 @@ public final class Policy {
      * Throws SkiffException(POLICY) on a violation, with nothing mounted.
      */
     public Spec apply(Spec base, RunRequest request) {
-        return compose(transforms(request)).apply(base);
+        return applyForLaunch(base, request).spec();
+    }
+
+    /**
+     * The final spec, and which of its mounts are the user's own binds (-v, config.toml [run] mounts, the current
+     * directory): the bind policy rewrites their source and destination (real paths), so the launch request cannot
+     * recognise them by what was asked. The engine tells the user, not the site, when such a mount cannot be made.
+     *
+     * @param userBinds the user's binds as they stand in {@code spec}'s mounts (compared by value)
+     */
+    public record Applied(Spec spec, List<Mount> userBinds) {
+        public Applied {
+            userBinds = List.copyOf(userBinds);
+        }
+
+        public boolean isUserBind(Mount m) {
+            // Field by field rather than Mount.equals: a record's equals is bound through an invokedynamic bootstrap
+            // on its first call, work the warm path's one JVM need not do for this.
+            for (Mount u : userBinds) {
+                if (u == m || (Objects.equals(u.destination(), m.destination()) && Objects.equals(u.source(), m.source())
+                        && Objects.equals(u.type(), m.type()) && u.options().equals(m.options()))) return true;
+            }
+            return false;
+        }
+    }
+
+    /** {@link #apply}, saying which mounts are the user's (see {@link Applied}). */
+    public Applied applyForLaunch(Spec base, RunRequest request) {
+        List<Mount> userBinds = new ArrayList<>();
+        Spec spec = compose(transforms(request, userBinds)).apply(base);
+        return new Applied(spec, userBinds);
     }
 
     static Transform compose(List<Transform> steps) {
@@ -230,7 +261,8 @@ public final class Policy {
         else host.warn().accept(Warnings.line("module '" + n + "' named in " + where + " does not exist; ignored"));
     }
 
-    List<Transform> transforms(RunRequest r) {
+    /** @param userBinds receives the user's binds as policy adds them to the spec (see {@link Applied}) */
+    List<Transform> transforms(RunRequest r, List<Mount> userBinds) {
         List<Transform> steps = new ArrayList<>();
         if (r.image() != null) {
             boolean pinned = r.image().contains("@");
@@ -263,11 +295,15 @@ public final class Policy {
         steps.add(spec -> {
             List<Mount> out = new ArrayList<>(spec.mounts());
             List<Mount> user = new ArrayList<>();
-            for (Mount m : userMounts) user.add(markUser(binds.check(m, r.rootfs())));
+            for (Mount m : userMounts) user.add(binds.check(m, r.rootfs()));
             // Before the user's binds, so that one of them inside the current directory stays on top.
             Mount cwd = cwdBind(r, binds, spec, user);
-            if (cwd != null) out.add(cwd);
+            if (cwd != null) {
+                out.add(cwd);
+                userBinds.add(cwd);
+            }
             out.addAll(user);
+            userBinds.addAll(user);
             return spec.withMounts(out);
         });
 
@@ -329,7 +365,7 @@ public final class Policy {
         all.addAll(userBinds);
         if (SpecBuilder.visibleCwd(all, dir) != null) return null;
         try {
-            return markUser(binds.check(Mount.bind(dir, dir, false), r.rootfs()));
+            return binds.check(Mount.bind(dir, dir, false), r.rootfs());
         } catch (SkiffException e) {
             String why = e.exitCode() == ExitCode.POLICY ? "the site's bind policy does not allow it" : e.getMessage();
             String start = spec.process() == null || spec.process().cwd() == null ? "/" : spec.process().cwd();
@@ -337,25 +373,6 @@ public final class Policy {
                     + why + "); the command starts in " + start + " (-w DIR chooses another, -v binds a path elsewhere)"));
             return null;
         }
-    }
-
-    /**
-     * Mount option that marks the user's own binds (-v, config.toml [run] mounts) in the resulting spec: the
-     * bind policy rewrites source and destination (real paths), so the engine cannot recognise them by equality.
-     * The engine tells the user, not the site, when such a mount cannot be made. Never passed to the kernel.
-     */
-    public static final String USER_MOUNT_OPTION = "x-skiff.user";
-
-    /** True for a mount that {@link #apply} added for the user (-v, config.toml), see {@link #USER_MOUNT_OPTION}. */
-    public static boolean isUserMount(Mount m) {
-        return m.options().contains(USER_MOUNT_OPTION);
-    }
-
-    private static Mount markUser(Mount m) {
-        if (isUserMount(m)) return m;
-        List<String> opt = new ArrayList<>(m.options());
-        opt.add(USER_MOUNT_OPTION);
-        return new Mount(m.destination(), m.type(), m.source(), List.copyOf(opt));
     }
 
     /** The host's linker cache, where host MPI libraries named without a path are looked up. */

@@ -1,7 +1,6 @@
 package skiff.engine;
 
 import org.junit.jupiter.api.Test;
-import skiff.spec.Hooks;
 import skiff.spec.Spec;
 
 import java.nio.file.Path;
@@ -12,32 +11,31 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 
 class EngineHooksTest {
-    static Spec spec(Hooks h) {
-        return new Spec(Spec.OCI_VERSION, null, null, null, List.of(), h, Map.of("b", "2", "a", "1"), null);
+    static Spec spec() {
+        return new Spec(Spec.OCI_VERSION, null, null, null, List.of(), null, Map.of("b", "2", "a", "1"), null);
     }
 
-    static Hooks.Hook hook(String p) {
-        return new Hooks.Hook(p, List.of(p, "x"), List.of("E=1"), 3);
+    static LaunchPlan.PlanHook hook(String stage, String p) {
+        return new LaunchPlan.PlanHook(stage, p, List.of(p, "x"), List.of("E=1"), 3);
     }
 
     @Test
     void noHooksCostNothing() {
-        assertSame(LaunchPlan.PlanHooks.NONE, Engine.planHooks(spec(null), Path.of("/r"), 9, false));
-        assertSame(LaunchPlan.PlanHooks.NONE, Engine.planHooks(spec(Hooks.NONE), Path.of("/r"), 9, true));
+        assertSame(LaunchPlan.PlanHooks.NONE, Engine.planHooks(List.of(), spec(), Path.of("/r"), 9, false));
+        assertSame(LaunchPlan.PlanHooks.NONE, Engine.planHooks(List.of(), spec(), Path.of("/r"), 9, true));
+        // a poststop hook alone, without an init to run it, costs nothing either
+        assertSame(LaunchPlan.PlanHooks.NONE, Engine.planHooks(List.of(hook("poststop", "/stop")), spec(), Path.of("/r"), 9, false));
     }
 
     @Test
-    void stagesInLifecycleOrderAndPoststopOnlyWithAnInit() {
-        Hooks h = new Hooks(List.of(hook("/pre")), List.of(hook("/cr")), List.of(hook("/cc")), List.of(hook("/sc")),
-                List.of(hook("/ps")), List.of(hook("/stop")));
-        LaunchPlan.PlanHooks without = Engine.planHooks(spec(h), Path.of("/r"), 9, false);
-        assertEquals(List.of("/pre", "/cr", "/cc", "/sc", "/ps"), without.hooks().stream().map(LaunchPlan.PlanHook::path).toList());
-        assertEquals(List.of("prestart", "createRuntime", "createContainer", "startContainer", "poststart"),
-                without.hooks().stream().map(LaunchPlan.PlanHook::stage).toList());
-        LaunchPlan.PlanHooks with = Engine.planHooks(spec(h), Path.of("/r"), 9, true);
-        assertEquals("poststop", with.hooks().getLast().stage());
+    void poststopOnlyWithAnInitAndTheStateSaysWhichContainer() {
+        List<LaunchPlan.PlanHook> all = List.of(hook("prestart", "/pre"), hook("poststart", "/ps"), hook("poststop", "/stop"));
+        LaunchPlan.PlanHooks without = Engine.planHooks(all, spec(), Path.of("/r"), 9, false);
+        assertEquals(List.of("/pre", "/ps"), without.hooks().stream().map(LaunchPlan.PlanHook::path).toList());
+        LaunchPlan.PlanHooks with = Engine.planHooks(all, spec(), Path.of("/r"), 9, true);
         assertEquals(new LaunchPlan.PlanHook("poststop", "/stop", List.of("/stop", "x"), List.of("E=1"), 3), with.hooks().getLast());
         assertEquals("skiff-9", with.id());
+        assertEquals("/r", with.bundle());
         assertEquals(List.of("a", "1", "b", "2"), with.annotations());
     }
 

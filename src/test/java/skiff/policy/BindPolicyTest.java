@@ -42,9 +42,13 @@ class BindPolicyTest {
     }
 
     Spec run(Mount... mounts) {
+        return runMarked(mounts).spec();
+    }
+
+    Policy.Applied runMarked(Mount... mounts) {
         RunRequest r = Fixture.request();
         r = new RunRequest(r.image(), null, List.of(mounts), List.of(), null, List.of(), r.hostEnv(), 1000, 1000, "alice", List.of("users"), rootfs);
-        return f.policy().apply(Fixture.base(), r);
+        return f.policy().applyForLaunch(Fixture.base(), r);
     }
 
     SkiffException denied(Mount m) {
@@ -58,11 +62,14 @@ class BindPolicyTest {
     void userBindsAreMarkedAndOthersAreNot() throws Exception {
         Path link = tmp.resolve("link2");
         Files.createSymbolicLink(link, data);
-        Spec s = run(Mount.bind(link.toString(), "/work/x", false));
+        Policy.Applied a = runMarked(Mount.bind(link.toString(), "/work/x", false));
+        Spec s = a.spec();
         Mount m = s.mounts().getLast();
         assertEquals("/scratch/x", m.destination());
-        assertTrue(Policy.isUserMount(m), m.toString());
-        assertTrue(s.mounts().stream().filter(Policy::isUserMount).count() == 1, s.mounts().toString());
+        assertTrue(a.isUserBind(m), m.toString());
+        assertTrue(s.mounts().stream().filter(a::isUserBind).count() == 1, s.mounts().toString());
+        // no marker among the options the kernel gets
+        assertTrue(s.mounts().stream().allMatch(x -> x.options().stream().noneMatch(o -> o.startsWith("x-"))), s.mounts().toString());
     }
 
     @Test
@@ -155,20 +162,25 @@ class BindPolicyTest {
     }
 
     Spec runFrom(String cwd, List<Mount> standard, Mount... mounts) {
+        return runFromMarked(cwd, standard, mounts).spec();
+    }
+
+    Policy.Applied runFromMarked(String cwd, List<Mount> standard, Mount... mounts) {
         RunRequest r = Fixture.request();
         r = new RunRequest(r.image(), null, List.of(mounts), List.of(), null, List.of(), r.hostEnv(), 1000, 1000, "alice",
                 List.of("users"), rootfs, cwd, null);
-        return f.policy().apply(Fixture.base().withMounts(standard), r);
+        return f.policy().applyForLaunch(Fixture.base().withMounts(standard), r);
     }
 
     /** The current directory is bound at its own path, as a user bind, before the -v binds (which may lie inside it). */
     @Test
     void theCurrentDirectoryIsBoundLikeAUserBindBeforeTheOthers() throws Exception {
         Path proj = Fixture.mkdir(tmp.resolve("proj"));
-        Spec s = runFrom(proj.toString(), List.of(), Mount.bind(data.toString(), proj + "/in", false));
+        Policy.Applied a = runFromMarked(proj.toString(), List.of(), Mount.bind(data.toString(), proj + "/in", false));
+        Spec s = a.spec();
         assertEquals(List.of(proj.toRealPath() + " -> " + proj, data.toRealPath() + " -> " + proj + "/in"),
                 s.mounts().stream().map(m -> m.source() + " -> " + m.destination()).toList());
-        assertTrue(Policy.isUserMount(s.mounts().getFirst()));
+        assertTrue(a.isUserBind(s.mounts().getFirst()));
         assertFalse(s.mounts().getFirst().readOnly());
         assertEquals(List.of(), f.warnings);
     }
