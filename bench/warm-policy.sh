@@ -20,7 +20,7 @@ work=$(mktemp -d /tmp/skiff-bench-policy.XXXXXX)
 chmod 755 "$work"
 trap 'sleep 3; rm -rf "$work" 2>/dev/null || true' EXIT
 store=$work/storage xdg=$work/xdg out=$work/out site=$work/site cfg=$work/cfg noconf=$work/noconf
-mkdir -p "$store/oci" "$xdg" "$out" "$site/hooks.d" "$site/cdi" "$cfg/skiff" "$noconf"
+mkdir -p "$store" "$xdg" "$out" "$site/hooks.d" "$site/cdi" "$cfg/skiff" "$noconf"
 chown $user: "$out"
 
 bb=$work/tree-bb
@@ -71,14 +71,17 @@ pol=(env SKIFF_SITE_DIR="$site" XDG_CONFIG_HOME="$cfg")
 cmds=("${pol[*]} $skiff run pol /bin/true" "${pol[*]} SKIFF_WARM=off $skiff run full /bin/true")
 names=("warm, site policy + config.toml" "full path (SKIFF_WARM=off), same policy")
 if [ -n "$before" ]; then
-  cmds+=("${pol[*]} $before/bin/skiff run before /bin/true"); names+=("build before ($(git -C "$before" rev-parse --short HEAD)), same policy")
+  cmds+=("${pol[*]} $before/bin/skiff run before /bin/true"); names+=("build before (${BEFORE_LABEL:-$(git -C "$before" rev-parse --short HEAD)}), same policy")
 fi
 cmds+=("env XDG_CONFIG_HOME=$noconf $skiff run nopol /bin/true"); names+=("warm, no policy file")
 # each name once the full way (converts, mounts, writes its record), then once more (index.json may have changed
 # within the second of the first)
 for c in "${cmds[@]}"; do as_user $c; as_user $c; done
 echo "## warm start with a site policy: $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$here" rev-parse --short HEAD), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "warm start took the warm path (one JVM): $(as_user env JAVA_TOOL_OPTIONS=-Xlog:class+load=info ${pol[*]} $skiff run pol /bin/true 2>&1 | grep -c 'skiff.cli.WarmRun ') WarmRun class load(s), $(as_user env JAVA_TOOL_OPTIONS=-Xlog:class+load=info ${pol[*]} $skiff run pol /bin/true 2>&1 | grep -c ' com.fasterxml') Jackson classes"
+for row in "pol:${pol[*]}" "nopol:env XDG_CONFIG_HOME=$noconf"; do
+  as_user env JAVA_TOOL_OPTIONS=-Xlog:class+load=info ${row#*:} $skiff run ${row%%:*} /bin/true > "$out/classes.log" 2>&1 || true
+  echo "${row%%:*}: $(grep -c 'skiff.cli.WarmRun ' "$out/classes.log") WarmRun load (the warm path), $(grep -c ' com.fasterxml\| picocli\.' "$out/classes.log") Jackson/picocli classes, $(grep -c 'source: shared objects file' "$out/classes.log") classes from the AOT cache, $(grep -c 'source: jar\|source: file:' "$out/classes.log") from the jar"
+done
 as_user hyperfine -N --warmup 3 --runs "$runs" --export-json "$out/policy.json" "${cmds[@]}" >/dev/null 2>&1
 python3 - "$out/policy.json" "${names[@]}" <<'EOF'
 import json, sys

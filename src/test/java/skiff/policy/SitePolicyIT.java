@@ -471,12 +471,25 @@ class SitePolicyIT {
         assertTrue(warmIgnored.warm() && warmIgnored.err().contains("ignoring site configuration " + toml), warmIgnored.err());
         Files.setPosixFilePermissions(toml, PosixFilePermissions.fromString("rw-r--r--"));
 
+        // replaced by a file of the same age (an administrator's cp -p, mv): the site directory's own stamp (the
+        // trust of SKIFF_SITE_DIR) is the first to see the rename in it
         warmUp(b);
         Path next = Files.writeString(b.resolve(".site.toml.new"), Files.readString(toml).replace("\"one\"", "\"two\""));
+        Files.setLastModifiedTime(next, Files.getLastModifiedTime(toml));
         Files.move(next, toml, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-        // the site directory's own stamp (SKIFF_SITE_DIR's trust) is the first to see the rename in it
         assertWrongGuess(logged(b, null, "run", IMAGE, "sh", "-c", "echo $B"), b);
         assertEquals("two\n", plain(b, "run", IMAGE, "sh", "-c", "echo $B").ok().out());
+
+        // edited as usual (a newer site.toml): bin/skiff sees it and takes the full path, no wrong guess
+        warmUp(b);
+        Thread.sleep(1100); // newer than the record even where the shell's -nt compares whole seconds
+        Files.writeString(toml, Files.readString(toml).replace("\"two\"", "\"three\""));
+        Logged edited = logged(b, null, "run", IMAGE, "sh", "-c", "echo $B");
+        assertEquals("three\n", edited.result().ok().out());
+        assertFalse(edited.warm(), "bin/skiff must see the newer site.toml");
+        Logged after = logged(b, null, "run", IMAGE, "sh", "-c", "echo $B");
+        assertEquals("three\n", after.result().ok().out());
+        assertTrue(after.warm(), "the next start is warm again with the new policy");
     }
 
     /** A hooks.d file or a CDI spec added after the record was written is noticed (its directory changed). */
