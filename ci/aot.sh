@@ -40,11 +40,32 @@ bash ci/aot-stage2.sh >/dev/null 2>&1 || true
 # path must be those bin/skiff gives WarmRun, or the JVM ignores the cache.
 warm_aot=$PWD/target/skiff-warm.aot
 rm -f "$warm_aot" "$warm_aot.tmp" "$warm_aot.tmp.config"
+# With a site policy and a user config.toml, as on a cluster: the warm JVM reads them from the run record
+# (PolicySnapshot), and the training then caches the classes of that reading and of the policy's transforms. The site
+# directory counts only when root owns it (TrustedFiles), as where ci/install.sh runs as root; otherwise it is ignored.
+mkdir -p "$scratch/site/hooks.d" "$scratch/site/cdi" "$scratch/config/skiff"
+cat > "$scratch/site/site.toml" <<EOF
+[binds]
+deny = ["/proc", "/sys", "/dev", "/root", "/etc/shadow"]
+[hooks]
+dirs = ["$scratch/site/hooks.d"]
+[cdi]
+spec_dirs = ["$scratch/site/cdi"]
+[env]
+set = { SITE = "1" }
+[modules.tools]
+description = "training"
+env = { set = { TOOLS = "on" } }
+EOF
+echo '{"version": "1.0.0", "hook": {"path": "/bin/true"}, "when": {"commands": ["^/nonexistent$"]}, "stages": ["createRuntime"]}' \
+  > "$scratch/site/hooks.d/10-never.json"
+printf '[run]\nenv = { set = { MINE = "1" } }\n' > "$scratch/config/skiff/config.toml"
+export SKIFF_SITE_DIR=$scratch/site XDG_CONFIG_HOME=$scratch/config
 if [ -d "$scratch/storage/dir" ] && "${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin/java" -cp "$PWD/target/skiff.jar" \
      skiff.cli.WarmTraining --record "$scratch/storage" >/dev/null 2>&1; then
   "${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin/java" -XX:AOTCacheOutput="$warm_aot.tmp" -Xlog:aot=off -Xlog:cds=off \
-    -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xss2m --enable-native-access=ALL-UNNAMED -cp "$PWD/target/skiff.jar" \
-    skiff.cli.WarmTraining "$scratch/storage" >/dev/null 2>&1 || echo "ci/aot.sh: the warm run training failed" >&2
+    -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xss2m -Djdk.lang.Process.launchMechanism=FORK \
+    --enable-native-access=ALL-UNNAMED -cp "$PWD/target/skiff.jar" skiff.cli.WarmTraining "$scratch/storage" >/dev/null 2>&1 || echo "ci/aot.sh: the warm run training failed" >&2
 fi
 if [ -f "$warm_aot.tmp" ]; then
   mv -f "$warm_aot.tmp" "$warm_aot"

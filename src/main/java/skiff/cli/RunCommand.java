@@ -157,7 +157,8 @@ public final class RunCommand implements Callable<Integer> {
         // bulk work; in this one only when bin/skiff cannot be found. Either way it shows progress.
         ConvertInChild.install(image, quiet, main.debug());
         Trace.mark("run: identity, store");
-        Policy policy = Policy.load(hostEnv);
+        // Stamped as read: a run record written below carries the policy to the warm path (PolicySnapshot).
+        Policy policy = Policy.loadRecorded(hostEnv);
         Trace.mark("run: policy loaded");
         Launcher.Choice launcher = Launcher.choose(engine != null ? engine : policy.engine(),
                 engine != null ? "--engine" : policy.engineSource(), RuntimeDir.resolve(hostEnv, id.uid()));
@@ -236,7 +237,7 @@ public final class RunCommand implements Callable<Integer> {
             if (launcher.launcher() == Launcher.NATIVE && !published && (pinned == null || pinned.digest().equals(indexed(store, imageName))))
                 RunRecord.write(main.storageDir(), image, new RunRecord(imageName, ref.digest() != null, manifestDigest,
                         Rootfs.path(store, manifestDigest, Rootfs.Format.DIR), indexStamp, config == null ? null : config.config(),
-                        indexed));
+                        indexed, policy.snapshot()));
         }
 
         Trace.mark("run: image resolved, config read");

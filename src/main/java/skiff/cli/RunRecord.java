@@ -3,6 +3,7 @@ package skiff.cli;
 import skiff.image.Descriptor;
 import skiff.image.Digest;
 import skiff.image.ImageConfig;
+import skiff.policy.PolicySnapshot;
 import skiff.util.AtomicFiles;
 
 import java.io.IOException;
@@ -22,7 +23,8 @@ import java.util.Map;
  * as JSON on every start, one small file. STORAGE/run-records/KEY, KEY being the name as typed with '/' as '+'.
  *
  * <p>A few text lines first, which bin/skiff reads with the shell's own {@code read} (no process): the format
- * tag, the manifest hex (the shared mount's name) and the directory rootfs path. Then the rest as NUL-terminated
+ * tag, the manifest hex (the shared mount's name), the directory rootfs path, SKIFF_SITE_DIR and the user's
+ * config.toml path as they were (another value there is another policy: the full path). Then the rest as NUL-terminated
  * strings (LaunchPlan's encoding: NUL cannot occur in names, paths, arguments or environment entries).
  *
  * <p>Validity: bin/skiff takes the warm path only while index.json is not newer than the record (a pull, tag or
@@ -37,17 +39,45 @@ import java.util.Map;
  * @param config     the image config fields run uses (SpecBuilder: Entrypoint, Cmd, Env, WorkingDir; User, Labels)
  * @param indexed    what index.json gives the name (an image index or the manifest): a batch job pins it (JobPins);
  *                   null when unknown (then a run in a job takes the full path)
+ * @param policy     the site policy as the full path read and trusted it, with the stamps of its files (the warm path
+ *                   reads no policy file itself: see {@link PolicySnapshot} for why, and why the user's own store is
+ *                   a fit place for it)
  */
 record RunRecord(String name, boolean digested, Digest manifest, Path dirRoot, String indexStamp, ImageConfig.Config config,
-                 Descriptor indexed) {
+                 Descriptor indexed, PolicySnapshot policy) {
 
-    static final String TAG = "skiff-run-record 2";
+    static final String TAG = "skiff-run-record 3";
 
     /** The record's file name for an image argument, or null when the shell could not form it the same way. */
     static String key(String image) {
         if (image.isEmpty() || image.length() > 255 || image.startsWith(".") || !image.matches("[A-Za-z0-9._:@/-]+"))
             return null;
         return image.replace('/', '+');
+    }
+
+    static final java.util.Set<java.nio.file.attribute.PosixFilePermission> PRIVATE_DIR =
+            java.nio.file.attribute.PosixFilePermissions.fromString("rwx------");
+    static final java.util.Set<java.nio.file.attribute.PosixFilePermission> PRIVATE_FILE =
+            java.nio.file.attribute.PosixFilePermissions.fromString("rw-------");
+
+    /**
+     * Null when {@code file} (a record) and its directory are owned by {@code uid} and nobody else can write them,
+     * else why not: a record carries the site policy the warm path applies, so one that another user could have
+     * written (a store shared with a group) is not believed. The file's own stamp need not be kept: nobody else can
+     * swap it, and the user it belongs to gains nothing by editing it (see PolicySnapshot).
+     */
+    static String ownedByUser(Path file, int uid) {
+        try {
+            for (Path p : List.of(file.getParent(), file)) {
+                Map<String, Object> a = Files.readAttributes(p, "unix:uid,mode", LinkOption.NOFOLLOW_LINKS);
+                int owner = (Integer) a.get("uid"), mode = (Integer) a.get("mode");
+                if (owner != uid) return p + " is owned by uid " + owner;
+                if ((mode & 0022) != 0) return p + " is writable by others than its owner";
+            }
+            return null;
+        } catch (IOException e) {
+            return file + " cannot be checked (" + e.getMessage() + ")";
+        }
     }
 
     static Path dir(Path storage) {
@@ -66,7 +96,9 @@ record RunRecord(String name, boolean digested, Digest manifest, Path dirRoot, S
     /** Writes the record for {@code image} (best effort: without it the next run takes the full path again). */
     static void write(Path storage, String image, RunRecord r) {
         String key = key(image);
-        if (key == null || r.dirRoot().toString().indexOf('\n') >= 0 || r.indexStamp().isEmpty()) return;
+        if (key == null || r.indexStamp().isEmpty() || r.policy == null) return;
+        for (String line : List.of(r.dirRoot.toString(), r.policy.siteDirEnv(), r.policy.userConfig()))
+            if (line.indexOf('\n') >= 0) return;
         List<String> t = new ArrayList<>(List.of(r.name, r.digested ? "1" : "0", r.indexStamp, r.manifest.toString()));
         if (r.indexed == null) t.add("-");
         else t.addAll(List.of(r.indexed.mediaType(), r.indexed.digest().toString(), Long.toString(r.indexed.size())));
@@ -89,15 +121,25 @@ record RunRecord(String name, boolean digested, Digest manifest, Path dirRoot, S
             }
             list(t, labels);
         }
+        try {
+            r.policy.write(t);
+        } catch (RuntimeException e) {
+            return; // nothing the snapshot cannot hold is expected; without a record the next run is a full one
+        }
         StringBuilder sb = new StringBuilder(TAG).append('\n').append(r.manifest.hex()).append('\n')
-                .append(r.dirRoot).append('\n');
+                .append(r.dirRoot).append('\n').append(r.policy.siteDirEnv()).append('\n')
+                .append(r.policy.userConfig()).append('\n');
         for (String s : t) {
             if (s.indexOf('\0') >= 0) return;
             sb.append(s).append('\0');
         }
         try {
+            // Only this user may write records: a record carries policy (see ownedByUser).
             Path d = Files.createDirectories(dir(storage));
-            AtomicFiles.write(d.resolve(key), sb.toString().getBytes(StandardCharsets.UTF_8));
+            if (!Files.getPosixFilePermissions(d, LinkOption.NOFOLLOW_LINKS).equals(PRIVATE_DIR))
+                Files.setPosixFilePermissions(d, PRIVATE_DIR);
+            byte[] data = sb.toString().getBytes(StandardCharsets.UTF_8);
+            AtomicFiles.write(d.resolve(key), out -> out.write(data), PRIVATE_FILE);
         } catch (IOException | RuntimeException e) {
             // no record: the next run resolves the image the full way again
         }
@@ -106,10 +148,10 @@ record RunRecord(String name, boolean digested, Digest manifest, Path dirRoot, S
     /** The record at {@code file}; IOException when missing or not one this build writes. */
     static RunRecord read(Path file) throws IOException {
         String s = Files.readString(file, StandardCharsets.UTF_8);
-        String[] head = s.split("\n", 4);
-        if (head.length < 4 || !head[0].equals(TAG)) throw new IOException(file + " is not a run record");
+        String[] head = s.split("\n", 6);
+        if (head.length < 6 || !head[0].equals(TAG)) throw new IOException(file + " is not a run record");
         List<String> parts = new ArrayList<>();
-        String body = head[3];
+        String body = head[5];
         int from = 0;
         for (int i = body.indexOf('\0'); i >= 0; i = body.indexOf('\0', from)) {
             parts.add(body.substring(from, i));
@@ -135,7 +177,11 @@ record RunRecord(String name, boolean digested, Digest manifest, Path dirRoot, S
                 }
                 cfg = new ImageConfig.Config(user, null, env, ep, cmd, null, wd, labels, stop);
             }
-            return new RunRecord(name, digested, manifest, Path.of(head[2]), stamp, cfg, indexed);
+            PolicySnapshot policy = PolicySnapshot.read(it);
+            if (!policy.siteDirEnv().equals(head[3]) || !policy.userConfig().equals(head[4]))
+                throw new IllegalArgumentException("the policy lines differ");
+            if (it.hasNext()) throw new IllegalArgumentException("trailing data");
+            return new RunRecord(name, digested, manifest, Path.of(head[2]), stamp, cfg, indexed, policy);
         } catch (RuntimeException e) {
             throw new IOException(file + " is not a valid run record: " + e);
         }

@@ -12,6 +12,7 @@ import skiff.engine.SharedMount;
 import skiff.image.Descriptor;
 import skiff.image.ImageConfig;
 import skiff.policy.Policy;
+import skiff.policy.site.TrustedFiles;
 import skiff.rootfs.Rootfs;
 import skiff.store.JobPins;
 import skiff.store.Store;
@@ -37,7 +38,9 @@ import java.util.Optional;
  * {@code unshare --user --map-current-user --keep-caps --mount} with this class: the JVM starts inside the new
  * namespaces (a multithreaded process cannot enter a new user namespace itself), checks bin/skiff's guess,
  * registers with the shared mount, and hands the engine the launch request to plan and exec here (Engine.prepareHere, Engine.execute).
- * Nothing on this path loads picocli or Jackson (RunIT checks), nor parses the store's JSON.
+ * Nothing on this path loads picocli or Jackson (RunIT checks), nor parses the store's JSON or the site's TOML: the
+ * site policy comes from the record, as the full path read and trusted it, while every file it came from is unchanged
+ * (PolicySnapshot; SitePolicyIT checks a warm start with a site policy).
  *
  * <p>Arguments: RUNTIME RECORD LOCKFD UID GID GROUPS -- the command line after bin/skiff. A guess that turns out
  * wrong (the record is stale, the mount's server died) cannot fall back to the full path, which needs the host's
@@ -119,7 +122,7 @@ public final class WarmRun {
             config = now.config() == null ? null : now.config().config();
             // Still this image: the record says so for the new index, and the next start reads no JSON again.
             RunRecord.write(storage, c.image, new RunRecord(r.name(), r.digested(), r.manifest(), r.dirRoot(), stamp, config,
-                    now.indexed()));
+                    now.indexed(), r.policy()));
         }
         if (Files.exists(Containers.open(storage).dir().resolve(c.image), LinkOption.NOFOLLOW_LINKS))
             throw wrongGuess(recordFile, "'" + c.image + "' is now a persistent container");
@@ -140,7 +143,7 @@ public final class WarmRun {
                 throw wrongGuess(recordFile, "job " + job.get() + " pinned " + r.name() + " to " + pinned.digest()
                         + ", which is not what the name means now");
         }
-        Policy policy = Policy.load(env);
+        Policy policy = policy(r, recordFile, uid, env);
         String engine = policy.engine();
         if (engine != null && !engine.equals("native") && !engine.equals(Launcher.AUTO))
             throw wrongGuess(recordFile, "the configuration now selects the engine '" + engine + "'");
@@ -166,6 +169,21 @@ public final class WarmRun {
         for (int fd : inherited) if (fd != lockFd) keep[n++] = fd;
         return new Prepared(Engine.prepareHere(LaunchRequests.build(root, config, b, policy, env, id, Engine.Ending.REPLACE,
                 null)), Arrays.copyOf(keep, n));
+    }
+
+    /**
+     * The site policy the full path read and trusted, from the record (PolicySnapshot): in this user namespace root's
+     * files show as the overflow uid, like another user's, so TrustedFiles cannot judge them here, and reading the
+     * TOML would load Jackson. Believed only from a record nobody else could have written, and only while every file
+     * it was read from is as it was then (FileStamps); then the files the full path trusted (CDI specs, read here only
+     * when a run asks for a CDI device) are trusted here too.
+     */
+    private static Policy policy(RunRecord r, Path recordFile, int uid, Map<String, String> env) {
+        String why = RunRecord.ownedByUser(recordFile, uid);
+        if (why == null) why = r.policy().mismatch(env);
+        if (why != null) throw wrongGuess(recordFile, "the site policy may differ: " + why);
+        TrustedFiles.vouch(r.policy().trusted());
+        return Policy.of(r.policy(), env, Policy.Host.real());
     }
 
     /**

@@ -39,7 +39,7 @@ public final class WarmTraining {
             ImageConfig.Config cfg = r.config() == null ? null : r.config().config();
             RunRecord.write(storage, image, new RunRecord(name, false, r.manifest(),
                     Rootfs.path(store, r.manifest(), Rootfs.Format.DIR), RunRecord.stamp(store.layout().resolve("index.json")), cfg,
-                    r.indexed()));
+                    r.indexed(), skiff.policy.Policy.loadRecorded(Env.process()).snapshot()));
             return;
         }
         Path storage = Path.of(a[0]).toAbsolutePath();

@@ -13,6 +13,7 @@ import skiff.policy.launcher.PmixDirs;
 import skiff.policy.mpi.MpiTransform;
 import skiff.policy.site.BindPolicy;
 import skiff.policy.site.ConfigLoader;
+import skiff.policy.site.FileStamps;
 import skiff.policy.site.EnvTransform;
 import skiff.policy.site.Glob;
 import skiff.policy.site.SiteConfig;
@@ -60,10 +61,20 @@ public final class Policy {
 
     private final ConfigLoader.Loaded config;
     private final Host host;
+    /** The stamps of the files read, when loaded by {@link #loadRecorded} (for {@link #snapshot}); else null. */
+    private final FileStamps stamps;
+    private final Map<String, String> env;
+    /** The hooks.d files, read once (first {@link #apply}, or {@link #snapshot}), or given by a snapshot. */
+    private HookDirs hookDirs;
+    /** What a snapshot's hooks.d reading warned about, repeated when they are first used; null once repeated. */
+    private List<String> hookWarnings;
+    private final List<String> hookWarningsSeen = new ArrayList<>();
 
-    private Policy(ConfigLoader.Loaded config, Host host) {
+    private Policy(ConfigLoader.Loaded config, Host host, FileStamps stamps, Map<String, String> env) {
         this.config = config;
         this.host = host;
+        this.stamps = stamps;
+        this.env = env;
     }
 
     /** Loads /etc/skiff/site.toml, /etc/skiff/site.d/*.toml and the user's config.toml. */
@@ -72,7 +83,59 @@ public final class Policy {
     }
 
     public static Policy load(Map<String, String> env, Host host) {
-        return new Policy(ConfigLoader.load(env, host.warn()), host);
+        return new Policy(ConfigLoader.load(env, host.warn()), host, null, env);
+    }
+
+    /**
+     * As {@link #load}, stamping every file it reads first ({@link FileStamps}), so that {@link #snapshot} can record
+     * what was read for the warm path of skiff run. A file changed between the stamp and the read makes the snapshot
+     * stale (its stamp no longer holds), never wrong.
+     */
+    public static Policy loadRecorded(Map<String, String> env) {
+        return loadRecorded(env, Host.real());
+    }
+
+    public static Policy loadRecorded(Map<String, String> env, Host host) {
+        FileStamps s = PolicySnapshot.configStamps(env);
+        return new Policy(ConfigLoader.load(env, host.warn()), host, s, env);
+    }
+
+    /**
+     * The policy a snapshot recorded, for the warm path: the caller has checked {@link PolicySnapshot#mismatch} and
+     * vouched for the files it trusted. Repeats the warnings the full path's reading gave.
+     */
+    public static Policy of(PolicySnapshot s, Map<String, String> env, Host host) {
+        for (String w : s.config().warnings()) host.warn().accept(w);
+        Policy p = new Policy(s.config(), host, null, env);
+        p.hookDirs = new HookDirs(s.hooks());
+        p.hookWarnings = s.hookWarnings();
+        return p;
+    }
+
+    /**
+     * This policy as read, for the warm path (needs {@link #loadRecorded}): the hooks.d and CDI directories are
+     * stamped now and the hooks.d files read (the run applies the same ones).
+     */
+    public PolicySnapshot snapshot() {
+        if (stamps == null) throw new IllegalStateException("the policy was not loaded with loadRecorded");
+        PolicySnapshot.policyDirStamps(stamps, site());
+        HookDirs h = hookDirs();
+        return new PolicySnapshot(PolicySnapshot.siteDirEnv(env), PolicySnapshot.userConfigFile(env).toString(),
+                stamps.stamps(), config, h.hooks(), List.copyOf(hookWarningsSeen));
+    }
+
+    /** The site's hooks.d files, read once. */
+    private synchronized HookDirs hookDirs() {
+        if (hookDirs == null) {
+            hookDirs = HookDirs.load(site().hooks().dirs(), m -> {
+                hookWarningsSeen.add(m);
+                host.warn().accept(m);
+            });
+        } else if (hookWarnings != null) {
+            hookWarnings.forEach(host.warn());
+            hookWarnings = null;
+        }
+        return hookDirs;
     }
 
     public ConfigLoader.Loaded config() {
@@ -348,7 +411,7 @@ public final class Policy {
                 return new CdiTransform(devs, host.probe()).apply(spec);
             });
         }
-        steps.add(spec -> HookDirs.load(site().hooks().dirs(), host.warn()).apply(spec));
+        steps.add(spec -> hookDirs().apply(spec));
         return steps;
     }
 

@@ -482,7 +482,7 @@ class RunIT {
         String good = Files.readString(rec);
         String bbHex = Files.readString(fx.storage.resolve("run-records/bb")).lines().skip(1).findFirst().orElseThrow();
         String hex = good.lines().skip(1).findFirst().orElseThrow();
-        String[] body = good.split("\n", 4)[3].split("\0", -1);
+        String[] body = good.split("\n", 6)[5].split("\0", -1);
         String stale = good.replace(body[2], "2000-01-01T00:00:00Z 1");
         forge(rec, stale);
         assertEquals("ok\n", run("run", "none", "/bin/echo", "ok").ok().out());

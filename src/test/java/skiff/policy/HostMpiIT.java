@@ -110,6 +110,32 @@ class HostMpiIT {
     }
 
     /**
+     * The warm path (one JVM, already in the namespaces) with the site's MPI module in force: the module comes from
+     * the policy the full path recorded (root's site directory cannot be checked from inside the namespace), and the
+     * host's library replaces the image's as on the full path. No picocli or Jackson class is loaded.
+     */
+    @Test
+    void aWarmStartInjectsTheHostsMpichFromTheRecordedSitePolicy() throws IOException {
+        Path logs = Files.createDirectories(work.resolve("class-load-warm"));
+        Cmd.of("chmod", "777", logs.toString()).run().ok();
+        // the first run writes the record; a second brings it up to date should index.json have changed within its second
+        for (int i = 0; i < 2; i++)
+            skiff(site, "run", "--mpi", BROKEN, "/usr/local/bin/mpi_hello", "1").env("SKIFF_MOUNT_IDLE", "30").run().ok();
+        Cmd.Result r = skiff(site, "run", "--mpi", BROKEN, "/usr/local/bin/mpi_hello", "1").env("SKIFF_MOUNT_IDLE", "30")
+                .env("JAVA_TOOL_OPTIONS", "-Xlog:class+load=info:file=" + logs + "/%p.log").run().ok();
+        assertTrue(r.out().contains("hello ok size=1"), r.out());
+        List<String> loaded = new ArrayList<>();
+        List<Path> files;
+        try (var l = Files.list(logs)) {
+            files = l.toList();
+        }
+        for (Path f : files) loaded.addAll(Files.readAllLines(f));
+        assertEquals(1, files.size(), "a warm start is one JVM: " + files);
+        assertTrue(loaded.stream().anyMatch(l -> l.contains("skiff.cli.WarmRun ")), "the warm path was not taken");
+        assertEquals(List.of(), loaded.stream().filter(l -> l.contains(" picocli.") || l.contains(" com.fasterxml.")).toList());
+    }
+
+    /**
      * Two ranks started by the host's MPICH launcher (PMI over the socket Hydra passes each rank), sharing one
      * container (--join), so that UCX's shared memory works between them as on the host.
      */

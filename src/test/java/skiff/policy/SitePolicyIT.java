@@ -14,6 +14,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -319,5 +320,223 @@ class SitePolicyIT {
         assertEquals(125, slow.exit(), slow.toString());
         assertTrue(slow.err().contains("createContainer hook " + hookDir.resolve("slow.sh") + " timed out after 1s"), slow.err());
         assertTrue(System.nanoTime() - t0 < 20_000_000_000L, "the hook was not killed in time");
+    }
+
+    // ---- The warm path (issue #12): one JVM in the new namespaces, with the policy the full path read and trusted.
+
+    /** A run as the test user, its JVMs' class loading logged: how many JVMs ran, and what they loaded. */
+    record Logged(Cmd.Result result, int jvms, List<String> classes) {
+        boolean warm() {
+            return jvms == 1 && classes.stream().anyMatch(l -> l.contains("skiff.cli.WarmRun "));
+        }
+
+        List<String> jackson() {
+            return classes.stream().filter(l -> l.contains(" com.fasterxml.") || l.contains(" picocli.")).toList();
+        }
+
+        /** stderr without the JVM's note about JAVA_TOOL_OPTIONS. */
+        String err() {
+            return String.join("\n", result.err().lines().filter(l -> !l.startsWith("Picked up JAVA_TOOL_OPTIONS")).toList());
+        }
+    }
+
+    static int logs;
+
+    static Logged logged(Path siteDir, Path configHome, String... args) throws IOException {
+        Path dir = Files.createDirectories(work.resolve("class-load-" + logs++));
+        Cmd.of("chmod", "777", dir.toString()).run().ok();
+        List<String> a = new java.util.ArrayList<>(List.of("run", "--rootfs-format", "dir"));
+        a.addAll(List.of(args).subList(1, args.length));
+        Cmd c = Cmd.skiff(storage, a.toArray(String[]::new)).env("SKIFF_SITE_DIR", siteDir.toString())
+                .env("JAVA_TOOL_OPTIONS", "-Xlog:class+load=info:file=" + dir + "/%p.log");
+        if (configHome != null) c = c.env("XDG_CONFIG_HOME", configHome.toString());
+        Cmd.Result r = c.asTestUser().dir(Path.of("/")).run();
+        List<String> loaded = new java.util.ArrayList<>();
+        int jvms;
+        try (var files = Files.list(dir)) {
+            List<Path> l = files.toList();
+            jvms = l.size();
+            for (Path f : l) loaded.addAll(Files.readAllLines(f));
+        }
+        return new Logged(r, jvms, loaded);
+    }
+
+    static Cmd.Result plain(Path siteDir, String... args) throws IOException {
+        return logged(siteDir, null, args).result();
+    }
+
+    static final Path RECORD_NAME = Path.of("run-records", IMAGE.replace('/', '+'));
+
+    /** A site directory of its own for a test that changes it (site.toml, hooks.d, cdi), root's as it should be. */
+    static Path siteOf(String name) throws IOException {
+        Path d = Files.createDirectories(work.resolve(name));
+        Files.createDirectories(d.resolve("hooks.d"));
+        Files.createDirectories(d.resolve("cdi"));
+        Files.writeString(d.resolve("site.toml"), """
+                [binds]
+                allow = ["%1$s/user-data"]
+                [hooks]
+                dirs = ["%2$s/hooks.d"]
+                [cdi]
+                spec_dirs = ["%2$s/cdi"]
+                [env]
+                set = { B = "one" }
+                """.formatted(work, d));
+        return d;
+    }
+
+    /**
+     * Runs until a start is warm: the first may meet a record of the policy before a change (a wrong guess, 125), the
+     * next writes the record, one more if index.json changed within its second.
+     */
+    static void warmUp(Path siteDir) throws IOException {
+        for (int i = 0; i < 4; i++) {
+            Logged l = logged(siteDir, null, "run", IMAGE, "true");
+            if (l.result().exit() == 125 && l.err().startsWith("skiff: the quick start-up found its guess wrong")) continue;
+            l.result().ok();
+            if (l.warm()) return;
+        }
+        fail("no warm start with the site directory " + siteDir);
+    }
+
+    static String cdiSpec(String kind, String env) {
+        return """
+                {"cdiVersion": "0.6.0", "kind": "%s", "devices": [{"name": "one", "containerEdits": {"env": ["%s"]}}]}
+                """.formatted(kind, env);
+    }
+
+    static void assertWrongGuess(Logged l, Path changed) {
+        assertEquals(125, l.result().exit(), l.result().toString());
+        assertTrue(l.warm(), "the wrong guess is the warm JVM's");
+        assertTrue(l.err().matches("skiff: the quick start-up found its guess wrong \\(the site policy may differ: "
+                + java.util.regex.Pattern.quote(changed.toString()) + " changed since it was checked \\(.*\\)\\);"
+                + " run the command again: it then prepares the image the full way"), l.err());
+        assertFalse(Files.exists(storage.resolve(RECORD_NAME)), "the stale record must go");
+    }
+
+    /**
+     * With a site policy (root's site.toml, hooks.d and CDI directories) and a user config.toml, a start after the
+     * first is warm: one JVM, no picocli or Jackson class, and the policy in force: a bind the site denies is denied,
+     * the site's and the user's variables are set, the site mount is there, and a CDI device from a root-owned spec
+     * (which the warm JVM reads itself, trusting it from the record) works.
+     */
+    @Test
+    void aWarmStartAppliesTheSitePolicyAndTheUserConfiguration() throws IOException {
+        Path cfg = Files.createDirectories(work.resolve("warm-config/skiff"));
+        Files.writeString(cfg.resolve("config.toml"), "[run]\nenv = { set = { MINE = \"user-value\" } }\n");
+        Cmd.of("chown", "-R", Cmd.TEST_USER, cfg.getParent().toString()).run().ok();
+        Path home = cfg.getParent();
+        for (int i = 0; i < 3 && !logged(site, home, "run", IMAGE, "true").warm(); i++) { }
+
+        Logged denied = logged(site, home, "run", "-v", "/proc/self:/tmp/in", IMAGE, "true");
+        assertEquals(6, denied.result().exit(), denied.result().toString());
+        assertTrue(denied.err().contains("denied"), denied.err());
+        assertTrue(denied.warm(), "the denied bind was not refused by a warm start: " + denied.jvms() + " JVMs");
+        assertEquals(List.of(), denied.jackson());
+
+        Logged ok = logged(site, home, "run", IMAGE, "sh", "-c", "echo \"$SITE_VAR $MINE\"; cat /site-data/hello");
+        assertEquals("site-value user-value\nfrom the site\n", ok.result().ok().out());
+        assertTrue(ok.warm(), "not a warm start: " + ok.jvms() + " JVMs");
+        assertEquals(List.of(), ok.jackson());
+
+        Logged cdi = logged(site, home, "run", "--device", "skiff.test/box=one", IMAGE, "sh", "-c", "echo $CDI_ONE");
+        assertEquals("yes\n", cdi.result().ok().out());
+        assertTrue(cdi.warm(), "not a warm start: " + cdi.jvms() + " JVMs");
+    }
+
+    /**
+     * A site.toml touched, chmod'ed or replaced after the run record was written is not believed from the record:
+     * the warm start fails once with the wrong-guess line (the record goes), and the next run reads the policy anew.
+     */
+    @Test
+    void aPolicyFileChangedSinceTheRecordIsNotBelievedFromIt() throws Exception {
+        Path b = siteOf("site-changed");
+        Path toml = b.resolve("site.toml");
+        warmUp(b);
+        Thread.sleep(30);
+        Files.setLastModifiedTime(toml, Files.getLastModifiedTime(toml)); // ctime only
+        assertWrongGuess(logged(b, null, "run", IMAGE, "sh", "-c", "echo $B"), toml);
+        assertEquals("one\n", plain(b, "run", IMAGE, "sh", "-c", "echo $B").ok().out());
+
+        // group-writable: the full path then ignores it, and so must the next start
+        warmUp(b);
+        Thread.sleep(30);
+        Files.setPosixFilePermissions(toml, PosixFilePermissions.fromString("rw-rw-r--"));
+        assertWrongGuess(logged(b, null, "run", IMAGE, "sh", "-c", "echo $B"), toml);
+        Cmd.Result ignored = plain(b, "run", IMAGE, "sh", "-c", "echo \"[$B]\"").ok();
+        assertEquals("[]\n", ignored.out());
+        assertTrue(ignored.err().contains("ignoring site configuration " + toml + ": it is group-writable"), ignored.err());
+        Logged warmIgnored = logged(b, null, "run", IMAGE, "sh", "-c", "echo \"[$B]\"");
+        assertEquals("[]\n", warmIgnored.result().ok().out());
+        assertTrue(warmIgnored.warm() && warmIgnored.err().contains("ignoring site configuration " + toml), warmIgnored.err());
+        Files.setPosixFilePermissions(toml, PosixFilePermissions.fromString("rw-r--r--"));
+
+        // replaced by a file of the same age (an administrator's cp -p, mv): the site directory's own stamp (the
+        // trust of SKIFF_SITE_DIR) is the first to see the rename in it
+        warmUp(b);
+        Path next = Files.writeString(b.resolve(".site.toml.new"), Files.readString(toml).replace("\"one\"", "\"two\""));
+        Files.setLastModifiedTime(next, Files.getLastModifiedTime(toml));
+        Files.move(next, toml, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        assertWrongGuess(logged(b, null, "run", IMAGE, "sh", "-c", "echo $B"), b);
+        assertEquals("two\n", plain(b, "run", IMAGE, "sh", "-c", "echo $B").ok().out());
+
+        // edited as usual (a newer site.toml): bin/skiff sees it and takes the full path, no wrong guess
+        warmUp(b);
+        Thread.sleep(1100); // newer than the record even where the shell's -nt compares whole seconds
+        Files.writeString(toml, Files.readString(toml).replace("\"two\"", "\"three\""));
+        Logged edited = logged(b, null, "run", IMAGE, "sh", "-c", "echo $B");
+        assertEquals("three\n", edited.result().ok().out());
+        assertFalse(edited.warm(), "bin/skiff must see the newer site.toml");
+        Logged after = logged(b, null, "run", IMAGE, "sh", "-c", "echo $B");
+        assertEquals("three\n", after.result().ok().out());
+        assertTrue(after.warm(), "the next start is warm again with the new policy");
+    }
+
+    /** A hooks.d file or a CDI spec added after the record was written is noticed (its directory changed). */
+    @Test
+    void aHookOrCdiSpecAddedSinceTheRecordIsNoticed() throws Exception {
+        Path b = siteOf("site-added");
+        warmUp(b);
+        Thread.sleep(30);
+        Files.writeString(b.resolve("hooks.d/50-added.json"), """
+                {"version": "1.0.0", "hook": {"path": "%s", "timeout": 5}, "when": {"commands": ["^/bin/echo$"]}, "stages": ["createRuntime"]}
+                """.formatted(hookDir.resolve("fail.sh")));
+        assertWrongGuess(logged(b, null, "run", IMAGE, "/bin/echo", "hi"), b.resolve("hooks.d"));
+        Cmd.Result hooked = plain(b, "run", IMAGE, "/bin/echo", "hi");
+        assertEquals(125, hooked.exit(), hooked.toString());
+        assertTrue(hooked.err().contains("no licence left"), hooked.err());
+        Logged warmHooked = logged(b, null, "run", IMAGE, "/bin/echo", "hi");
+        assertEquals(125, warmHooked.result().exit(), warmHooked.result().toString());
+        assertTrue(warmHooked.warm() && warmHooked.err().contains("no licence left"), warmHooked.err());
+        Files.delete(b.resolve("hooks.d/50-added.json"));
+
+        warmUp(b);
+        Thread.sleep(30);
+        Files.writeString(b.resolve("cdi/added.json"), cdiSpec("skiff.test/added", "ADDED=yes"));
+        assertWrongGuess(logged(b, null, "run", "--device", "skiff.test/added=one", IMAGE, "sh", "-c", "echo $ADDED"), b.resolve("cdi"));
+        assertEquals("yes\n", plain(b, "run", "--device", "skiff.test/added=one", IMAGE, "sh", "-c", "echo $ADDED").ok().out());
+        Logged warm = logged(b, null, "run", "--device", "skiff.test/added=one", IMAGE, "sh", "-c", "echo $ADDED");
+        assertEquals("yes\n", warm.result().ok().out());
+        assertTrue(warm.warm(), "not a warm start: " + warm.jvms() + " JVMs");
+    }
+
+    /** Files another (non-root) user owns are distrusted on a warm start as on the full path: no hook, no CDI device. */
+    @Test
+    void policyFilesAnotherUserOwnsStayDistrustedOnAWarmStart() throws Exception {
+        Path b = siteOf("site-theirs");
+        Path hook = Files.writeString(b.resolve("hooks.d/60-theirs.json"), """
+                {"version": "1.0.0", "hook": {"path": "%s", "timeout": 5}, "when": {"commands": ["^/bin/echo$"]}, "stages": ["createRuntime"]}
+                """.formatted(hookDir.resolve("fail.sh")));
+        Path spec = Files.writeString(b.resolve("cdi/theirs.json"), cdiSpec("skiff.test/theirs", "THEIRS=yes"));
+        Cmd.of("chown", "4242", hook.toString(), spec.toString()).run().ok();
+        warmUp(b);
+        Logged echo = logged(b, null, "run", IMAGE, "/bin/echo", "hi");
+        assertEquals("hi\n", echo.result().ok().out());
+        assertTrue(echo.warm(), "not a warm start: " + echo.jvms() + " JVMs");
+        assertTrue(echo.err().contains("ignoring OCI hook " + hook + ": it is owned by uid 4242, not root"), echo.err());
+        Logged cdi = logged(b, null, "run", "--device", "skiff.test/theirs=one", IMAGE, "true");
+        assertEquals(7, cdi.result().exit(), cdi.result().toString());
+        assertTrue(cdi.warm(), "not a warm start: " + cdi.jvms() + " JVMs");
+        assertTrue(cdi.err().contains("ignoring CDI spec " + spec) && cdi.err().contains("skiff.test/theirs=one not found"), cdi.err());
     }
 }

@@ -77,7 +77,8 @@ public final class ConfigLoader {
         return TomlTree.load(siteFiles, userFile, SITE_ONLY, siteDir, w, warnings);
     }
 
-    static Path siteDir(Map<String, String> env, Consumer<String> warn) {
+    /** The site directory: SKIFF_SITE_DIR where it is trusted, else /etc/skiff (why not goes to {@code warn}). */
+    public static Path siteDir(Map<String, String> env, Consumer<String> warn) {
         String override = env.get("SKIFF_SITE_DIR");
         if (override == null || override.isEmpty()) return DEFAULT_SITE_DIR;
         Path dir = Path.of(override).toAbsolutePath();

@@ -4,6 +4,8 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.Collection;
+import java.util.Set;
 
 /**
  * Whether a policy file may be believed: a file (or a directory above it) that anyone but root can write
@@ -14,8 +16,21 @@ import java.nio.file.Path;
 public final class TrustedFiles {
     private TrustedFiles() {}
 
+    /**
+     * Paths trusted without looking at their owner: on the warm path of skiff run (cli.WarmRun) root's files show as
+     * the overflow uid, like another user's, so the full path's verdict is carried over instead, for exactly the files
+     * it trusted and only while their {@link FileStamps} still hold (WarmRun compares them before vouching).
+     */
+    private static volatile Set<Path> vouched = Set.of();
+
+    /** Trusts {@code files} (absolute, normalised, as {@link FileStamps} records them) in this process from now on. */
+    public static void vouch(Collection<Path> files) {
+        vouched = Set.copyOf(files);
+    }
+
     /** Null when trusted, else why not (for the warning). */
     public static String distrust(Path p) {
+        if (!vouched.isEmpty() && vouched.contains(p.toAbsolutePath().normalize())) return null;
         try {
             Path real = p.toRealPath();
             String r = check(real);
