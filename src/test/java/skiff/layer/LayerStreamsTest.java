@@ -169,7 +169,7 @@ class LayerStreamsTest {
     }
 
     @Test
-    void withASpoolEveryLayerIsReadOnceWhateverItsSizeOrInflater(@org.junit.jupiter.api.io.TempDir java.nio.file.Path spool) throws IOException {
+    void withASpoolEveryLayerSlowToInflateIsReadOnceWhateverItsSize(@org.junit.jupiter.api.io.TempDir java.nio.file.Path spool) throws IOException {
         byte[] text = new byte[3 << 20];
         Random r = new Random(5);
         for (int i = 0; i < text.length; i++) text[i] = (byte) ('a' + r.nextInt(4));
@@ -196,7 +196,9 @@ class LayerStreamsTest {
                     Flattener.flatten(layers, sink, Limits.defaults(), w -> {}, 2, withSpool ? spool : null);
                     sinks.add(sink);
                     String how = "allowance " + allowance + ", native " + nativeInflate + ", spool " + withSpool;
-                    if (withSpool) assertEquals(3, opens.get(), "each layer read once: " + how);
+                    // ISA-L inflates a gzip layer again faster than a spool writes and reads it back: only the zstd
+                    // layer is spooled then, and the two gzip layers that still supply content are read twice.
+                    if (withSpool) assertEquals(nativeInflate == LayerStreams.Inflater.ISAL ? 5 : 3, opens.get(), "each layer read once: " + how);
                     else assertTrue(opens.get() > 3, "without a spool, some layer is read twice: " + how);
                     assertEquals(0, LayerStreams.inflateMemoryInUse(), how);
                     try (var left = java.nio.file.Files.list(spool)) {
