@@ -289,7 +289,9 @@ final class LayerStreams {
             if (spool != null) spool.abandon();
             throw e;
         }
-        Guard guard = new Guard(c == MediaTypes.Compression.NONE ? decompressed : new BufferedInputStream(decompressed, BUFFER),
+        // ISA-L's stream buffers its output itself; a plain tar is the blob's buffered stream already.
+        boolean buffered = c == MediaTypes.Compression.NONE || decompressed instanceof IsalStream;
+        Guard guard = new Guard(buffered ? decompressed : new BufferedInputStream(decompressed, BUFFER),
                 raw, layer.name(), budget);
         return spool == null ? guard : new Tee(guard, spool, raw, layer, budget.kept);
     }
@@ -534,6 +536,15 @@ final class LayerStreams {
         public int read(byte[] b, int off, int len) throws IOException {
             try {
                 return in.read(b, off, len);
+            } catch (LibdeflateGunzip.CorruptException e) {
+                throw corrupt(layer, e.getMessage());
+            }
+        }
+
+        @Override
+        public long skip(long n) throws IOException {
+            try {
+                return in.skip(n);
             } catch (LibdeflateGunzip.CorruptException e) {
                 throw corrupt(layer, e.getMessage());
             }

@@ -97,12 +97,13 @@ public final class IsalGunzip extends InputStream {
     private final byte[] heapIn = new byte[IN];
     private boolean sourceEnded, memberDone, ended, closed;
     private long inPos, inEnd; // the unread input: in[inPos, inEnd) between calls
+    private int outPos, outEnd; // the inflated bytes not read yet: out[outPos, outEnd)
     private long member; // bytes of input before the current member (for messages)
     private long consumedBefore;
 
     /**
-     * Inflates {@code source} (closed with this stream). {@code outChunk}: the most one library call writes before its
-     * bytes are copied to the reader's array.
+     * Inflates {@code source} (closed with this stream). {@code outChunk}: the output buffer, the most one library call
+     * writes (1 MiB keeps the calls few and the library out of its small-output path).
      */
     public IsalGunzip(InputStream source, int outChunk) {
         if (!linked()) throw new IllegalStateException("ISA-L is not available");
@@ -159,18 +160,15 @@ public final class IsalGunzip extends InputStream {
         return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
     }
 
-    @Override
-    public int read(byte[] b, int off, int len) throws IOException {
-        Objects.checkFromIndexSize(off, len, b.length);
-        if (closed) throw new IOException("stream closed");
-        if (len == 0) return 0;
+    /** Inflates into the (empty) output buffer; false at the end of the last member. */
+    private boolean inflate() throws IOException {
         for (int idle = 0; !ended; ) {
             if (memberDone && !nextMember()) {
                 ended = true;
                 break;
             }
             if (inPos == inEnd) refill();
-            int room = (int) Math.min(len, out.byteSize());
+            int room = (int) out.byteSize();
             long before = inPos;
             state.set(ValueLayout.ADDRESS, NEXT_IN, in.asSlice(inPos));
             state.set(ValueLayout.JAVA_INT, AVAIL_IN, (int) (inEnd - inPos));
@@ -187,8 +185,9 @@ public final class IsalGunzip extends InputStream {
             int produced = room - state.get(ValueLayout.JAVA_INT, AVAIL_OUT);
             if (state.get(ValueLayout.JAVA_INT, BLOCK_STATE) == ISAL_BLOCK_FINISH) memberDone = true;
             if (produced > 0) {
-                MemorySegment.copy(out, ValueLayout.JAVA_BYTE, 0, b, off, produced);
-                return produced;
+                outPos = 0;
+                outEnd = produced;
+                return true;
             }
             if (!memberDone && inPos == inEnd && sourceEnded)
                 throw new LibdeflateGunzip.CorruptException("the gzip member at byte " + member + " is truncated");
@@ -196,7 +195,38 @@ public final class IsalGunzip extends InputStream {
             if (inPos == before && inPos < inEnd && !memberDone && ++idle > 2)
                 throw new LibdeflateGunzip.CorruptException("the gzip member at byte " + member + " is damaged (no progress)");
         }
-        return -1;
+        return false;
+    }
+
+    /**
+     * Served from the native output buffer, copied once into {@code b}: the stream is its own buffer (a
+     * BufferedInputStream over it would copy every byte once more).
+     */
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+        Objects.checkFromIndexSize(off, len, b.length);
+        if (closed) throw new IOException("stream closed");
+        if (len == 0) return 0;
+        if (outPos == outEnd && !inflate()) return -1;
+        int n = Math.min(len, outEnd - outPos);
+        MemorySegment.copy(out, ValueLayout.JAVA_BYTE, outPos, b, off, n);
+        outPos += n;
+        return n;
+    }
+
+    /** Free within the inflated bytes at hand. */
+    @Override
+    public long skip(long n) throws IOException {
+        if (n <= 0 || closed) return 0;
+        if (outPos == outEnd && !inflate()) return 0;
+        int s = (int) Math.min(n, outEnd - outPos);
+        outPos += s;
+        return s;
+    }
+
+    @Override
+    public int available() {
+        return closed ? 0 : outEnd - outPos;
     }
 
     private static String why(int r) {
