@@ -38,9 +38,15 @@ timed() {
   awk '{printf "%.2f %.2f\n", $1, $2 + $3}' "$run/time"
 }
 # podman's overlay driver bind-mounts its own directory: unmount it before removing the store.
+# Its overlay directory can stay busy for a few seconds after podman has exited (EBUSY): retry for up to 20 s.
 fresh() {
-  while umount "$run/pr/overlay" 2>/dev/null; do :; done # it may be stacked
-  rm -rf "$run/s" "$run/pr" "$run/prr" 2>/dev/null || { sleep 1; rm -rf "$run/s" "$run/pr" "$run/prr"; }
+  local i
+  for i in $(seq 20); do
+    while umount "$run/pr/overlay" 2>/dev/null; do :; done # it may be stacked
+    rm -rf "$run/s" "$run/pr" "$run/prr" 2>/dev/null && return 0
+    sleep 1
+  done
+  rm -rf "$run/s" "$run/pr" "$run/prr"
 }
 one() {
   fresh

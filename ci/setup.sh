@@ -6,7 +6,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 pkgs=(maven docker-registry skopeo umoci squashfs-tools squashfs-tools-ng squashfuse fuse3
-      util-linux uidmap proot apache2-utils zstd pigz libdeflate0 jq time hyperfine charliecloud podman python3 gcc busybox-static curl openssl bc
+      util-linux uidmap proot apache2-utils zstd pigz libdeflate0 libisal2 libisal-dev jq time hyperfine charliecloud podman python3 gcc busybox-static curl openssl bc
       # A one-node Slurm (ci/slurm.sh) and the two MPIs the MPI tests put in images. Slurm's mpi/pmix plugin
       # dlopens the unversioned libpmix.so, which only libpmix-dev ships: without it --mpi=pmix does not load.
       slurm-wlm slurmctld slurmd slurm-client munge slurm-wlm-basic-plugins

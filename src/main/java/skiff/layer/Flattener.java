@@ -651,13 +651,14 @@ public final class Flattener {
         try (InputStream in = LayerStreams.open(src, budget); TarArchiveInputStream tar = tar(in)) {
             long index = 0;
             int left = want.size();
+            byte[] scratch = new byte[8192];
             for (TarArchiveEntry e; left > 0 && (e = nextEntry(tar, src)) != null; index++) {
                 Inode ino = want.get(index);
                 if (ino == null) continue;
                 long size = checkedSize(src, e, ino);
                 ExactStream content = new ExactStream(tar, size, src.name(), e.getName());
                 visitor.visit(ino, size, content);
-                content.drain();
+                content.drain(scratch);
                 left--;
             }
             if (left > 0) throw endedEarly(src);
@@ -681,6 +682,9 @@ public final class Flattener {
 
     private record FileStart(Inode ino, long size) {}
 
+    /** {@code length} bytes of content at the start of {@code data}, a buffer of the reader's pool. */
+    private record Chunk(byte[] data, int length) {}
+
     /**
      * As {@link #streamContent}, with decompression on a reader thread that runs ahead through a bounded
      * queue of chunks (at most 64 x 256 KiB), so inflating the layer overlaps with the sink's work.
@@ -688,16 +692,22 @@ public final class Flattener {
     private void streamContentPrefetched(LayerSource src, Map<Long, Inode> want, LayerStreams.Budget budget,
                                          ContentVisitor visitor) throws IOException {
         java.util.concurrent.BlockingQueue<Object> q = new java.util.concurrent.ArrayBlockingQueue<>(64);
+        // Buffers the consumer is done with, for the reader to fill again: a layer's content passes through the same
+        // ~17 MiB instead of a fresh 256 KiB array per chunk for the young collector to copy and the JVM to zero.
+        java.util.concurrent.BlockingQueue<byte[]> free = new java.util.concurrent.ArrayBlockingQueue<>(68);
         Thread reader = Thread.ofPlatform().daemon().name("skiff-layer-content").start(() -> {
             try {
                 streamContent(src, want, budget, (ino, size, content) -> {
                     try {
                         q.put(new FileStart(ino, size));
                         for (long left = size; left > 0; ) {
-                            byte[] chunk = content.readNBytes((int) Math.min(CHUNK, left));
-                            if (chunk.length == 0) throw new java.io.EOFException("short read");
-                            q.put(chunk);
-                            left -= chunk.length;
+                            int n = (int) Math.min(CHUNK, left);
+                            byte[] buf = free.poll();
+                            if (buf == null) buf = new byte[CHUNK];
+                            int got = content.readNBytes(buf, 0, n);
+                            if (got == 0) throw new java.io.EOFException("short read");
+                            q.put(new Chunk(buf, got));
+                            left -= got;
                         }
                     } catch (InterruptedException stop) {
                         throw new java.io.InterruptedIOException();
@@ -717,7 +727,7 @@ public final class Flattener {
         try {
             for (Object o; (o = take(q)) != LAYER_END; ) {
                 FileStart fs = (FileStart) o;
-                ChunkStream content = new ChunkStream(q, fs.size());
+                ChunkStream content = new ChunkStream(q, free, fs.size());
                 visitor.visit(fs.ino(), fs.size(), content);
                 content.drain();
             }
@@ -746,53 +756,70 @@ public final class Flattener {
         return o;
     }
 
-    /** Exactly {@code size} bytes from the reader's chunks. */
+    /** Exactly {@code size} bytes from the reader's chunks; each chunk read to its end goes back to {@code free}. */
     private static final class ChunkStream extends InputStream {
         private final java.util.concurrent.BlockingQueue<Object> q;
+        private final java.util.concurrent.BlockingQueue<byte[]> free;
         private long left;
-        private byte[] chunk = new byte[0];
+        private Chunk chunk = new Chunk(new byte[0], 0);
         private int pos;
 
-        ChunkStream(java.util.concurrent.BlockingQueue<Object> q, long size) {
+        ChunkStream(java.util.concurrent.BlockingQueue<Object> q, java.util.concurrent.BlockingQueue<byte[]> free, long size) {
             this.q = q;
+            this.free = free;
             this.left = size;
         }
 
         private boolean fill() throws IOException {
             if (left <= 0) return false;
-            if (pos < chunk.length) return true;
-            chunk = (byte[]) take(q);
+            if (pos < chunk.length()) return true;
+            chunk = (Chunk) take(q);
             pos = 0;
             return true;
+        }
+
+        /** Hands the chunk back once read to its end (a file's chunks are never shared with the next file). */
+        private void consumed(int n) {
+            pos += n;
+            left -= n;
+            if (pos == chunk.length() && chunk.data().length > 0) free.offer(chunk.data());
         }
 
         @Override
         public int read() throws IOException {
             if (!fill()) return -1;
-            left--;
-            return chunk[pos++] & 0xff;
+            int b = chunk.data()[pos] & 0xff;
+            consumed(1);
+            return b;
         }
 
         @Override
         public int read(byte[] b, int off, int len) throws IOException {
             if (len == 0) return 0;
             if (!fill()) return -1;
-            int n = (int) Math.min(Math.min(len, chunk.length - pos), left);
-            System.arraycopy(chunk, pos, b, off, n);
-            pos += n;
-            left -= n;
+            int n = (int) Math.min(Math.min(len, chunk.length() - pos), left);
+            System.arraycopy(chunk.data(), pos, b, off, n);
+            consumed(n);
             return n;
         }
 
         @Override
-        public int available() {
-            return (int) Math.min(left, chunk.length - pos);
+        public long skip(long n) throws IOException {
+            if (n <= 0 || !fill()) return 0;
+            int s = (int) Math.min(Math.min(n, chunk.length() - pos), left);
+            consumed(s);
+            return s;
         }
 
+        @Override
+        public int available() {
+            return (int) Math.min(left, chunk.length() - pos);
+        }
+
+        /** The sink stopped early: drop the rest so the next file starts at its own chunks. */
         void drain() throws IOException {
-            byte[] buf = new byte[8192];
-            while (read(buf, 0, buf.length) > 0) {
-                // the sink stopped early: skip the rest so the next file starts at its own chunks
+            while (left > 0 && skip(left) > 0) {
+                // chunk by chunk, without copying
             }
         }
     }
@@ -864,9 +891,8 @@ public final class Flattener {
         @Override
         public void close() {}
 
-        void drain() throws IOException {
-            byte[] buf = new byte[8192];
-            while (left > 0) read(buf, 0, buf.length);
+        void drain(byte[] scratch) throws IOException {
+            while (left > 0) read(scratch, 0, scratch.length);
         }
 
         private SkiffException truncated() {

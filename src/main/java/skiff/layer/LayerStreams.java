@@ -18,10 +18,11 @@ import java.util.zip.ZipException;
 /**
  * Opens a layer blob as an uncompressed tar stream, with the decompression-bomb guard in between.
  *
- * <p>gzip layers are inflated whole, into memory, by libdeflate where the host has it (about twice the JDK's speed,
- * and skipping a file's content in memory is free) when the layer fits in {@link #INFLATE_MEMORY}, shared by the
- * layers being read at once; otherwise, or with {@code SKIFF_INFLATE=java}, they stream through the JDK's zlib.
- * Both give the same bytes; a damaged stream is the same one-line error either way.
+ * <p>gzip layers stream through Intel ISA-L where the host has it (several times the JDK's zlib, in constant memory,
+ * whatever the layer's size). Without it they are inflated whole, into memory, by libdeflate where the host has that
+ * (about twice the JDK's speed) when the layer fits in {@link #INFLATE_MEMORY}, shared by the layers being read at
+ * once; otherwise, or with {@code SKIFF_INFLATE=java}, they stream through the JDK's zlib ({@link Inflater}). All give
+ * the same bytes; a damaged stream is the same one-line error whichever inflates it.
  */
 final class LayerStreams {
     private LayerStreams() {}
@@ -35,15 +36,41 @@ final class LayerStreams {
      */
     static final long INFLATE_MEMORY = 640L << 20;
 
-    /** Whether gzip layers go through libdeflate (false: the JDK's zlib, the fallback and SKIFF_INFLATE=java). */
-    static final boolean NATIVE_INFLATE = !skiff.util.Env.is("SKIFF_INFLATE", "java")
-            && skiff.sys.LibdeflateDecompressor.available();
+    /** Who inflates gzip layers, fastest first; the host's best unless {@code SKIFF_INFLATE} names another. */
+    enum Inflater {
+        /** ISA-L's igzip, streaming ({@code libisal2}). */
+        ISAL,
+        /** libdeflate, whole layers that fit the allowance ({@code libdeflate0}); the others stream through the JDK. */
+        LIBDEFLATE,
+        /** java.util.zip, streaming: always there. */
+        JDK;
+
+        /** Whether this host can use it. */
+        boolean available() {
+            return switch (this) {
+                case ISAL -> skiff.sys.IsalGunzip.linked();
+                case LIBDEFLATE -> skiff.sys.LibdeflateDecompressor.available();
+                case JDK -> true;
+            };
+        }
+
+        /** {@code SKIFF_INFLATE=java} or {@code libdeflate} (to compare them) caps the choice; unset: the best there is. */
+        static Inflater chosen() {
+            Inflater cap = skiff.util.Env.is("SKIFF_INFLATE", "java") ? JDK
+                    : skiff.util.Env.is("SKIFF_INFLATE", "libdeflate") ? LIBDEFLATE : ISAL;
+            for (Inflater i : values()) if (i.ordinal() >= cap.ordinal() && i.available()) return i;
+            return JDK;
+        }
+    }
+
+    /** This host's inflater for gzip layers. */
+    static final Inflater INFLATER = Inflater.chosen();
 
     /** The allowance of this JVM; tests swap in a small one to see the fallback. */
     static volatile Memory memory = new Memory(INFLATE_MEMORY);
 
-    /** {@link #NATIVE_INFLATE}, switched off by tests to compare the two inflaters. */
-    static volatile boolean nativeInflate = NATIVE_INFLATE;
+    /** {@link #INFLATER}, switched by tests to compare the inflaters. */
+    static volatile Inflater inflater = INFLATER;
 
     /** Bytes of {@link #INFLATE_MEMORY} held now (tests: was a layer inflated whole?). */
     static long inflateMemoryInUse() {
@@ -224,8 +251,9 @@ final class LayerStreams {
         MediaTypes.Compression c = sniff(blob, layer.compression());
         InputStream source = blob;
         // The headers pass spools what it inflates, for the content pass: a gzip layer inflates straight into its spool file.
-        Spool.Writer spool = budget.keep ? budget.kept.spoolWriter() : null;
-        if (c == MediaTypes.Compression.GZIP && nativeInflate && spool != null) {
+        Spool.Writer spool = budget.keep && worthSpooling(c) ? budget.kept.spoolWriter() : null;
+        boolean whole = c == MediaTypes.Compression.GZIP && inflater == Inflater.LIBDEFLATE;
+        if (whole && spool != null) {
             switch (inflateToSpool(layer, blob, budget, spool)) {
                 case null -> {} // nothing read: stream the blob
                 case LibdeflateGunzip.Written w -> {
@@ -237,7 +265,7 @@ final class LayerStreams {
                 case LibdeflateGunzip.Replay replay -> source = replay;
                 case LibdeflateGunzip.Inflated never -> throw new IllegalStateException();
             }
-        } else if (c == MediaTypes.Compression.GZIP && nativeInflate) {
+        } else if (whole) {
             switch (inflateWhole(layer, blob, budget)) {
                 case null -> {} // nothing read: stream the blob
                 case LibdeflateGunzip.Inflated data -> {
@@ -253,7 +281,7 @@ final class LayerStreams {
         InputStream decompressed;
         try {
             decompressed = switch (c) {
-                case GZIP -> new JdkGunzip(raw, layer.name());
+                case GZIP -> inflater == Inflater.ISAL ? new IsalStream(raw, layer.name()) : new JdkGunzip(raw, layer.name());
                 case ZSTD -> new ZstdInputStream(raw);
                 case NONE -> raw;
             };
@@ -261,9 +289,25 @@ final class LayerStreams {
             if (spool != null) spool.abandon();
             throw e;
         }
-        Guard guard = new Guard(c == MediaTypes.Compression.NONE ? decompressed : new BufferedInputStream(decompressed, BUFFER),
+        // ISA-L's stream buffers its output itself; a plain tar is the blob's buffered stream already.
+        boolean buffered = c == MediaTypes.Compression.NONE || decompressed instanceof IsalStream;
+        Guard guard = new Guard(buffered ? decompressed : new BufferedInputStream(decompressed, BUFFER),
                 raw, layer.name(), budget);
         return spool == null ? guard : new Tee(guard, spool, raw, layer, budget.kept);
+    }
+
+    /**
+     * Whether the content pass should read this layer from a spool rather than decompress it again. Writing a layer
+     * to the page cache and reading it back costs about 3 s of CPU per GB on the bench VM (mostly the kernel's
+     * copies and fresh pages), more than ISA-L takes to inflate it again (~1.7 s/GB) and far more than reading a
+     * plain tar again; the JDK's zlib (~4 s/GB) and zstd streams are spooled.
+     */
+    private static boolean worthSpooling(MediaTypes.Compression c) {
+        return switch (c) {
+            case GZIP -> inflater != Inflater.ISAL;
+            case ZSTD -> true;
+            case NONE -> false;
+        };
     }
 
     /**
@@ -468,6 +512,43 @@ final class LayerStreams {
     static SkiffException corrupt(String layer, String why) {
         return new SkiffException(ExitCode.STORAGE, "layer " + layer + " is corrupt: " + why
                 + " (the blob is damaged or truncated; remove the image and pull it again)");
+    }
+
+    /** ISA-L's gzip stream, with its format errors turned into the same message as libdeflate's. */
+    private static final class IsalStream extends FilterInputStream {
+        private final String layer;
+
+        IsalStream(InputStream raw, String layer) {
+            super(new skiff.sys.IsalGunzip(raw, BUFFER));
+            this.layer = layer;
+        }
+
+        @Override
+        public int read() throws IOException {
+            try {
+                return in.read();
+            } catch (LibdeflateGunzip.CorruptException e) {
+                throw corrupt(layer, e.getMessage());
+            }
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            try {
+                return in.read(b, off, len);
+            } catch (LibdeflateGunzip.CorruptException e) {
+                throw corrupt(layer, e.getMessage());
+            }
+        }
+
+        @Override
+        public long skip(long n) throws IOException {
+            try {
+                return in.skip(n);
+            } catch (LibdeflateGunzip.CorruptException e) {
+                throw corrupt(layer, e.getMessage());
+            }
+        }
     }
 
     /** The JDK's gzip reader, with its format errors turned into the same message as libdeflate's. */

@@ -334,8 +334,9 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
     }
 
     private static byte[] readFully(InputStream in, int n, String path, long size) throws IOException {
-        byte[] b = in.readNBytes(n);
-        if (b.length != n) throw new IOException("content of " + path + " ended before its declared size " + size);
+        // Straight into the block: readNBytes(int) would gather 16 KiB pieces and copy them again.
+        byte[] b = new byte[n];
+        if (in.readNBytes(b, 0, n) != n) throw new IOException("content of " + path + " ended before its declared size " + size);
         return b;
     }
 

@@ -36,28 +36,30 @@ class FlattenerTest {
         assertEquals(sink.order, parallel.order);
         assertEquals(sink.entries, parallel.entries);
         assertEquals(warnings, w2);
-        // gzip layers again through the JDK's zlib instead of libdeflate: the same tree.
-        RecordingSink jdk = new RecordingSink();
-        LayerStreams.nativeInflate = false;
-        try {
-            Flattener.flatten(List.of(layers), jdk, Limits.defaults(), w -> {}, 2);
-        } finally {
-            LayerStreams.nativeInflate = LayerStreams.NATIVE_INFLATE;
+        // gzip layers again through each other inflater (ISA-L, libdeflate, the JDK's zlib): the same tree.
+        for (LayerStreams.Inflater how : LayerStreams.Inflater.values()) {
+            RecordingSink other = new RecordingSink();
+            LayerStreams.inflater = how;
+            try {
+                Flattener.flatten(List.of(layers), other, Limits.defaults(), w -> {}, 2);
+            } finally {
+                LayerStreams.inflater = LayerStreams.INFLATER;
+            }
+            assertEquals(sink.order, other.order, how.toString());
+            assertEquals(sink.entries, other.entries, how.toString());
         }
-        assertEquals(sink.order, jdk.order);
-        assertEquals(sink.entries, jdk.entries);
         // Layers spooled to disk by the headers pass for the content pass (as skiff convert runs): the same, in the same order.
-        for (boolean nativeInflate : new boolean[] {true, false}) {
+        for (LayerStreams.Inflater how : LayerStreams.Inflater.values()) {
             Path spool = Files.createTempDirectory("skiff-spool-test");
             RecordingSink spooled = new RecordingSink();
-            LayerStreams.nativeInflate = nativeInflate;
+            LayerStreams.inflater = how;
             try {
                 Flattener.flatten(List.of(layers), spooled, Limits.defaults(), w -> {}, 2, spool);
                 try (var left = Files.list(spool)) {
                     assertEquals(List.of(), left.toList(), "spool files left behind");
                 }
             } finally {
-                LayerStreams.nativeInflate = LayerStreams.NATIVE_INFLATE;
+                LayerStreams.inflater = LayerStreams.INFLATER;
                 Files.deleteIfExists(spool);
             }
             assertEquals(sink.order, spooled.order);
