@@ -65,6 +65,7 @@ if [ -d "$scratch/storage/dir" ] && "${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-am
      skiff.cli.WarmTraining --record "$scratch/storage" >/dev/null 2>&1; then
   "${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin/java" -XX:AOTCacheOutput="$warm_aot.tmp" -Xlog:aot=off -Xlog:cds=off \
     -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xss2m -Djdk.lang.Process.launchMechanism=FORK \
+    -Djdk.reflect.useNativeAccessorOnly=true \
     --enable-native-access=ALL-UNNAMED -cp "$PWD/target/skiff.jar" skiff.cli.WarmTraining "$scratch/storage" >/dev/null 2>&1 || echo "ci/aot.sh: the warm run training failed" >&2
 fi
 if [ -f "$warm_aot.tmp" ]; then

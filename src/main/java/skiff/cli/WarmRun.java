@@ -17,6 +17,7 @@ import skiff.rootfs.Rootfs;
 import skiff.store.JobPins;
 import skiff.store.Store;
 import skiff.sys.Fds;
+import skiff.sys.LinkAhead;
 import skiff.sys.SysException;
 import skiff.util.Dirs;
 import skiff.util.Env;
@@ -52,6 +53,7 @@ public final class WarmRun {
     public static void main(String[] a) {
         // First: the descriptors skiff's caller passed on (MPI launchers do), before this JVM opens files of its own.
         InheritedFds.capture();
+        LinkAhead.start();
         Trace.mark("warm: main() reached");
         boolean debug = false;
         int status;

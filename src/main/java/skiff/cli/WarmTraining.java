@@ -8,6 +8,7 @@ import skiff.image.ImageConfig;
 import skiff.reference.Reference;
 import skiff.rootfs.Rootfs;
 import skiff.store.Store;
+import skiff.sys.LinkAhead;
 import skiff.util.Env;
 
 import java.nio.file.Path;
@@ -43,6 +44,7 @@ public final class WarmTraining {
             return;
         }
         Path storage = Path.of(a[0]).toAbsolutePath();
+        LinkAhead.start();
         Map<String, String> env = Env.process();
         UnixSystem u = new UnixSystem();
         int uid = (int) u.getUid(), gid = (int) u.getGid();
