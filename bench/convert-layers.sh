@@ -12,9 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPS=${1:-3} WORK=${WORK:-/var/tmp/skiff-convert-layers} THREADS=${THREADS:-$(nproc)} GZIP9=${GZIP9:-1}
 # ConvertBench CLASSPATH COMPRESSOR LEVEL: the flattener and writer as skiff convert runs them, with bench/convert.sh's
-# JVM flags (serial GC, 512 MiB heap).
+# JVM flags (serial GC, 512 MiB heap) and C1 only, as bin/skiff starts convert since 2026-12-02.
 convert_bench() {
-  "${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin/java" ${SKIFF_JVM:--XX:+UseSerialGC -Xmx512m} \
+  "${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin/java" ${SKIFF_JVM:--XX:+UseSerialGC -Xmx512m -XX:TieredStopAtLevel=1} \
     --enable-native-access=ALL-UNNAMED -cp "$1/target/classes:$1/target/test-classes:$1/target/lib/*" \
     skiff.squashfs.ConvertBench "$WORK/img" "$WORK/out" "$2" "$3" "$THREADS"
 }

@@ -15,8 +15,9 @@ LEVEL_ZSTD=${LEVEL_ZSTD:-3}
 THREADS=${THREADS:-$(nproc)}
 JAVA=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin/java
 CP="target/classes:target/test-classes:target/lib/*"
-# Serial GC and a capped heap: the writer needs little heap (bounded queue); G1 would grow it for nothing.
-SKIFF_JVM=${SKIFF_JVM:--XX:+UseSerialGC -Xmx512m}
+# Serial GC and a capped heap: the writer needs little heap (bounded queue); G1 would grow it for nothing. C1 only,
+# as bin/skiff starts convert.
+SKIFF_JVM=${SKIFF_JVM:--XX:+UseSerialGC -Xmx512m -XX:TieredStopAtLevel=1}
 mkdir -p "$WORK"
 
 if [ ! -f "$WORK/img/index.json" ]; then
