@@ -25,18 +25,19 @@ import java.util.function.Consumer;
  * {@code .wh..wh..opq} opaque markers) and streams the resulting tree into a {@link TreeSink}, straight
  * from the compressed blobs, without an unpacked tree on disk.
  *
- * <p>Two passes. Pass 1 reads every layer's tar headers (content skipped) in order and builds the final
+ * <p>One pass first: {@link OnePass} reads the layers top down, each decompressed once, and writes every file that
+ * survives as its content streams by. What that order cannot decide alone (an upper entry below a path that a lower
+ * layer makes a symbolic link, a hard link across layers, a path listed twice in one layer: none of them in images
+ * that Docker, BuildKit, Buildah or Kaniko build) makes it stop; the sink is {@linkplain TreeSink#restart()
+ * restarted} and the two bottom-up passes below run instead.
+ *
+ * <p>The two passes. Pass 1 reads every layer's tar headers (content skipped) in order and builds the final
  * tree in memory: per path its type and metadata, and for regular files which layer entry supplies the
  * content (an "inode" shared by hard links). Pass 2 emits the directories (parents first), then streams
  * the layers again and hands each surviving file to the sink as its content comes by (only layers that
- * still supply something are read), then symlinks and special files, then hard links.
- *
- * <p>Each layer is decompressed once: pass 1 keeps what it inflated for pass 2, in memory while room allows and
- * otherwise in a spool on disk (see {@link LayerStreams} and {@link Spool}); only without a spool directory, or
- * when the spool has no room, is a layer inflated again. Why not one pass: where an upper layer's entry lands, and
- * whether it hides a lower file, depends on the symbolic links and directories of every layer below it (an entry
- * {@code lib/x} over {@code lib -> usr/lib}), so no file's fate is known before all headers are applied, and the
- * sink must see the files in the same order (lowest layer first, tar order) for the image to be the same bytes.
+ * still supply something are read), then symlinks and special files, then hard links. Pass 1 keeps what it
+ * inflated for pass 2, in memory while room allows and otherwise in a spool on disk (see {@link LayerStreams} and
+ * {@link Spool}), except gzip layers that ISA-L inflates again faster than a spool returns them.
  *
  * <p>Parent links: when an entry's parent path goes through a symbolic link of the tree built so far
  * (lower layers and earlier entries of the same layer), the entry goes where the link leads, as umoci
@@ -51,14 +52,15 @@ import java.util.function.Consumer;
  * ".." component, an entry whose (resolved) parent is not a directory, a parent behind more than
  * {@link Limits#MAX_LINK_HOPS} links (a loop), a hard link to a missing path or to a directory, and
  * names, resolved paths or link targets longer than Linux accepts make the whole conversion fail with
- * exit 5 and a message naming the layer and entry, before anything is written. Size and count limits
- * are in {@link Limits}.
+ * exit 5 and a message naming the layer and entry. In one pass, files written before the refusal stay in the sink's
+ * temporary output, which the conversion deletes; no link is written before all layers are read. Size and count
+ * limits are in {@link Limits}.
  */
 public final class Flattener {
-    private static final String WHITEOUT = ".wh.";
-    private static final String OPAQUE = ".wh..wh..opq";
+    static final String WHITEOUT = ".wh.";
+    static final String OPAQUE = ".wh..wh..opq";
     private static final int NAME_MAX = 255;
-    private static final TreeSink.Metadata IMPLICIT_DIR = new TreeSink.Metadata(0755, 0, 0, 0, Map.of());
+    static final TreeSink.Metadata IMPLICIT_DIR = new TreeSink.Metadata(0755, 0, 0, 0, Map.of());
 
     private final List<LayerSource> layers;
     private final Limits limits;
@@ -67,12 +69,19 @@ public final class Flattener {
     private final java.nio.file.Path spoolDir;
 
     private final Dir root = new Dir(IMPLICIT_DIR, -1);
-    private long nodes;
-    private int unknownTypes;
-    private int droppedXattrs;
+    long nodes;
+    int unknownTypes;
+    int droppedXattrs;
 
-    /** What was written. */
-    public record Stats(long directories, long files, long bytes, long symlinks, long specials, long hardlinks) {}
+    /**
+     * What was written; {@code twoPasses}: null when each layer was read once, top down (see {@link OnePass}), else why
+     * the layers needed two passes.
+     */
+    public record Stats(long directories, long files, long bytes, long symlinks, long specials, long hardlinks, String twoPasses) {
+        public boolean onePass() {
+            return twoPasses == null;
+        }
+    }
 
     public Flattener(List<LayerSource> layers, Limits limits, Consumer<String> warnings) {
         this(layers, limits, warnings, Runtime.getRuntime().availableProcessors());
@@ -111,11 +120,35 @@ public final class Flattener {
         return new Flattener(layers, limits, warnings, threads, spoolDir).run(sink);
     }
 
+    /**
+     * Flattens into {@code sink}: in one pass, top down, unless the layers need the bottom-up passes, in which case the
+     * sink is {@linkplain TreeSink#restart() restarted} and they run instead.
+     */
     public Stats run(TreeSink sink) throws IOException {
+        if (!TWO_PASS_ONLY) {
+            try {
+                return new OnePass(this, layers, limits, threads).run(sink);
+            } catch (OutOfMemoryError e) {
+                throw outOfMemory(e); // the tree, nearly all this heap held, is unreachable now
+            } catch (OnePass.StartOver why) {
+                if (TRACE) System.err.println("skiff: two passes: " + why.getMessage());
+                sink.restart();
+                nodes = 0;
+                unknownTypes = 0;
+                droppedXattrs = 0;
+                reason = why.getMessage();
+            }
+        }
         try (LayerStreams.Kept kept = new LayerStreams.Kept(spoolDir)) {
             return run(sink, kept);
         }
     }
+
+    private String reason = "two passes were asked for";
+
+    /** Tests compare the two ways. */
+    static volatile boolean TWO_PASS_ONLY = false;
+    private static final boolean TRACE = skiff.util.Env.is("SKIFF_TRACE", "1");
 
     private Stats run(TreeSink sink, LayerStreams.Kept kept) throws IOException {
         LayerStreams.Budget budget = new LayerStreams.Budget(limits, kept, true);
@@ -128,14 +161,23 @@ public final class Flattener {
         } catch (OutOfMemoryError e) {
             // The tree is nearly all this heap holds; dropping it makes room to report the problem.
             root.children.clear();
-            throw new SkiffException(ExitCode.STORAGE, "not enough memory for the file tree of this image (" + nodes
-                    + " entries so far): give Java more heap, e.g. JAVA_TOOL_OPTIONS=-Xmx8g, or lower [convert] max-entries", e);
+            throw outOfMemory(e);
         }
+        warnSkipped();
+        return emit(sink, kept);
+    }
+
+    SkiffException outOfMemory(OutOfMemoryError e) {
+        return new SkiffException(ExitCode.STORAGE, "not enough memory for the file tree of this image (" + nodes
+                + " entries so far): give Java more heap, e.g. JAVA_TOOL_OPTIONS=-Xmx8g, or lower [convert] max-entries", e);
+    }
+
+    /** Once all layers are read: what was left out, one line each. */
+    void warnSkipped() {
         if (unknownTypes > 0)
             warnings.accept("skipped " + unknownTypes + " tar entries of types an image cannot use (volume labels, multi-volume parts)");
         if (droppedXattrs > 0)
             warnings.accept("skipped " + droppedXattrs + " extended attributes whose binary values the tar reader cannot carry");
-        return emit(sink, kept);
     }
 
     // ---------------------------------------------------------------- the in-memory tree
@@ -207,7 +249,7 @@ public final class Flattener {
 
     // ---------------------------------------------------------------- pass 1
 
-    private static TarArchiveInputStream tar(InputStream in) {
+    static TarArchiveInputStream tar(InputStream in) {
         return new TarArchiveInputStream(in, StandardCharsets.UTF_8.name());
     }
 
@@ -291,7 +333,7 @@ public final class Flattener {
         }
     }
 
-    private static TarArchiveEntry nextEntry(TarArchiveInputStream tar, LayerSource src) {
+    static TarArchiveEntry nextEntry(TarArchiveInputStream tar, LayerSource src) {
         try {
             return tar.getNextEntry();
         } catch (IOException | IllegalArgumentException e) {
@@ -300,13 +342,13 @@ public final class Flattener {
         }
     }
 
-    private SkiffException reject(int layer, String entry, String why) {
+    SkiffException reject(int layer, String entry, String why) {
         return new SkiffException(ExitCode.STORAGE, "layer " + layers.get(layer).name() + " has a hostile or broken entry '"
                 + entry + "': " + why + "; refusing to convert the image (it was not built by a well-behaved tool)");
     }
 
     /** Splits a tar name into components, refusing ".." and over-long names. */
-    private List<String> components(int layer, String name) {
+    List<String> components(int layer, String name) {
         if (name.indexOf('\0') >= 0) throw reject(layer, name.replace('\0', '?'), "the name contains a NUL byte");
         if (name.getBytes(StandardCharsets.UTF_8).length > limits.maxPathBytes())
             throw reject(layer, name.substring(0, 80) + "...", "the name is longer than " + limits.maxPathBytes() + " bytes");
@@ -321,7 +363,7 @@ public final class Flattener {
         return out;
     }
 
-    private void count(int layer, String name) {
+    void count(int layer, String name) {
         if (++nodes > limits.maxEntries())
             throw new SkiffException(ExitCode.STORAGE, "the image has more than " + limits.maxEntries() + " entries (at layer "
                     + layers.get(layer).name() + ", entry '" + name + "'): refusing to convert it (raise [convert] max-entries in config.toml if it is genuine)");
@@ -493,7 +535,7 @@ public final class Flattener {
         put(parent, base, node, layer, name);
     }
 
-    private static boolean isRegular(TarArchiveEntry e) {
+    static boolean isRegular(TarArchiveEntry e) {
         byte f = e.getLinkFlag();
         return f == TarConstants.LF_NORMAL || f == TarConstants.LF_OLDNORM || f == TarConstants.LF_CONTIG
                 || f == TarConstants.LF_GNUTYPE_SPARSE;
@@ -546,7 +588,7 @@ public final class Flattener {
         }
     }
 
-    private TreeSink.Metadata metadata(TarArchiveEntry e) {
+    TreeSink.Metadata metadata(TarArchiveEntry e) {
         Map<String, byte[]> xattrs = null;
         Map<String, String> pax = e.getExtraPaxHeaders();
         if (!pax.isEmpty()) {
@@ -638,7 +680,7 @@ public final class Flattener {
             }
         });
         sink.finish();
-        return new Stats(dirs[0], files[0], bytes[0], links[0], specials[0], hard[0]);
+        return new Stats(dirs[0], files[0], bytes[0], links[0], specials[0], hard[0], reason);
     }
 
     @FunctionalInterface
@@ -677,151 +719,10 @@ public final class Flattener {
         return new SkiffException(ExitCode.STORAGE, "layer " + src.name() + " ended early on the second read; the store is being modified or is corrupt: pull the image again");
     }
 
-    private static final int CHUNK = 256 << 10;
-    private static final Object LAYER_END = new Object();
-
-    private record FileStart(Inode ino, long size) {}
-
-    /** {@code length} bytes of content at the start of {@code data}, a buffer of the reader's pool. */
-    private record Chunk(byte[] data, int length) {}
-
-    /**
-     * As {@link #streamContent}, with decompression on a reader thread that runs ahead through a bounded
-     * queue of chunks (at most 64 x 256 KiB), so inflating the layer overlaps with the sink's work.
-     */
+    /** As {@link #streamContent}, with decompression on a reader thread that runs ahead (see {@link Prefetch}). */
     private void streamContentPrefetched(LayerSource src, Map<Long, Inode> want, LayerStreams.Budget budget,
                                          ContentVisitor visitor) throws IOException {
-        java.util.concurrent.BlockingQueue<Object> q = new java.util.concurrent.ArrayBlockingQueue<>(64);
-        // Buffers the consumer is done with, for the reader to fill again: a layer's content passes through the same
-        // ~17 MiB instead of a fresh 256 KiB array per chunk for the young collector to copy and the JVM to zero.
-        java.util.concurrent.BlockingQueue<byte[]> free = new java.util.concurrent.ArrayBlockingQueue<>(68);
-        Thread reader = Thread.ofPlatform().daemon().name("skiff-layer-content").start(() -> {
-            try {
-                streamContent(src, want, budget, (ino, size, content) -> {
-                    try {
-                        q.put(new FileStart(ino, size));
-                        for (long left = size; left > 0; ) {
-                            int n = (int) Math.min(CHUNK, left);
-                            byte[] buf = free.poll();
-                            if (buf == null) buf = new byte[CHUNK];
-                            int got = content.readNBytes(buf, 0, n);
-                            if (got == 0) throw new java.io.EOFException("short read");
-                            q.put(new Chunk(buf, got));
-                            left -= got;
-                        }
-                    } catch (InterruptedException stop) {
-                        throw new java.io.InterruptedIOException();
-                    }
-                });
-                q.put(LAYER_END);
-            } catch (InterruptedException | java.io.InterruptedIOException stop) {
-                // the consumer gave up
-            } catch (Throwable t) {
-                try {
-                    q.put(t);
-                } catch (InterruptedException ignored) {
-                    // the consumer gave up
-                }
-            }
-        });
-        try {
-            for (Object o; (o = take(q)) != LAYER_END; ) {
-                FileStart fs = (FileStart) o;
-                ChunkStream content = new ChunkStream(q, free, fs.size());
-                visitor.visit(fs.ino(), fs.size(), content);
-                content.drain();
-            }
-        } finally {
-            reader.interrupt();
-            try {
-                reader.join();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
-    }
-
-    /** The next item, rethrowing the reader's failure as it was. */
-    private static Object take(java.util.concurrent.BlockingQueue<Object> q) throws IOException {
-        Object o;
-        try {
-            o = q.take();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new java.io.InterruptedIOException("interrupted while reading a layer");
-        }
-        if (o instanceof IOException e) throw e;
-        if (o instanceof RuntimeException e) throw e;
-        if (o instanceof Error e) throw e;
-        return o;
-    }
-
-    /** Exactly {@code size} bytes from the reader's chunks; each chunk read to its end goes back to {@code free}. */
-    private static final class ChunkStream extends InputStream {
-        private final java.util.concurrent.BlockingQueue<Object> q;
-        private final java.util.concurrent.BlockingQueue<byte[]> free;
-        private long left;
-        private Chunk chunk = new Chunk(new byte[0], 0);
-        private int pos;
-
-        ChunkStream(java.util.concurrent.BlockingQueue<Object> q, java.util.concurrent.BlockingQueue<byte[]> free, long size) {
-            this.q = q;
-            this.free = free;
-            this.left = size;
-        }
-
-        private boolean fill() throws IOException {
-            if (left <= 0) return false;
-            if (pos < chunk.length()) return true;
-            chunk = (Chunk) take(q);
-            pos = 0;
-            return true;
-        }
-
-        /** Hands the chunk back once read to its end (a file's chunks are never shared with the next file). */
-        private void consumed(int n) {
-            pos += n;
-            left -= n;
-            if (pos == chunk.length() && chunk.data().length > 0) free.offer(chunk.data());
-        }
-
-        @Override
-        public int read() throws IOException {
-            if (!fill()) return -1;
-            int b = chunk.data()[pos] & 0xff;
-            consumed(1);
-            return b;
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-            if (len == 0) return 0;
-            if (!fill()) return -1;
-            int n = (int) Math.min(Math.min(len, chunk.length() - pos), left);
-            System.arraycopy(chunk.data(), pos, b, off, n);
-            consumed(n);
-            return n;
-        }
-
-        @Override
-        public long skip(long n) throws IOException {
-            if (n <= 0 || !fill()) return 0;
-            int s = (int) Math.min(Math.min(n, chunk.length() - pos), left);
-            consumed(s);
-            return s;
-        }
-
-        @Override
-        public int available() {
-            return (int) Math.min(left, chunk.length() - pos);
-        }
-
-        /** The sink stopped early: drop the rest so the next file starts at its own chunks. */
-        void drain() throws IOException {
-            while (left > 0 && skip(left) > 0) {
-                // chunk by chunk, without copying
-            }
-        }
+        Prefetch.<Inode>run("skiff-layer-content", out -> streamContent(src, want, budget, out::file), visitor::visit);
     }
 
     @FunctionalInterface
@@ -847,7 +748,7 @@ public final class Flattener {
     }
 
     /** Exactly {@code size} bytes of the current tar entry; close() leaves the tar stream open. */
-    private static final class ExactStream extends FilterInputStream {
+    static final class ExactStream extends FilterInputStream {
         private long left;
         private final String layer, entry;
 

@@ -8,9 +8,10 @@ import java.io.InputStream;
  * What a conversion reports while it runs, for a display to draw. Kept in this package so the stages that do
  * the work (layer, squashfs, rootfs) report without knowing who listens: the command line draws it.
  *
- * <p>The numbers a conversion can know: pass 1 of the {@link Flattener} reads the compressed layers, whose
- * sizes are known up front (the manifest); only after it are the entries and content bytes of the tree
- * known, and the sink then writes them. Calls are cheap counters; {@link #read} comes from reader threads.
+ * <p>The numbers a conversion can know: the {@link Flattener} reads the compressed layers, whose sizes are known up
+ * front (the manifest), and in one pass writes as it reads, so the bytes read measure the whole conversion. When two
+ * passes are needed, the first reads the headers and only after it are the entries and content bytes of the tree
+ * known ({@link #planned}), which the second writes. Calls are cheap counters; {@link #read} comes from reader threads.
  */
 public interface Progress {
     enum Phase { READING, WRITING, FINISHING }
@@ -85,10 +86,6 @@ public interface Progress {
         }
 
         private void entry() {
-            if (!writing) {
-                writing = true;
-                p.phase(Phase.WRITING);
-            }
             p.entry();
         }
 
@@ -137,7 +134,17 @@ public interface Progress {
         }
 
         @Override
+        public void restart() throws IOException {
+            sink.restart();
+        }
+
+        /** Only two passes plan: a one-pass flattening stays in {@link Phase#READING}, which measures all its work. */
+        @Override
         public void planned(long entries, long contentBytes) {
+            if (!writing) {
+                writing = true;
+                p.phase(Phase.WRITING);
+            }
             p.planned(entries, contentBytes);
             sink.planned(entries, contentBytes);
         }

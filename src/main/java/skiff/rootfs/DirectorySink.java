@@ -43,6 +43,8 @@ public final class DirectorySink implements TreeSink {
     private final Path root;
     private final Consumer<String> warnings;
     private final Set<String> dirs = new HashSet<>();
+    /** Directories made for a file that came before them, not named yet. */
+    private final Set<String> made = new HashSet<>();
     private final List<Pending> pending = new ArrayList<>();
     private int skippedSpecials;
     private int skippedXattrs;
@@ -70,23 +72,51 @@ public final class DirectorySink implements TreeSink {
         return root.resolve(path);
     }
 
+    /**
+     * Where a file goes when it may come before its directories (a one-pass flattening): the missing ones are made
+     * now, as the owner's, and named later by {@link #directory}. Only names this sink made are ever followed, and
+     * no symbolic link exists before the last directory is named, so nothing lands outside {@code root}.
+     */
+    private Path placeFile(String path) throws IOException {
+        int slash = path.lastIndexOf('/');
+        String parent = slash < 0 ? "" : path.substring(0, slash);
+        if (!dirs.contains(parent)) {
+            if (dirs.add("")) made.add(""); // the root itself exists already: the constructor made it
+            int from = 0;
+            while (!parent.isEmpty()) {
+                int i = parent.indexOf('/', from);
+                String p = i < 0 ? parent : parent.substring(0, i);
+                if (!dirs.contains(p)) {
+                    Files.createDirectory(place(p));
+                    dirs.add(p);
+                    made.add(p);
+                }
+                if (i < 0) break;
+                from = i + 1;
+            }
+        }
+        return place(path);
+    }
+
     @Override
     public void directory(String path, Metadata meta) throws IOException {
         if (path.isEmpty()) {
-            dirs.add("");
+            if (!made.remove("") && !dirs.add("")) throw new IOException("the root directory was named twice");
             pending.add(new Pending(root, meta));
             return;
         }
         Path p = place(path);
-        Files.createDirectory(p);
-        dirs.add(path);
+        if (!made.remove(path)) {
+            Files.createDirectory(p);
+            dirs.add(path);
+        }
         xattrs(p, meta);
         pending.add(new Pending(p, meta));
     }
 
     @Override
     public void file(String path, Metadata meta, long size, InputStream content) throws IOException {
-        Path p = place(path);
+        Path p = placeFile(path);
         int mode = (meta.mode() | 0600) & ~06000 & 07777;
         // Created with its final mode when the umask leaves it intact (the common 0644/0755 under umask
         // 022): one chmod, i.e. an open+fchmod+close, less per file.
@@ -130,8 +160,22 @@ public final class DirectorySink implements TreeSink {
         Files.createLink(p, t);
     }
 
+    /** Removes what was written: the flattener starts over (in two passes). */
+    @Override
+    public void restart() throws IOException {
+        try (var s = Files.list(root)) {
+            for (Path p : (Iterable<Path>) s::iterator) skiff.util.FileTrees.delete(p);
+        }
+        dirs.clear();
+        made.clear();
+        pending.clear();
+        skippedSpecials = 0;
+        skippedXattrs = 0;
+    }
+
     @Override
     public void finish() throws IOException {
+        if (!made.isEmpty()) throw new IOException("directory '" + made.iterator().next() + "' holds files but was never named");
         // Deepest first is not needed for modes (the owner keeps rwx), but mtimes must be set after the
         // last write into each directory, which is now.
         for (int i = pending.size() - 1; i >= 0; i--) {

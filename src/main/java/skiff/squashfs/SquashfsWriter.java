@@ -82,7 +82,7 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
     private final Consumer<String> warnings;
     private final FileChannel channel;
     private final ExecutorService pool;
-    private final Thread writerThread;
+    private Thread writerThread;
     private final BlockingQueue<Item> queue;
     private final List<Codec> codecs = Collections.synchronizedList(new ArrayList<>());
     private final ThreadLocal<Codec> workerCodec;
@@ -145,7 +145,11 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
         };
         this.pool = Executors.newFixedThreadPool(threads, tf);
         this.queue = new ArrayBlockingQueue<>(2 * threads + 4);
-        this.writerThread = new Thread(this::writerLoop, "sqfs-writer");
+        startWriter();
+    }
+
+    private void startWriter() {
+        writerThread = new Thread(this::writerLoop, "sqfs-writer");
         writerThread.setDaemon(true);
         writerThread.start();
     }
@@ -153,7 +157,8 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
     // ------------------------------------------------------------------ tree building (caller thread)
 
     private abstract static sealed class Node permits Dir, FileNode, SymlinkNode, SpecialNode {
-        final Metadata meta;
+        /** Null for a directory a file came before, until {@link #directory} names it. */
+        Metadata meta;
         int inodeNumber;
         long inodeRef = -1;
         int xattrIndex = Format.NO_XATTR;
@@ -242,12 +247,20 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
         throw new IOException(f);
     }
 
+    /** The directory {@code path} goes into; made now, to be named later, when a file comes before it (one pass). */
     private Dir parentOf(String path) throws IOException {
         int slash = path.lastIndexOf('/');
         String parent = slash < 0 ? "" : path.substring(0, slash);
-        if (root == null) throw new IOException("entry " + path + " before the root directory");
         Dir d = dirs.get(parent);
-        if (d == null) throw new IOException("entry " + path + " comes before its parent directory " + parent);
+        if (d != null) return d;
+        if (parent.isEmpty()) {
+            root = new Dir(null, null);
+            dirs.put("", root);
+            return root;
+        }
+        d = new Dir(parentOf(parent), null);
+        add(parent, d);
+        dirs.put(parent, d);
         return d;
     }
 
@@ -266,14 +279,20 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
         byte[] name = nameOf(path);
         if (parent.children.putIfAbsent(name, node) != null) throw new IOException("duplicate entry " + path);
         if (node instanceof Dir) parent.subdirs++;
-        maxMtime = Math.max(maxMtime, node.meta.mtimeSeconds());
+        if (node.meta != null) maxMtime = Math.max(maxMtime, node.meta.mtimeSeconds());
     }
 
     @Override
     public void directory(String path, Metadata meta) throws IOException {
         checkOpen();
+        Dir made = dirs.get(path);
+        if (made != null) {
+            if (made.meta != null) throw new IOException(path.isEmpty() ? "duplicate root directory" : "duplicate entry " + path);
+            made.meta = meta;
+            maxMtime = Math.max(maxMtime, meta.mtimeSeconds());
+            return;
+        }
         if (path.isEmpty()) {
-            if (root != null) throw new IOException("duplicate root directory");
             root = new Dir(null, meta);
             dirs.put("", root);
             maxMtime = Math.max(maxMtime, meta.mtimeSeconds());
@@ -641,6 +660,8 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
     public void finish() throws IOException {
         checkOpen();
         if (root == null) throw new IOException("no root directory was given");
+        for (var d : dirs.entrySet())
+            if (d.getValue().meta == null) throw new IOException("directory '" + d.getKey() + "' holds files but was never named");
         put(new Stop());
         try {
             writerThread.join();
@@ -654,6 +675,37 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
         new Tables().write();
         channel.force(true);
         closeResources();
+    }
+
+    /** Drops everything written so far: the flattener starts over (in two passes). */
+    @Override
+    public void restart() throws IOException {
+        checkOpen();
+        put(new Stop());
+        try {
+            writerThread.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while writing " + output);
+        }
+        rethrow();
+        channel.truncate(dataStart);
+        dirs.clear();
+        files.clear();
+        root = null;
+        maxMtime = 0;
+        pos = dataStart;
+        seen.clear();
+        fragFill = 0;
+        fragments.clear();
+        pendingFragments.clear();
+        duplicateBytes = 0;
+        rewoundBytes = 0;
+        held = null;
+        heldBytes = 0;
+        cachedFragment = -1;
+        cachedFragmentBytes = null;
+        startWriter();
     }
 
     /** Bytes of file content that were not written because an identical file was already stored. */

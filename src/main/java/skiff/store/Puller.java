@@ -145,7 +145,8 @@ public final class Puller {
                 bytes.addAndGet(m.config().size());
             }
             if (platform == null) platform = checkSinglePlatform(ref, m, wanted, explicit);
-            fetchAll(repo, blobs.subList(1, blobs.size()), count, bytes);
+            // Highest layer first: a conversion overlapped with the pull reads the layers top down (layer.OnePass).
+            fetchAll(repo, blobs.subList(1, blobs.size()).reversed(), count, bytes);
 
             if (index != null) putMetadata(index);
             putMetadata(manifest);

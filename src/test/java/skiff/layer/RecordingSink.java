@@ -22,8 +22,9 @@ final class RecordingSink implements TreeSink {
     final List<String> order = new ArrayList<>();
     private final Set<String> dirs = new HashSet<>();
     private final Set<String> files = new HashSet<>();
-    private int phase; // 0 dirs, 1 files/symlinks/specials, 2 hardlinks
+    private int phase; // 0 files and dirs, 1 symlinks/specials, 2 hardlinks
     boolean finished;
+    int restarts;
 
     private void add(String path, int phase, String what, Metadata m) {
         assertFalse(finished, "emitted after finish: " + path);
@@ -32,11 +33,10 @@ final class RecordingSink implements TreeSink {
         assertFalse(entries.containsKey(path), "emitted twice: " + path);
         assertFalse(path.startsWith("/") || path.endsWith("/") || path.contains("//"), "not normalised: " + path);
         for (String c : path.split("/")) assertFalse(c.equals(".") || c.equals(".."), "dot component: " + path);
-        if (!path.isEmpty()) {
-            int s = path.lastIndexOf('/');
-            assertTrue(dirs.contains(s < 0 ? "" : path.substring(0, s)), "parent not emitted before " + path);
-        } else {
-            assertTrue(entries.isEmpty(), "root must come first");
+        if (!path.isEmpty() && !what.startsWith("file ")) {
+            assertTrue(dirs.contains(parent(path)), "parent not emitted before " + path);
+        } else if (path.isEmpty()) {
+            assertTrue(dirs.isEmpty(), "root must come first of the directories");
         }
         entries.put(path, what);
         if (m != null) meta.put(path, m);
@@ -49,11 +49,16 @@ final class RecordingSink implements TreeSink {
         dirs.add(path);
     }
 
+    private static String parent(String path) {
+        int s = path.lastIndexOf('/');
+        return s < 0 ? "" : path.substring(0, s);
+    }
+
     @Override
     public void file(String path, Metadata m, long size, InputStream content) throws IOException {
         byte[] d = content.readAllBytes();
         assertEquals(size, d.length, "size of " + path);
-        add(path, 1, "file " + Integer.toOctalString(m.mode()) + " " + new String(d, StandardCharsets.UTF_8), m);
+        add(path, 0, "file " + Integer.toOctalString(m.mode()) + " " + new String(d, StandardCharsets.UTF_8), m);
         files.add(path);
     }
 
@@ -74,7 +79,20 @@ final class RecordingSink implements TreeSink {
     }
 
     @Override
+    public void restart() {
+        assertFalse(finished, "restarted after finish");
+        assertEquals(0, restarts++, "restarted twice");
+        entries.clear();
+        meta.clear();
+        order.clear();
+        dirs.clear();
+        files.clear();
+        phase = 0;
+    }
+
+    @Override
     public void finish() {
+        for (String f : files) assertTrue(dirs.contains(parent(f)), "the directory of " + f + " was never emitted");
         finished = true;
     }
 }

@@ -76,6 +76,15 @@ class PullOverlapIT {
         return m.path("layers").path(i).path("digest").asText();
     }
 
+    /** Bytes of content in a temporary conversion output so far (a SquashFS file, or a directory's files). */
+    static long written(Path out) {
+        try (Stream<Path> s = Files.walk(out)) {
+            return s.filter(Files::isRegularFile).mapToLong(f -> f.toFile().length()).sum();
+        } catch (IOException | java.io.UncheckedIOException e) {
+            return 0; // removed meanwhile
+        }
+    }
+
     /** Temporary conversion outputs (STORAGE/tmp/convert-*) and published ones (STORAGE/sqfs, STORAGE/dir). */
     List<Path> under(String dir, String glob) throws IOException {
         Path d = storage.resolve(dir);
@@ -85,21 +94,26 @@ class PullOverlapIT {
         }
     }
 
-    /** Pulls {@code repo} with its last layer held back for a while, and checks the conversion ran meanwhile. */
+    /**
+     * Pulls {@code repo} with its lowest layer held back for a while (the conversion reads the layers top down, so it
+     * needs that one last), and checks the conversion wrote the higher layers' files meanwhile.
+     */
     Path pullOverlapped(String repo, String format) throws Exception {
         String name = ref(repo + ":1");
-        // The last layer stops half-way for 4 s (then the connection drops and the pull resumes it with a Range).
-        proxy.once("GET", "/blobs/" + layer(repo, 3), new FaultProxy.Stall(LAYER / 2, 4_000));
+        // The lowest layer stops half-way for 4 s (then the connection drops and the pull resumes it with a Range).
+        proxy.once("GET", "/blobs/" + layer(repo, 0), new FaultProxy.Stall(LAYER / 2, 4_000));
         Process p = RegistryTestSupport.skiff(storage, home, "pull", "--convert", format, name).start();
         long end = System.currentTimeMillis() + 60_000;
         boolean convertingBeforeDownloaded = false;
-        Path part = storage.resolve("tmp/ingest/sha256-" + layer(repo, 3).substring(7) + ".part");
+        Path part = storage.resolve("tmp/ingest/sha256-" + layer(repo, 0).substring(7) + ".part");
         while (p.isAlive() && System.currentTimeMillis() < end) {
-            if (Files.exists(part) && !under("tmp", "convert-*").isEmpty()) convertingBeforeDownloaded = true;
+            if (Files.exists(part) && !convertingBeforeDownloaded) {
+                for (Path t : under("tmp", "convert-*")) convertingBeforeDownloaded |= written(t) > 3 * LAYER / 4;
+            }
             Thread.sleep(20);
         }
         assertEquals(0, p.waitFor(), new String(p.getErrorStream().readAllBytes()));
-        assertTrue(convertingBeforeDownloaded, "the conversion was under way while the last layer was still downloading");
+        assertTrue(convertingBeforeDownloaded, "the higher layers' files were written while the lowest layer was still downloading");
         assertEquals(List.of(), under("tmp", "convert-*"), "no temporary output left");
         Digest stored = Store.open(storage).resolve(name).orElseThrow().digest();
         return format.equals("dir") ? storage.resolve("dir").resolve(stored.hex()) : storage.resolve("sqfs").resolve(stored.hex() + ".sqfs");

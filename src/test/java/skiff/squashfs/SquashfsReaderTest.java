@@ -55,6 +55,55 @@ class SquashfsReaderTest {
         return img;
     }
 
+    /** The sample's tree, files first and directories last, as a one-pass flattening hands it over. */
+    private static void filesFirst(SquashfsWriter w, byte[] big) throws IOException {
+        w.file("etc/passwd", m(0644, 0), 11, new ByteArrayInputStream("root:x:0:0\n".getBytes()));
+        w.file("big", new TreeSink.Metadata(0600, 1000, 1000, Trees.MTIME, Map.of("user.a", new byte[] {1}, "trusted.b", new byte[] {2})), big.length, new ByteArrayInputStream(big));
+        w.file("big-copy", m(0600, 1000), big.length, new ByteArrayInputStream(big));
+        w.directory("", m(0755, 0));
+        w.directory("etc", new TreeSink.Metadata(0750, 3, 4, Trees.MTIME, Map.of("user.d", "v".getBytes())));
+        w.symlink("etc/link", m(0777, 0), "passwd");
+        w.special("fifo", m(0644, 0), TreeSink.SpecialType.FIFO, 0, 0);
+        w.special("tty", m(0620, 0), TreeSink.SpecialType.CHAR_DEVICE, 136, 1 << 19);
+        w.hardlink("etc/big-link", "big");
+    }
+
+    @Test
+    void filesBeforeTheirDirectoriesAndARestartGiveTheSameImage() throws IOException {
+        byte[] big = new byte[Format.BLOCK_SIZE * 3 + 5];
+        new Random(7).nextBytes(big);
+        Path fresh = tmp.resolve("fresh.sqfs"), restarted = tmp.resolve("restarted.sqfs");
+        try (SquashfsWriter w = new SquashfsWriter(fresh, new SquashfsWriter.Options(SquashfsWriter.Compression.ZSTD, null, 2, s -> {}))) {
+            filesFirst(w, big);
+            w.finish();
+        }
+        try (SquashfsWriter w = new SquashfsWriter(restarted, new SquashfsWriter.Options(SquashfsWriter.Compression.ZSTD, null, 2, s -> {}))) {
+            // Content and names that must leave no trace: the flattener starts over in two passes.
+            byte[] other = new byte[Format.BLOCK_SIZE * 2 + 9];
+            new Random(8).nextBytes(other);
+            w.file("gone/x", m(0644, 0), other.length, new ByteArrayInputStream(other));
+            w.file("small", m(0644, 0), 3, new ByteArrayInputStream("abc".getBytes()));
+            w.restart();
+            filesFirst(w, big);
+            w.finish();
+        }
+        assertArrayEquals(Files.readAllBytes(fresh), Files.readAllBytes(restarted));
+        // And the directories-first order of two passes gives the same tree (the data lies in another order).
+        try (SquashfsReader a = new SquashfsReader(fresh); SquashfsReader b = new SquashfsReader(sample(SquashfsWriter.Compression.ZSTD))) {
+            assertEquals(listing(b), listing(a));
+        }
+    }
+
+    /** Every entry with its metadata, and each file's content. */
+    private static List<String> listing(SquashfsReader r) throws IOException {
+        List<String> out = new ArrayList<>();
+        List<SquashfsReader.Entry> entries = new ArrayList<>();
+        r.walk(entries::add);
+        for (SquashfsReader.Entry e : entries)
+            out.add(e + (e.type() == SquashfsReader.Type.FILE ? " " + java.util.Arrays.hashCode(r.readAllBytes(e.path())) : ""));
+        return out;
+    }
+
     @Test
     void roundTripsEveryCompressor() throws IOException {
         for (SquashfsWriter.Compression c : SquashfsWriter.Compression.values()) {
@@ -200,8 +249,16 @@ class SquashfsReaderTest {
     void writerRejectsBrokenInput() throws IOException {
         try (SquashfsWriter w = new SquashfsWriter(tmp.resolve("x.sqfs"), SquashfsWriter.Options.defaults())) {
             w.directory("", m(0755, 0));
-            assertThrows(IOException.class, () -> w.file("missing/parent", m(0644, 0), 0, InputStream.nullInputStream()));
+            w.file("f", m(0644, 0), 0, InputStream.nullInputStream());
+            assertThrows(IOException.class, () -> w.file("f/under", m(0644, 0), 0, InputStream.nullInputStream()));
             assertThrows(IOException.class, () -> w.file("short", m(0644, 0), 10, new ByteArrayInputStream(new byte[3])));
+        }
+        // A file may come before its directory (one-pass flattening), but the directory must be named by the end.
+        try (SquashfsWriter w = new SquashfsWriter(tmp.resolve("z.sqfs"), SquashfsWriter.Options.defaults())) {
+            w.file("missing/parent", m(0644, 0), 0, InputStream.nullInputStream());
+            w.directory("", m(0755, 0));
+            var e = assertThrows(IOException.class, w::finish);
+            assertEquals("directory 'missing' holds files but was never named", e.getMessage());
         }
         try (SquashfsWriter w = new SquashfsWriter(tmp.resolve("y.sqfs"), SquashfsWriter.Options.defaults())) {
             w.directory("", m(0755, 0));
