@@ -173,6 +173,14 @@ final class ConvertProgress implements ConversionWatcher, Progress {
     }
 
     @Override
+    public void restarted() {
+        read.set(0);
+        entries.set(0);
+        content.set(0);
+        phase(Phase.READING);
+    }
+
+    @Override
     public void planned(long entries, long contentBytes) {
         plannedBytes = contentBytes;
         plannedEntries = entries;

@@ -28,9 +28,14 @@ import java.util.TreeMap;
  * <p>What this order cannot decide alone, it hands back ({@link StartOver}) to the {@link Flattener}'s two passes,
  * which apply the layers bottom up: an upper entry placed below a path that a lower layer makes a symbolic link
  * ({@code lib/x} over {@code lib -> usr/lib}, which puts it at {@code usr/lib/x}) or a file (a broken layer the two
- * passes refuse), a hard link to an entry of another layer or to a file a higher layer hides, a path listed twice in
- * one layer, and a whiteout or opaque marker that comes after entries of its own layer at the same place (whose
- * meaning depends on that order). Images built by Docker, BuildKit, Buildah or Kaniko have none of these.
+ * passes refuse), also when a higher layer hides that entry now (it still went that way in its own time); a hard link
+ * to an entry of another layer; a path listed twice in one layer; and a whiteout or opaque marker that comes after
+ * entries of its own layer at the same place (whose meaning depends on that order). Images built by Docker, BuildKit,
+ * Buildah or Kaniko have none of these. One case they do have costs a second read of one layer, not two passes: a file
+ * a higher layer hides under the name its layer listed it with, but not under a hard link of that layer to it.
+ *
+ * <p>The result is what the two passes give, the same tree or the same refusal: {@code OnePassVsTwoPassTest} checks it
+ * on random stacks.
  */
 final class OnePass {
     /** This stack of layers needs the bottom-up passes; {@code getMessage()} says why (for a trace). */
@@ -50,7 +55,7 @@ final class OnePass {
 
     /** The entries of the layer being read, by path as named: what its hard links may point to. */
     private final Map<String, Node> layerEntries = new HashMap<>();
-    /** Files of the layer being read whose content must be read again (see {@link Inode#deferred}), by entry index. */
+    /** Files of the layer being read whose content must be read again (see {@link #readDeferred}), by entry index. */
     private final Map<Long, Inode> deferred = new HashMap<>();
 
     OnePass(Flattener f, List<LayerSource> layers, Limits limits, int threads) {
@@ -106,8 +111,8 @@ final class OnePass {
         int minListed = NONE, minUsed = NONE;
         /** A layer that listed the directory before using it (a directory it made over a file of a lower layer). */
         int listedFirst = NONE;
-        /** The lowest layer that placed an entry below it, and the lowest that made, listed or did so. */
-        int realUse = NONE, lowest = NONE;
+        /** The lowest layer that made or listed it, or placed an entry below it. */
+        int lowest = NONE;
         /** Entries of layers below {@code floor} are hidden at this path (a whiteout), or below it (an opaque marker too). */
         int selfFloor = -1, childFloor = -1;
         /** A layer that had a file or link here, which this (higher) directory hides. */
@@ -123,8 +128,8 @@ final class OnePass {
     /**
      * A regular file's content and metadata, shared by its hard links. {@code origin}: its entry's path in its layer;
      * {@code primary}: the path its content is written at, null while a higher layer hides every name it has.
-     * {@code deferred}: hidden at its entry but reached by a visible hard link of the same layer, so its content is
-     * read again once the layer ends (it streamed by unwritten).
+     * When a higher layer hides its entry but not a hard link of the same layer to it, its content (which streamed by
+     * unwritten) is read again once the layer ends: see {@link #readDeferred}.
      */
     private static final class Inode {
         final TreeSink.Metadata meta;
@@ -133,7 +138,6 @@ final class OnePass {
         /** Its entry's index in its layer (the same path may be listed twice, the later one winning). */
         final long entry;
         String primary;
-        boolean deferred;
 
         Inode(TreeSink.Metadata meta, long size, String origin, long entry) {
             this.meta = meta;
@@ -336,7 +340,6 @@ final class OnePass {
             }
             // The first visible name of a file this layer listed under a name a higher layer hides.
             ino.primary = path;
-            ino.deferred = true;
             deferred.put(ino.entry, ino);
         }
         return null;
@@ -449,7 +452,6 @@ final class OnePass {
     private static void use(Dir d, int layer, boolean real) {
         d.minUsed = layer;
         if (real) {
-            d.realUse = layer;
             d.lowest = layer;
             d.real = true;
         }

@@ -22,6 +22,9 @@ public interface Progress {
     /** {@code n} more bytes of compressed layer input were read (any thread). */
     default void read(long n) {}
 
+    /** The conversion starts over, in two passes (see {@link Flattener}): what was counted so far is void. */
+    default void restarted() {}
+
     /** The tree to write: {@code entries} paths in all, {@code contentBytes} bytes of file content. */
     default void planned(long entries, long contentBytes) {}
 
@@ -136,6 +139,7 @@ public interface Progress {
         @Override
         public void restart() throws IOException {
             sink.restart();
+            p.restarted();
         }
 
         /** Only two passes plan: a one-pass flattening stays in {@link Phase#READING}, which measures all its work. */

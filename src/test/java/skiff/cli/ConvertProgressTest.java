@@ -39,6 +39,19 @@ class ConvertProgressTest {
     }
 
     @Test
+    void aConversionThatStartsOverInTwoPassesCountsAfresh() {
+        Progress q = p.started(D, Rootfs.Format.SQUASHFS, 100L << 20);
+        q.read(80L << 20);
+        for (int i = 0; i < 5; i++) q.entry();
+        now.set(2 * SEC);
+        q.restarted();
+        q.read(10L << 20);
+        now.set(3 * SEC);
+        p.paint();
+        assertEquals("alpine:3.20 -> squashfs  reading layers  10.0 MiB / 100.0 MiB  [==                  ]  10.0 MiB/s  9.0 s left", last());
+    }
+
+    @Test
     void showsEachPhaseWithItsNumbersRateAndTimeLeft() {
         Progress q = p.started(D, Rootfs.Format.SQUASHFS, 100L << 20);
         q.read(25L << 20);
