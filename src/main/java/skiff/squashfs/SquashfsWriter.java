@@ -662,14 +662,7 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
         if (root == null) throw new IOException("no root directory was given");
         for (var d : dirs.entrySet())
             if (d.getValue().meta == null) throw new IOException("directory '" + d.getKey() + "' holds files but was never named");
-        put(new Stop());
-        try {
-            writerThread.join();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted while writing " + output);
-        }
-        rethrow();
+        drainWriter();
         finished = true;
         pool.shutdown();
         new Tables().write();
@@ -677,10 +670,8 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
         closeResources();
     }
 
-    /** Drops everything written so far: the flattener starts over (in two passes). */
-    @Override
-    public void restart() throws IOException {
-        checkOpen();
+    /** Lets the writer thread write everything queued (pending fragments included) and stop; rethrows its failure. */
+    private void drainWriter() throws IOException {
         put(new Stop());
         try {
             writerThread.join();
@@ -689,6 +680,13 @@ public final class SquashfsWriter implements TreeSink, AutoCloseable {
             throw new IOException("interrupted while writing " + output);
         }
         rethrow();
+    }
+
+    /** Drops everything written so far: the flattener starts over (in two passes). */
+    @Override
+    public void restart() throws IOException {
+        checkOpen();
+        drainWriter();
         channel.truncate(dataStart);
         dirs.clear();
         files.clear();

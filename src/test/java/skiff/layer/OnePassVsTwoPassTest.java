@@ -56,11 +56,11 @@ class OnePassVsTwoPassTest {
                 if (tree.get(victim).kind() == Kind.DIR && rnd.nextBoolean()) {
                     t.dir(victim, MODES[rnd.nextInt(MODES.length)]);
                     t.file(victim + "/.wh..wh..opq", "");
-                    removeBelow(tree, victim);
+                    RandomLayersVsUmociTest.removeBelow(tree, victim);
                     tree.put(victim, new Made(Kind.DIR, layer));
                 } else {
-                    t.file(parent(victim).isEmpty() ? ".wh." + base(victim) : parent(victim) + "/.wh." + base(victim), "");
-                    removeBelow(tree, victim);
+                    t.file(RandomLayersVsUmociTest.parent(victim).isEmpty() ? ".wh." + RandomLayersVsUmociTest.base(victim) : RandomLayersVsUmociTest.parent(victim) + "/.wh." + RandomLayersVsUmociTest.base(victim), "");
+                    RandomLayersVsUmociTest.removeBelow(tree, victim);
                     tree.remove(victim);
                 }
             }
@@ -78,22 +78,22 @@ class OnePassVsTwoPassTest {
                         tree.put(dir, new Made(Kind.DIR, layer));
                     }
                     t.file(path, "content " + rnd.nextInt(50), MODES[rnd.nextInt(MODES.length)], rnd.nextInt(3), 0);
-                    removeBelow(tree, path);
+                    RandomLayersVsUmociTest.removeBelow(tree, path);
                     tree.put(path, new Made(Kind.FILE, layer));
                 } else if (op < 8) {
                     t.dir(path, MODES[rnd.nextInt(MODES.length)]);
-                    if (!(tree.containsKey(path) && tree.get(path).kind() == Kind.DIR)) removeBelow(tree, path);
+                    if (!(tree.containsKey(path) && tree.get(path).kind() == Kind.DIR)) RandomLayersVsUmociTest.removeBelow(tree, path);
                     tree.put(path, new Made(Kind.DIR, layer));
                 } else if (op < 10) {
                     t.symlink(path, LINK_TARGETS[rnd.nextInt(LINK_TARGETS.length)]);
-                    removeBelow(tree, path);
+                    RandomLayersVsUmociTest.removeBelow(tree, path);
                     tree.put(path, new Made(Kind.LINK, layer));
                 } else {
                     List<String> files = tree.entrySet().stream().filter(e -> e.getValue().kind() == Kind.FILE
                             && e.getValue().layer() == l && !e.getKey().equals(path) && !e.getKey().startsWith(path + "/")).map(Map.Entry::getKey).toList();
                     if (files.isEmpty()) continue;
                     t.hardlink(path, files.get(rnd.nextInt(files.size())));
-                    removeBelow(tree, path);
+                    RandomLayersVsUmociTest.removeBelow(tree, path);
                     tree.put(path, new Made(Kind.FILE, layer));
                 }
                 written.add(path);
@@ -239,18 +239,5 @@ class OnePassVsTwoPassTest {
             }
         }
         return sb.toString();
-    }
-
-    static void removeBelow(Map<String, Made> tree, String path) {
-        tree.keySet().removeIf(p -> p.startsWith(path + "/"));
-    }
-
-    static String parent(String p) {
-        int i = p.lastIndexOf('/');
-        return i < 0 ? "" : p.substring(0, i);
-    }
-
-    static String base(String p) {
-        return p.substring(p.lastIndexOf('/') + 1);
     }
 }

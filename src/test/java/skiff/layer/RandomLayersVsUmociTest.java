@@ -148,7 +148,7 @@ class RandomLayersVsUmociTest {
         TreeDiff.assertSame(TreeDiff.ownerAccess(TreeDiff.snapshot(theirs, false)), TreeDiff.ownerAccess(TreeDiff.snapshot(ours, false)));
     }
 
-    static void removeBelow(Map<String, Node> tree, String path) {
+    static void removeBelow(Map<String, ?> tree, String path) {
         tree.keySet().removeIf(p -> p.startsWith(path + "/"));
     }
 
