@@ -236,25 +236,41 @@ final class OnePass {
         return emit(sink, files[0], bytes[0]);
     }
 
+    /**
+     * With cores to spare (more than the reader and two compressors), the next layer inflates ahead on a thread of its
+     * own ({@link Ahead}) while this one is read, so two layers inflate at once.
+     */
     private void readLayers(LayerStreams.Budget budget, Prefetch.Files<Placed> out) throws IOException {
         byte[] scratch = new byte[8192];
-        for (int layer = layers.size() - 1; layer >= 0; layer--) {
-            LayerSource src = layers.get(layer);
-            layerEntries.clear();
-            try (InputStream in = LayerStreams.open(src, budget); TarArchiveInputStream tar = Flattener.tar(in)) {
-                long index = 0;
-                for (TarArchiveEntry e; (e = Flattener.nextEntry(tar, src)) != null; index++) {
-                    Placed p = apply(layer, index, e);
-                    if (p == null) continue;
-                    long size = e.isSparse() ? e.getRealSize() : e.getSize();
-                    Flattener.ExactStream content = new Flattener.ExactStream(tar, size, src.name(), e.getName());
-                    out.file(p, size, content);
-                    content.drain(scratch);
-                }
+        Ahead ahead = null;
+        try {
+            for (int layer = layers.size() - 1; layer >= 0; layer--) {
+                InputStream in = ahead != null ? ahead.stream() : LayerStreams.open(layers.get(layer), budget);
+                ahead = threads > 2 && layer > 0 ? new Ahead(layers.get(layer - 1), budget) : null;
+                readLayer(layer, in, budget, out, scratch);
             }
-            if (!deferred.isEmpty()) readDeferred(layer, budget, out, scratch);
+        } finally {
+            if (ahead != null) ahead.close();
         }
         layerEntries.clear();
+    }
+
+    private void readLayer(int layer, InputStream stream, LayerStreams.Budget budget, Prefetch.Files<Placed> out, byte[] scratch)
+            throws IOException {
+        LayerSource src = layers.get(layer);
+        layerEntries.clear();
+        try (InputStream in = stream; TarArchiveInputStream tar = Flattener.tar(in)) {
+            long index = 0;
+            for (TarArchiveEntry e; (e = Flattener.nextEntry(tar, src)) != null; index++) {
+                Placed p = apply(layer, index, e);
+                if (p == null) continue;
+                long size = e.isSparse() ? e.getRealSize() : e.getSize();
+                Flattener.ExactStream content = new Flattener.ExactStream(tar, size, src.name(), e.getName());
+                out.file(p, size, content);
+                content.drain(scratch);
+            }
+        }
+        if (!deferred.isEmpty()) readDeferred(layer, budget, out, scratch);
     }
 
     /**

@@ -121,6 +121,42 @@ class LayerStreamsTest {
     }
 
     @Test
+    void withCoresToSpareTheNextLayerInflatesAheadAndTheTreeIsTheSame() throws IOException {
+        byte[] big = new byte[9 << 20]; // over two of Ahead's 4 MiB chunks
+        new Random(11).nextBytes(big);
+        byte[][] tars = {new Tars().file("a", "one").file("big", new String(big, StandardCharsets.ISO_8859_1)).file("z", "last").bytes(),
+                new Tars().file("b", "two").file(".wh.a", "").bytes(),
+                new Tars().dir("d", 0755).file("d/c", "three").bytes()};
+        RecordingSink alone = null;
+        for (long limit : new long[] {Ahead.limit, 1}) { // 1: one chunk ahead, the rest streams on the reader's thread
+            for (int threads : new int[] {1, 4}) {
+                java.util.concurrent.atomic.AtomicInteger opens = new java.util.concurrent.atomic.AtomicInteger();
+                List<LayerSource> layers = new ArrayList<>();
+                for (int i = 0; i < tars.length; i++) {
+                    byte[] blob = Tars.compress(tars[i], Compression.GZIP);
+                    layers.add(new LayerSource("l" + i, Compression.GZIP, () -> {
+                        opens.incrementAndGet();
+                        return new ByteArrayInputStream(blob);
+                    }));
+                }
+                long before = Ahead.limit;
+                Ahead.limit = limit;
+                RecordingSink sink = new RecordingSink();
+                try {
+                    Flattener.flatten(layers, sink, Limits.defaults(), w -> {}, threads);
+                } finally {
+                    Ahead.limit = before;
+                }
+                assertEquals(3, opens.get(), "each layer read once, " + threads + " threads, limit " + limit);
+                assertEquals(java.util.Set.of("", "b", "big", "d", "d/c", "z"), sink.entries.keySet());
+                if (alone == null) alone = sink;
+                assertEquals(alone.entries, sink.entries, threads + " threads, limit " + limit);
+                assertEquals(alone.order, sink.order, threads + " threads, limit " + limit);
+            }
+        }
+    }
+
+    @Test
     void everyInflaterFlattensToTheSameTree() throws IOException {
         byte[] big = new byte[(1 << 20) + 3];
         new Random(9).nextBytes(big);

@@ -198,7 +198,7 @@ class OnePassVsTwoPassTest {
         for (long seed = 1; seed <= 400 * SCALE; seed++) {
             List<LayerSource> layers = dockerLike(new Random(seed));
             Outcome two = flatten(layers, true, 1);
-            Outcome one = flatten(layers, false, seed % 2 == 0 ? 1 : 2);
+            Outcome one = flatten(layers, false, new int[] {1, 2, 4}[(int) (seed % 3)]);
             assertEquals(two.refused(), one.refused(), "seed " + seed + describe(layers));
             assertEquals(two.tree(), one.tree(), "seed " + seed + describe(layers));
             assertTrue(one.onePass(), "seed " + seed + ": a Docker-shaped stack needed two passes: " + one.twoPasses() + describe(layers));
@@ -214,7 +214,7 @@ class OnePassVsTwoPassTest {
         for (long seed = 1; seed <= 1500 * SCALE; seed++) {
             List<LayerSource> layers = chaotic(new Random(seed));
             Outcome two = flatten(layers, true, 1);
-            Outcome one = flatten(layers, false, seed % 2 == 0 ? 1 : 2);
+            Outcome one = flatten(layers, false, new int[] {1, 2, 4}[(int) (seed % 3)]);
             assertEquals(two.refused(), one.refused(), "seed " + seed + describe(layers));
             assertEquals(two.tree(), one.tree(), "seed " + seed + describe(layers));
             if (one.onePass()) onePass++;
