@@ -209,6 +209,37 @@ class OnePassVsTwoPassTest {
     }
 
     @Test
+    void onePassWritesTheSameSquashfsBytesWhateverTheThreadCount(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+        for (long seed = 1; seed <= 12; seed++) {
+            Random rnd = new Random(seed);
+            List<LayerSource> layers = new ArrayList<>();
+            // A base with files of several blocks, some replaced or removed above, then Docker-shaped layers.
+            Tars base = new Tars().dir(".", 0755).dir("big", 0755);
+            for (int i = 0; i < 4; i++) {
+                byte[] b = new byte[100_000 + rnd.nextInt(400_000)];
+                rnd.nextBytes(b);
+                base.file("big/f" + i, new String(b, java.nio.charset.StandardCharsets.ISO_8859_1));
+            }
+            layers.add(Tars.layer("base", base.bytes()));
+            layers.add(Tars.layer("change", new Tars().file("big/.wh.f1", "").file("big/f2", "replaced").bytes()));
+            layers.addAll(dockerLike(rnd));
+            byte[] first = null;
+            for (int threads : new int[] {1, 2, 4}) {
+                java.nio.file.Path out = tmp.resolve("s" + seed + "-" + threads + ".sqfs");
+                Flattener.Stats stats;
+                try (var w = new skiff.squashfs.SquashfsWriter(out, new skiff.squashfs.SquashfsWriter.Options(
+                        skiff.squashfs.SquashfsWriter.Compression.ZSTD, null, threads, x -> {}))) {
+                    stats = Flattener.flatten(layers, w, Limits.defaults(), x -> {}, threads);
+                }
+                assertTrue(stats.onePass(), "seed " + seed + ": " + stats.twoPasses());
+                byte[] bytes = java.nio.file.Files.readAllBytes(out);
+                if (first == null) first = bytes;
+                else org.junit.jupiter.api.Assertions.assertArrayEquals(first, bytes, "seed " + seed + ", " + threads + " threads");
+            }
+        }
+    }
+
+    @Test
     void anyStackGivesWhatTwoPassesGive() throws Exception {
         int onePass = 0, refused = 0;
         for (long seed = 1; seed <= 1500 * SCALE; seed++) {
