@@ -1,12 +1,9 @@
 package skiff.layer;
 
+import skiff.sys.NativeChunks;
+
 import java.io.IOException;
 import java.io.InputStream;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * The next layer inflated ahead, on a thread of its own, while the one-pass flattening still reads the layer above it:
@@ -18,18 +15,16 @@ final class Ahead implements AutoCloseable {
     /** Native memory one layer inflated ahead may take; tests lower it. */
     static volatile long limit = LayerStreams.INFLATE_MEMORY / 2;
 
-    private static final int CHUNK = 4 << 20;
-
     private final LayerSource layer;
     private final LayerStreams.Budget budget;
     private final long max = limit;
-    private final Arena arena = Arena.ofShared();
-    private final List<MemorySegment> chunks = new ArrayList<>();
+    private final NativeChunks data = new NativeChunks();
     private final Thread thread;
     private volatile boolean stop;
     private InputStream source;
     private boolean ended;
     private Throwable failure;
+    private boolean closed;
 
     Ahead(LayerSource layer, LayerStreams.Budget budget) {
         this.layer = layer;
@@ -42,21 +37,14 @@ final class Ahead implements AutoCloseable {
             InputStream in = LayerStreams.open(layer, budget);
             source = in;
             byte[] buf = new byte[1 << 20];
-            for (long total = 0; total < max && !stop; ) {
-                MemorySegment seg = arena.allocate(CHUNK);
-                int filled = 0;
-                while (filled < CHUNK) {
-                    int n = in.read(buf, 0, Math.min(buf.length, CHUNK - filled));
-                    if (n < 0) {
-                        ended = true;
-                        break;
-                    }
-                    MemorySegment.copy(buf, 0, seg, ValueLayout.JAVA_BYTE, filled, n);
-                    filled += n;
+            // Checked between reads of at most 1 MiB: the limit may be passed by less than that.
+            while (data.size() < max && !stop) {
+                int n = in.read(buf, 0, buf.length);
+                if (n < 0) {
+                    ended = true;
+                    return;
                 }
-                if (filled > 0) chunks.add(seg.asSlice(0, filled));
-                total += filled;
-                if (ended) break;
+                data.append(buf, 0, n);
             }
         } catch (Throwable t) {
             failure = t;
@@ -80,17 +68,6 @@ final class Ahead implements AutoCloseable {
             }
         }
         return new InputStream() {
-            private int index;
-            private long pos;
-
-            private MemorySegment current() {
-                while (index < chunks.size() && pos == chunks.get(index).byteSize()) {
-                    index++;
-                    pos = 0;
-                }
-                return index < chunks.size() ? chunks.get(index) : null;
-            }
-
             @Override
             public int read() throws IOException {
                 byte[] one = new byte[1];
@@ -99,23 +76,16 @@ final class Ahead implements AutoCloseable {
 
             @Override
             public int read(byte[] b, int off, int len) throws IOException {
-                if (len == 0) return 0;
-                MemorySegment seg = current();
-                if (seg == null) return ended ? -1 : source.read(b, off, len);
-                int n = (int) Math.min(len, seg.byteSize() - pos);
-                MemorySegment.copy(seg, ValueLayout.JAVA_BYTE, pos, b, off, n);
-                pos += n;
-                return n;
+                int n = data.read(b, off, len);
+                if (n != -1) return n;
+                return ended ? -1 : source.read(b, off, len);
             }
 
             @Override
             public long skip(long n) throws IOException {
-                if (n <= 0) return 0;
-                MemorySegment seg = current();
-                if (seg == null) return ended ? 0 : source.skip(n);
-                long s = Math.min(n, seg.byteSize() - pos);
-                pos += s;
-                return s;
+                long s = data.skip(n);
+                if (s > 0 || n <= 0 || ended) return s;
+                return source.skip(n);
             }
 
             @Override
@@ -138,14 +108,15 @@ final class Ahead implements AutoCloseable {
     /** Stops the inflation if it still runs (the flattening ended early) and frees the memory. */
     @Override
     public void close() throws IOException {
+        if (closed) return;
         stop = true;
         try {
             thread.join();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        if (!arena.scope().isAlive()) return;
-        arena.close();
+        closed = true;
+        data.close();
         if (source != null) source.close();
     }
 }

@@ -122,13 +122,13 @@ class LayerStreamsTest {
 
     @Test
     void withCoresToSpareTheNextLayerInflatesAheadAndTheTreeIsTheSame() throws IOException {
-        byte[] big = new byte[9 << 20]; // over two of Ahead's 4 MiB chunks
+        byte[] big = new byte[9 << 20]; // over two of NativeChunks' 4 MiB chunks
         new Random(11).nextBytes(big);
         byte[][] tars = {new Tars().file("a", "one").file("big", new String(big, StandardCharsets.ISO_8859_1)).file("z", "last").bytes(),
                 new Tars().file("b", "two").file(".wh.a", "").bytes(),
                 new Tars().dir("d", 0755).file("d/c", "three").bytes()};
         RecordingSink alone = null;
-        for (long limit : new long[] {Ahead.limit, 1}) { // 1: one chunk ahead, the rest streams on the reader's thread
+        for (long limit : new long[] {Ahead.limit, 1}) { // 1: one read (1 MiB) ahead, the rest streams on the reader's thread
             for (int threads : new int[] {1, 4}) {
                 java.util.concurrent.atomic.AtomicInteger opens = new java.util.concurrent.atomic.AtomicInteger();
                 List<LayerSource> layers = new ArrayList<>();
