@@ -120,6 +120,19 @@ class LayerStreamsTest {
         for (LayerStreams.Inflater how : ALL) assertArrayEquals(concat(text, noise, small), read(blobs.get(1), how), how.toString());
     }
 
+    /** The tars as gzip layers l0, l1...; each opening counted in {@code opens}. */
+    static List<LayerSource> gzipCounted(byte[][] tars, java.util.concurrent.atomic.AtomicInteger opens) throws IOException {
+        List<LayerSource> layers = new ArrayList<>();
+        for (int i = 0; i < tars.length; i++) {
+            byte[] blob = Tars.compress(tars[i], Compression.GZIP);
+            layers.add(new LayerSource("l" + i, Compression.GZIP, () -> {
+                opens.incrementAndGet();
+                return new ByteArrayInputStream(blob);
+            }));
+        }
+        return layers;
+    }
+
     @Test
     void withCoresToSpareTheNextLayerInflatesAheadAndTheTreeIsTheSame() throws IOException {
         byte[] big = new byte[9 << 20]; // over two of NativeChunks' 4 MiB chunks
@@ -131,14 +144,7 @@ class LayerStreamsTest {
         for (long limit : new long[] {Ahead.limit, 1}) { // 1: one read (1 MiB) ahead, the rest streams on the reader's thread
             for (int threads : new int[] {1, 4}) {
                 java.util.concurrent.atomic.AtomicInteger opens = new java.util.concurrent.atomic.AtomicInteger();
-                List<LayerSource> layers = new ArrayList<>();
-                for (int i = 0; i < tars.length; i++) {
-                    byte[] blob = Tars.compress(tars[i], Compression.GZIP);
-                    layers.add(new LayerSource("l" + i, Compression.GZIP, () -> {
-                        opens.incrementAndGet();
-                        return new ByteArrayInputStream(blob);
-                    }));
-                }
+                List<LayerSource> layers = gzipCounted(tars, opens);
                 long before = Ahead.limit;
                 Ahead.limit = limit;
                 RecordingSink sink = new RecordingSink();
@@ -186,14 +192,7 @@ class LayerStreamsTest {
             LayerStreams.inflater = how;
             boolean nativeInflate = how == LayerStreams.Inflater.LIBDEFLATE;
             java.util.concurrent.atomic.AtomicInteger opens = new java.util.concurrent.atomic.AtomicInteger();
-            List<LayerSource> layers = new ArrayList<>();
-            for (int i = 0; i < tars.length; i++) {
-                byte[] blob = Tars.compress(tars[i], Compression.GZIP);
-                layers.add(new LayerSource("l" + i, Compression.GZIP, () -> {
-                    opens.incrementAndGet();
-                    return new ByteArrayInputStream(blob);
-                }));
-            }
+            List<LayerSource> layers = gzipCounted(tars, opens);
             RecordingSink sink = new RecordingSink();
             Flattener.flatten(layers, sink, Limits.defaults(), w -> {}, 2);
             assertEquals(java.util.Set.of("", "b", "big"), sink.entries.keySet());
