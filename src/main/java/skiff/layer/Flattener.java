@@ -35,9 +35,8 @@ import java.util.function.Consumer;
  * tree in memory: per path its type and metadata, and for regular files which layer entry supplies the
  * content (an "inode" shared by hard links). Pass 2 emits the directories (parents first), then streams
  * the layers again and hands each surviving file to the sink as its content comes by (only layers that
- * still supply something are read), then symlinks and special files, then hard links. Pass 1 keeps what it
- * inflated for pass 2, in memory while room allows and otherwise in a spool on disk (see {@link LayerStreams} and
- * {@link Spool}), except gzip layers that ISA-L inflates again faster than a spool returns them.
+ * still supply something are read, and inflated again: these stacks are rare), then symlinks and special files,
+ * then hard links.
  *
  * <p>Parent links: when an entry's parent path goes through a symbolic link of the tree built so far
  * (lower layers and earlier entries of the same layer), the entry goes where the link leads, as umoci
@@ -66,7 +65,6 @@ public final class Flattener {
     private final Limits limits;
     private final Consumer<String> warnings;
     private final int threads;
-    private final java.nio.file.Path spoolDir;
 
     private final Dir root = new Dir(IMPLICIT_DIR, -1);
     long nodes;
@@ -87,22 +85,15 @@ public final class Flattener {
         this(layers, limits, warnings, Runtime.getRuntime().availableProcessors());
     }
 
-    /** {@code threads}: how many layers pass 1 may decompress at once (their headers are still applied in order). */
-    public Flattener(List<LayerSource> layers, Limits limits, Consumer<String> warnings, int threads) {
-        this(layers, limits, warnings, threads, null);
-    }
-
     /**
-     * {@code spoolDir}: where layers the headers pass inflated may be written for the content pass when they do not
-     * stay in memory (unlinked temporary files, at most half the free space), so that no layer is inflated twice;
-     * null: such layers are inflated again.
+     * {@code threads}: in one pass, over 2 lets the next layer inflate ahead (see {@link OnePass}); in two passes, how
+     * many layers pass 1 may decompress at once (their headers are still applied in order).
      */
-    public Flattener(List<LayerSource> layers, Limits limits, Consumer<String> warnings, int threads, java.nio.file.Path spoolDir) {
+    public Flattener(List<LayerSource> layers, Limits limits, Consumer<String> warnings, int threads) {
         this.layers = List.copyOf(layers);
         this.limits = limits;
         this.warnings = warnings;
         this.threads = Math.max(1, threads);
-        this.spoolDir = spoolDir;
     }
 
     /** Flattens {@code layers} (lowest first) into {@code sink} and calls {@link TreeSink#finish()}. */
@@ -112,12 +103,6 @@ public final class Flattener {
 
     public static Stats flatten(List<LayerSource> layers, TreeSink sink, Limits limits, Consumer<String> warnings, int threads) throws IOException {
         return new Flattener(layers, limits, warnings, threads).run(sink);
-    }
-
-    /** As above, each layer inflated once: those that do not stay in memory are spooled in {@code spoolDir}. */
-    public static Stats flatten(List<LayerSource> layers, TreeSink sink, Limits limits, Consumer<String> warnings, int threads,
-                                java.nio.file.Path spoolDir) throws IOException {
-        return new Flattener(layers, limits, warnings, threads, spoolDir).run(sink);
     }
 
     /**
@@ -139,9 +124,7 @@ public final class Flattener {
                 reason = why.getMessage();
             }
         }
-        try (LayerStreams.Kept kept = new LayerStreams.Kept(spoolDir)) {
-            return run(sink, kept);
-        }
+        return twoPasses(sink);
     }
 
     private String reason = "two passes were asked for";
@@ -150,8 +133,8 @@ public final class Flattener {
     static volatile boolean TWO_PASS_ONLY = false;
     private static final boolean TRACE = skiff.util.Env.is("SKIFF_TRACE", "1");
 
-    private Stats run(TreeSink sink, LayerStreams.Kept kept) throws IOException {
-        LayerStreams.Budget budget = new LayerStreams.Budget(limits, kept, true);
+    private Stats twoPasses(TreeSink sink) throws IOException {
+        LayerStreams.Budget budget = new LayerStreams.Budget(limits);
         try {
             if (threads == 1 || layers.size() <= 1) {
                 for (int i = 0; i < layers.size(); i++) readHeaders(i, budget);
@@ -164,7 +147,7 @@ public final class Flattener {
             throw outOfMemory(e);
         }
         warnSkipped();
-        return emit(sink, kept);
+        return emit(sink);
     }
 
     SkiffException outOfMemory(OutOfMemoryError e) {
@@ -258,7 +241,6 @@ public final class Flattener {
         try (InputStream in = LayerStreams.open(src, budget); TarArchiveInputStream tar = tar(in)) {
             long index = 0;
             for (TarArchiveEntry e; (e = nextEntry(tar, src)) != null; index++) apply(layer, index, e);
-            LayerStreams.finished(in);
         }
     }
 
@@ -319,8 +301,7 @@ public final class Flattener {
                     }
                 }
                 if (!batch.isEmpty()) q.put(batch);
-                LayerStreams.finished(in);
-            }
+                }
             q.put(END);
         } catch (InterruptedException e) {
             // cancelled: the applying thread has stopped already
@@ -622,7 +603,7 @@ public final class Flattener {
 
     // ---------------------------------------------------------------- pass 2
 
-    private Stats emit(TreeSink sink, LayerStreams.Kept kept) throws IOException {
+    private Stats emit(TreeSink sink) throws IOException {
         long[] dirs = {0}, files = {0}, bytes = {0}, links = {0}, specials = {0}, hard = {0};
         // Content needed from each layer, keyed by entry index; the first path of an inode (in tree order) carries it.
         List<Map<Long, Inode>> wanted = new ArrayList<>();
@@ -644,10 +625,7 @@ public final class Flattener {
         });
         sink.planned(planned[0], planned[1]);
 
-        java.util.Set<LayerSource> reread = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-        for (int i = 0; i < layers.size(); i++) if (!wanted.get(i).isEmpty()) reread.add(layers.get(i));
-        kept.retainOnly(reread); // layers kept from pass 1 that supply nothing: their memory goes back now
-        LayerStreams.Budget budget = new LayerStreams.Budget(limits, kept, false);
+        LayerStreams.Budget budget = new LayerStreams.Budget(limits);
         for (int layer = 0; layer < layers.size(); layer++) {
             Map<Long, Inode> want = wanted.get(layer);
             if (want.isEmpty()) continue;

@@ -293,14 +293,14 @@ public final class Rootfs {
             if (format == Format.DIR) {
                 tmp = Files.createTempDirectory(tmpParent, tmpPrefix);
                 Flattener.flatten(layers, Progress.reporting(new DirectorySink(tmp, warnings), progress), settings.limits(),
-                        warnings, settings.threads(), tmpParent);
+                        warnings, settings.threads());
                 beforePublish.run();
                 Files.move(tmp, output, StandardCopyOption.ATOMIC_MOVE);
             } else {
                 tmp = Files.createTempFile(tmpParent, tmpPrefix, ".sqfs");
                 Files.delete(tmp); // the writer creates its output itself
                 try (SquashfsWriter w = newWriter(tmp, settings, warnings)) {
-                    Flattener.flatten(layers, Progress.reporting(w, progress), settings.limits(), warnings, settings.threads(), tmpParent);
+                    Flattener.flatten(layers, Progress.reporting(w, progress), settings.limits(), warnings, settings.threads());
                 }
                 try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
                     ch.force(true);

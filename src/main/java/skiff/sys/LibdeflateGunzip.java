@@ -5,7 +5,6 @@ import java.io.InputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.channels.FileChannel;
 
 /**
  * A whole gzip file (every member, as gzip -d and the JDK read them) inflated into memory by libdeflate. libdeflate
@@ -22,87 +21,6 @@ public final class LibdeflateGunzip {
         boolean reserve(long bytes);
 
         void release(long bytes);
-    }
-
-    /**
-     * An allowance that can also wait: {@code reserveWaiting} blocks while the memory is lent to inflations under way
-     * (each ends, so waiting cannot deadlock) and says no only when nothing it waits for could free enough.
-     */
-    public interface WaitingAllowance extends Allowance {
-        /** Reserves {@code bytes}, waiting while inflations under way hold the memory; false when it never fits. */
-        boolean reserveWaiting(long bytes) throws InterruptedException;
-
-        /** Reserves {@code bytes} for an inflation under way (others may wait for it), waiting as above. */
-        boolean reserveInflating(long bytes) throws InterruptedException;
-
-        /** Gives back what {@link #reserveInflating} took: the inflation is over. */
-        void releaseInflating(long bytes);
-    }
-
-    /** {@link #inflateInto}'s result: {@code size} inflated bytes are in the output, from {@code compressedSize} bytes. */
-    public record Written(long size, long compressedSize) implements Outcome {}
-
-    /**
-     * As {@link #inflate}, writing into the file {@code out} (from its start, through a shared mapping) rather than
-     * anonymous memory: the inflated bytes cost the allowance only while libdeflate writes them, then they are the
-     * page cache's. {@code disk} lends the file's room (what the output may take is reserved first; the unused rest
-     * is given back). Memory for the compressed bytes and the output is waited for while other inflations hold it.
-     * On a {@link Written} the file holds exactly the inflated bytes; otherwise it is left empty.
-     */
-    public static Outcome inflateInto(InputStream compressed, long size, long maxOut, WaitingAllowance allowance, FileChannel out,
-                                      Allowance disk) throws IOException, InterruptedException {
-        if (size < 18 || maxOut <= 0 || !LibdeflateDecompressor.available()) return null;
-        if (!allowance.reserveWaiting(pages(size))) return null;
-        MemorySegment in = map(size);
-        if (in == null) {
-            allowance.release(pages(size));
-            return null;
-        }
-        Replay replay = new Replay(in, allowance, compressed); // owns the mapping and its reservation from here on
-        try {
-            Written written = inflateMembersInto(replay, in, size, maxOut, allowance, out, disk);
-            return written != null ? written : replay;
-        } finally {
-            if (!replay.returned) replay.free(); // inflated, or an exception on its way: the compressed bytes go
-        }
-    }
-
-    private static Written inflateMembersInto(Replay replay, MemorySegment in, long size, long maxOut, WaitingAllowance allowance,
-                                              FileChannel file, Allowance disk) throws IOException, InterruptedException {
-        if (!replay.fill(size)) return replayed(replay);
-        long hint = Integer.toUnsignedLong(in.get(ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), size - 4));
-        if (hint > maxOut) return replayed(replay);
-        try (LibdeflateDecompressor d = LibdeflateDecompressor.open()) {
-            if (d == null) return replayed(replay);
-            for (long cap = Math.min(maxOut, hint + (1 << 20)); ; cap = Math.min(maxOut, cap * 2)) {
-                if (!disk.reserve(cap)) return replayed(replay);
-                long produced = -1;
-                try {
-                    if (!allowance.reserveInflating(pages(cap))) return replayed(replay);
-                    try (Arena mapping = Arena.ofShared()) {
-                        MemorySegment out;
-                        try {
-                            out = file.map(FileChannel.MapMode.READ_WRITE, 0, cap, mapping);
-                        } catch (IOException | UnsupportedOperationException e) {
-                            return replayed(replay); // no mapping here (a file system without): the JDK streams it
-                        }
-                        produced = members(d, in, size, out, cap);
-                    } finally {
-                        allowance.releaseInflating(pages(cap));
-                    }
-                } finally {
-                    disk.release(cap - Math.max(0, produced));
-                    file.truncate(Math.max(0, produced));
-                }
-                if (produced >= 0) return new Written(produced, size);
-                if (cap >= maxOut) return replayed(replay);
-            }
-        }
-    }
-
-    private static Written replayed(Replay r) {
-        r.returned = true;
-        return null;
     }
 
     /** The data does not inflate: a damaged or truncated gzip stream. */
@@ -138,7 +56,7 @@ public final class LibdeflateGunzip {
     }
 
     /** What {@link #inflate} made of the stream. */
-    public sealed interface Outcome permits Inflated, Replay, Written {}
+    public sealed interface Outcome permits Inflated, Replay {}
 
     /**
      * Reads all of {@code compressed} ({@code size} bytes expected) and inflates it. Returns null when it read nothing
@@ -221,7 +139,6 @@ public final class LibdeflateGunzip {
         private final long reserved;
         private long length, pos;
         private byte[] extra = new byte[0]; // a chunk read past the expected size
-        private boolean returned; // handed to the caller, who frees it
         private int extraPos;
 
         private Replay(MemorySegment held, Allowance allowance, InputStream rest) {
@@ -325,20 +242,6 @@ public final class LibdeflateGunzip {
 
         public long size() {
             return size;
-        }
-
-        /** Reads from the start again (the bytes stay in memory until close). */
-        public void rewind() {
-            pos = 0;
-        }
-
-        /** Writes all the inflated bytes to {@code out} at its position, straight from memory. */
-        public void writeTo(FileChannel out) throws IOException {
-            if (data == null) throw new IOException("stream closed");
-            for (long pos = 0; pos < size; ) {
-                java.nio.ByteBuffer bb = data.asSlice(pos, Math.min(1L << 30, size - pos)).asByteBuffer();
-                while (bb.hasRemaining()) pos += out.write(bb);
-            }
         }
 
         /** The bytes of gzip it came from. */

@@ -183,22 +183,20 @@ class LayerStreamsTest {
     }
 
     @Test
-    void aLayerIsReadOnceAndWhenItFitsAlsoForBothPasses() throws IOException {
+    void onePassReadsEachLayerOnceTwoPassesReadTheLayersThatStillSupplyFilesAgain() throws IOException {
         byte[] big = new byte[300_000];
         new Random(4).nextBytes(big);
         byte[][] tars = {new Tars().file("a", "one").file("big", new String(big, StandardCharsets.ISO_8859_1)).bytes(),
                 new Tars().file("b", "two").file(".wh.a", "").bytes()};
         for (LayerStreams.Inflater how : ALL) {
             LayerStreams.inflater = how;
-            boolean nativeInflate = how == LayerStreams.Inflater.LIBDEFLATE;
             java.util.concurrent.atomic.AtomicInteger opens = new java.util.concurrent.atomic.AtomicInteger();
             List<LayerSource> layers = gzipCounted(tars, opens);
             RecordingSink sink = new RecordingSink();
             Flattener.flatten(layers, sink, Limits.defaults(), w -> {}, 2);
             assertEquals(java.util.Set.of("", "b", "big"), sink.entries.keySet());
             assertEquals(2, opens.get(), "one pass reads each layer once: " + how);
-            // The two passes, for stacks that need them: both layers supply content, so libdeflate's are read once
-            // (kept from the headers pass), streamed ones twice (no spool here).
+            // The two passes, for the rare stacks that need them: both layers supply content, so both are read twice.
             opens.set(0);
             Flattener.TWO_PASS_ONLY = true;
             try {
@@ -206,79 +204,8 @@ class LayerStreamsTest {
             } finally {
                 Flattener.TWO_PASS_ONLY = false;
             }
-            assertEquals(nativeInflate ? 2 : 4, opens.get(), how.toString());
-            assertEquals(0, LayerStreams.inflateMemoryInUse(), "kept layers given back");
-        }
-    }
-
-    @Test
-    void withASpoolEveryLayerSlowToInflateIsReadOnceWhateverItsSize(@org.junit.jupiter.api.io.TempDir java.nio.file.Path spool) throws IOException {
-        byte[] text = new byte[3 << 20];
-        Random r = new Random(5);
-        for (int i = 0; i < text.length; i++) text[i] = (byte) ('a' + r.nextInt(4));
-        byte[][] tars = {new Tars().file("a", "one").file("big", new String(text, StandardCharsets.ISO_8859_1)).file("gone", "x").bytes(),
-                new Tars().file("b", "two").file(".wh.gone", "").hardlink("big2", "big").bytes(),
-                new Tars().file("c", "three").file("a", "replaced").bytes()};
-        Compression[] kinds = {Compression.GZIP, Compression.GZIP, Compression.ZSTD};
-        List<RecordingSink> sinks = new ArrayList<>();
-        for (long allowance : new long[] {LayerStreams.INFLATE_MEMORY, 1 << 20}) { // 1 MiB: the big layer cannot be inflated whole
-            for (LayerStreams.Inflater nativeInflate : ALL) {
-                for (boolean withSpool : new boolean[] {true, false}) {
-                    LayerStreams.memory = new LayerStreams.Memory(allowance);
-                    LayerStreams.inflater = nativeInflate;
-                    java.util.concurrent.atomic.AtomicInteger opens = new java.util.concurrent.atomic.AtomicInteger();
-                    List<LayerSource> layers = new ArrayList<>();
-                    for (int i = 0; i < tars.length; i++) {
-                        byte[] blob = Tars.compress(tars[i], kinds[i]);
-                        layers.add(new LayerSource("l" + i, kinds[i], () -> {
-                            opens.incrementAndGet();
-                            return new ByteArrayInputStream(blob);
-                        }));
-                    }
-                    RecordingSink sink = new RecordingSink();
-                    Flattener.TWO_PASS_ONLY = true; // the spool serves the two passes only
-                    try {
-                        Flattener.flatten(layers, sink, Limits.defaults(), w -> {}, 2, withSpool ? spool : null);
-                    } finally {
-                        Flattener.TWO_PASS_ONLY = false;
-                    }
-                    sinks.add(sink);
-                    String how = "allowance " + allowance + ", native " + nativeInflate + ", spool " + withSpool;
-                    // ISA-L inflates a gzip layer again faster than a spool writes and reads it back: only the zstd
-                    // layer is spooled then, and the two gzip layers that still supply content are read twice.
-                    if (withSpool) assertEquals(nativeInflate == LayerStreams.Inflater.ISAL ? 5 : 3, opens.get(), "each layer read once: " + how);
-                    else assertTrue(opens.get() > 3, "without a spool, some layer is read twice: " + how);
-                    assertEquals(0, LayerStreams.inflateMemoryInUse(), how);
-                    try (var left = java.nio.file.Files.list(spool)) {
-                        assertEquals(List.of(), left.toList(), "spool files left behind: " + how);
-                    }
-                }
-            }
-        }
-        assertEquals(java.util.Set.of("", "a", "b", "c", "big", "big2"), sinks.getFirst().entries.keySet());
-        for (RecordingSink s : sinks) {
-            assertEquals(sinks.getFirst().order, s.order);
-            assertEquals(sinks.getFirst().entries, s.entries);
-        }
-    }
-
-    @Test
-    void aSpoolDirectoryThatCannotBeUsedOnlyMeansLayersAreInflatedAgain(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws IOException {
-        byte[] big = new byte[200_000];
-        new Random(8).nextBytes(big);
-        List<LayerSource> layers = List.of(
-                Tars.layer("l1", new Tars().file("a", "one").file("big", new String(big, StandardCharsets.ISO_8859_1)).bytes()),
-                Tars.layer("l2", new Tars().file(".wh.a", "").file("b", "two").bytes()));
-        RecordingSink plain = new RecordingSink();
-        Flattener.flatten(layers, plain, Limits.defaults(), w -> {}, 2);
-        java.nio.file.Path notADirectory = java.nio.file.Files.writeString(tmp.resolve("file"), "x");
-        for (java.nio.file.Path spool : List.of(tmp.resolve("missing"), notADirectory)) {
-            RecordingSink sink = new RecordingSink();
-            List<String> warnings = new ArrayList<>();
-            Flattener.flatten(layers, sink, Limits.defaults(), warnings::add, 2, spool);
-            assertEquals(plain.order, sink.order, spool.toString());
-            assertEquals(plain.entries, sink.entries, spool.toString());
-            assertEquals(List.of(), warnings);
+            assertEquals(4, opens.get(), how.toString());
+            assertEquals(0, LayerStreams.inflateMemoryInUse(), "memory given back");
         }
     }
 

@@ -173,20 +173,7 @@ class OnePassVsTwoPassTest {
             Flattener.TWO_PASS_ONLY = false;
         }
         assertTrue(sink.finished);
-        Map<String, TreeSet<String>> groups = new TreeMap<>();
-        for (var e : sink.entries.entrySet()) {
-            String v = e.getValue();
-            if (v.startsWith("hardlink -> ")) groups.computeIfAbsent(v.substring(12), k -> new TreeSet<>(List.of(k))).add(e.getKey());
-        }
-        Map<String, String> tree = new TreeMap<>();
-        for (var e : sink.entries.entrySet()) {
-            String v = e.getValue();
-            String primary = v.startsWith("hardlink -> ") ? v.substring(12) : e.getKey();
-            String content = sink.entries.get(primary);
-            var m = sink.meta.get(primary);
-            String links = groups.containsKey(primary) ? " links " + groups.get(primary) : "";
-            tree.put(e.getKey(), content + " " + m.uid() + ":" + m.gid() + " @" + m.mtimeSeconds() + links);
-        }
+        Map<String, String> tree = sink.canonical();
         assertEquals(stats.onePass() ? 0 : (twoPassOnly ? 0 : 1), sink.restarts, "restarted exactly when two passes ran after one");
         if (stats.onePass()) assertTrue(opens.get() <= 2 * layers.size(), opens + " reads of " + layers.size() + " layers in one pass");
         return new Outcome(tree, null, stats.twoPasses(), opens.get(), layers.size());

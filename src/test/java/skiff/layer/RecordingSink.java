@@ -78,6 +78,28 @@ final class RecordingSink implements TreeSink {
         add(path, 2, "hardlink -> " + target, null);
     }
 
+    /**
+     * The tree with owners and mtimes, each hard-link group written alike whichever of its paths carried the content
+     * (one pass writes it at the first name in tar order, two passes at the first in tree order).
+     */
+    java.util.Map<String, String> canonical() {
+        java.util.Map<String, java.util.TreeSet<String>> groups = new java.util.TreeMap<>();
+        for (var e : entries.entrySet()) {
+            String v = e.getValue();
+            if (v.startsWith("hardlink -> "))
+                groups.computeIfAbsent(v.substring(12), k -> new java.util.TreeSet<>(List.of(k))).add(e.getKey());
+        }
+        java.util.Map<String, String> tree = new java.util.TreeMap<>();
+        for (var e : entries.entrySet()) {
+            String v = e.getValue();
+            String primary = v.startsWith("hardlink -> ") ? v.substring(12) : e.getKey();
+            Metadata m = meta.get(primary);
+            String links = groups.containsKey(primary) ? " links " + groups.get(primary) : "";
+            tree.put(e.getKey(), entries.get(primary) + " " + m.uid() + ":" + m.gid() + " @" + m.mtimeSeconds() + links);
+        }
+        return tree;
+    }
+
     @Override
     public void restart() {
         assertFalse(finished, "restarted after finish");

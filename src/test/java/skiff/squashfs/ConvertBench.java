@@ -32,9 +32,7 @@ public final class ConvertBench {
         for (JsonNode l : manifest.get("layers"))
             layers.add(LayerSource.of(blob(layout, l.get("digest").asText()), MediaTypes.layerCompression(l.get("mediaType").asText())));
         try (SquashfsWriter w = new SquashfsWriter(out, new SquashfsWriter.Options(c, level, threads, System.err::println))) {
-            // Spooled next to the output, as skiff convert spools next to the image it writes.
-            Flattener.flatten(layers, w, Limits.defaults(), System.err::println, Runtime.getRuntime().availableProcessors(),
-                    out.toAbsolutePath().getParent());
+            Flattener.flatten(layers, w, Limits.defaults(), System.err::println, Runtime.getRuntime().availableProcessors());
         }
         double s = (System.nanoTime() - t0) / 1e9;
         List<String> io = Files.readAllLines(Path.of("/proc/self/io"));
